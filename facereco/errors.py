@@ -1,0 +1,167 @@
+"""One exception per result code, and the transport failures, under one base class.
+
+``ApiError.for_code`` picks the class from the contract's result-code table, so
+the client (raising what the server answered), the local checks (raising what
+the server would answer) and the engine (turning an exception back into a
+response body) share one mapping. Nothing here ever holds the appkey: a call is
+described by ``CallInfo`` whose path has the appkey redacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facereco.contract import ResultCode
+
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """The call an error came from: method and path, the appkey already redacted."""
+
+    method: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class FaceRecoError(Exception):
+    """Base of every error facereco raises."""
+
+    def __init__(self, message: str, call: CallInfo | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.call = call
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.call})" if self.call else self.message
+
+
+# ---------------------------------------------------------------- result codes
+class ApiError(FaceRecoError):
+    """The API answered an error result code (or a local check found one before sending)."""
+
+    code: ResultCode = ResultCode.InternalServerError
+
+    def __init__(self, message: str | None = None, call: CallInfo | None = None, *, code: int | None = None) -> None:
+        self.result_code = int(code if code is not None else self.code)
+        super().__init__(message or self.code.message, call)
+
+    def __str__(self) -> str:
+        text = f"[{self.result_code}] {self.message}"
+        return f"{text} ({self.call})" if self.call else text
+
+    @staticmethod
+    def for_code(code: int, message: str | None = None, call: CallInfo | None = None) -> ApiError:
+        """The exception instance for an error result code; unknown codes get ``UnknownResultCode``."""
+        cls = _BY_CODE.get(code, UnknownResultCode)
+        return cls(message, call, code=code)
+
+
+class InvalidParam(ApiError):
+    code = ResultCode.InvalidParam
+
+
+class InvalidGroupID(ApiError):
+    code = ResultCode.InvalidGroupID
+
+
+class DuplicatedGroupID(ApiError):
+    code = ResultCode.DuplicatedGroupID
+
+
+class NotFoundGroupError(ApiError):
+    code = ResultCode.NotFoundGroupError
+
+
+class InvalidTokenError(ApiError):
+    code = ResultCode.InvalidTokenError
+
+
+class NotFoundFaceIDError(ApiError):
+    code = ResultCode.NotFoundFaceIDError
+
+
+class ServiceQuotaExceeded(ApiError):
+    code = ResultCode.ServiceQuotaExceededException
+
+
+class UnauthorizedAppKey(ApiError):
+    code = ResultCode.UnauthorizedAppKey
+
+
+class ImageTooLarge(ApiError):
+    code = ResultCode.ImageTooLargeException
+
+
+class InvalidImageBytes(ApiError):
+    code = ResultCode.InvalidImageBytesException
+
+
+class InvalidImageFormat(ApiError):
+    code = ResultCode.InvalidImageFormatException
+
+
+class InvalidImageURL(ApiError):
+    code = ResultCode.InvalidImageURLException
+
+
+class ImageTimeout(ApiError):
+    code = ResultCode.ImageTimeoutError
+
+
+class InvalidImageFile(ApiError):
+    code = ResultCode.InvalidImageFileException
+
+
+class InternalServerError(ApiError):
+    code = ResultCode.InternalServerError
+
+
+class UnknownResultCode(ApiError):
+    """A negative result code the contract does not list."""
+
+
+_BY_CODE: dict[int, type[ApiError]] = {
+    int(cls.code): cls
+    for cls in (
+        InvalidParam,
+        InvalidGroupID,
+        DuplicatedGroupID,
+        NotFoundGroupError,
+        InvalidTokenError,
+        NotFoundFaceIDError,
+        ServiceQuotaExceeded,
+        UnauthorizedAppKey,
+        ImageTooLarge,
+        InvalidImageBytes,
+        InvalidImageFormat,
+        InvalidImageURL,
+        ImageTimeout,
+        InvalidImageFile,
+        InternalServerError,
+    )
+}
+
+
+# ---------------------------------------------------------------- transport
+class TransportError(FaceRecoError):
+    """The request did not get a contract answer."""
+
+
+class ConnectionFailed(TransportError):
+    """The server could not be reached (refused, DNS, TLS, reset)."""
+
+
+class RequestTimeout(TransportError):
+    """No answer within the read or connect timeout."""
+
+
+class BadResponse(TransportError):
+    """An answer that is not the contract's: a non-200 status or a body that is not its JSON."""
+
+    def __init__(self, message: str, call: CallInfo | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, call)
+        self.status = status

@@ -1,0 +1,62 @@
+"""Shared fixtures: package photos (real faces that install with ordinary packages) and shared data paths."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared"))
+SHARED_FACES = SHARED / "faces"
+
+
+def _skimage_data(name: str) -> Path:
+    import skimage
+
+    return Path(skimage.__file__).parent / "data" / name
+
+
+def _mpl_sample(name: str) -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / name
+
+
+@pytest.fixture(scope="session")
+def astronaut_path() -> Path:
+    return _skimage_data("astronaut.png")
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_path() -> Path:
+    return _mpl_sample("grace_hopper.jpg")
+
+
+@pytest.fixture(scope="session")
+def coffee_path() -> Path:
+    return _skimage_data("coffee.png")
+
+
+@pytest.fixture(scope="session")
+def chelsea_path() -> Path:
+    return _skimage_data("chelsea.png")
+
+
+@pytest.fixture(scope="session")
+def tiny_png() -> bytes:
+    """A small valid PNG (no face): enough for tests where the remote side is faked."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 96), (120, 130, 140)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def shared_faces() -> Path:
+    if not SHARED_FACES.is_dir():
+        pytest.skip(f"labeled photos not found at {SHARED_FACES} (the shared/ folder beside the checkout)")
+    return SHARED_FACES

@@ -1,0 +1,78 @@
+"""Helpers shared by the benchmarks: the labeled photos of ../shared/faces, embedded once and cached.
+
+The photos are research data: they are read from ../shared/faces at run time, never copied into the
+repository. Embeddings are cached under ~/.cache/facereco-bench so later runs skip the models.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from facereco.engine.images import decode_image  # noqa: E402
+from facereco.engine.vision import shared_analyzer  # noqa: E402
+from facereco.errors import ApiError  # noqa: E402
+
+SHARED_FACES = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared")) / "faces"
+CACHE = Path(os.environ.get("FACERECO_BENCH_CACHE", Path.home() / ".cache" / "facereco-bench"))
+
+
+def require_faces() -> Path:
+    if not SHARED_FACES.is_dir():
+        sys.exit(f"skipped: labeled photos not found at {SHARED_FACES}")
+    return SHARED_FACES
+
+
+def read_pairs(folder: Path) -> list[tuple[str, str, bool]]:
+    with open(folder / "pairs.csv", newline="") as handle:
+        return [(row["file_a"], row["file_b"], row["same"] == "1") for row in csv.DictReader(handle)]
+
+
+def embed_files(folder: Path, files: list[str], *, progress: bool = True) -> dict[str, np.ndarray | None]:
+    """Largest-face descriptor of each file (None when no recognisable face), cached per folder."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache_file = CACHE / f"{folder.name}.npz"
+    cached: dict[str, np.ndarray | None] = {}
+    if cache_file.exists():
+        with np.load(cache_file, allow_pickle=False) as data:
+            cached = {k: (v if v.size else None) for k, v in data.items()}
+    analyzer = shared_analyzer()
+    todo = [f for f in files if f not in cached]
+    started = time.perf_counter()
+    for i, name in enumerate(todo, 1):
+        try:
+            image = decode_image((folder / name).read_bytes())
+        except ApiError:
+            cached[name] = None
+            continue
+        faces = analyzer.detect(image.rgb)
+        cached[name] = analyzer.embed(image.rgb, faces[0]) if faces else None
+        if progress and i % 200 == 0:
+            rate = i / (time.perf_counter() - started)
+            print(f"  embedded {i}/{len(todo)} of {folder.name} ({rate:.1f} img/s)", file=sys.stderr)
+    if todo:
+        np.savez(cache_file, **{k: (v if v is not None else np.zeros(0, np.float32)) for k, v in cached.items()})
+    return {f: cached.get(f) for f in files}
+
+
+def pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """L2 distances of the folder's genuine and impostor pairs, and how many pairs lacked a face."""
+    pairs = read_pairs(folder)
+    files = sorted({f for a, b, _ in pairs for f in (a, b)})
+    vectors = embed_files(folder, files)
+    genuine, impostor, missing = [], [], 0
+    for a, b, same in pairs:
+        va, vb = vectors[a], vectors[b]
+        if va is None or vb is None:
+            missing += 1
+            continue
+        (genuine if same else impostor).append(float(np.linalg.norm(va - vb)))
+    return np.array(genuine), np.array(impostor), missing

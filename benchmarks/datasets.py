@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from facereco.engine.images import decode_image  # noqa: E402
 from facereco.engine.vision import shared_analyzer  # noqa: E402
+from facereco.engine.similarity import unit_distance  # noqa: E402
 from facereco.errors import ApiError  # noqa: E402
 
 SHARED_FACES = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared")) / "faces"
@@ -74,5 +75,18 @@ def pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
         if va is None or vb is None:
             missing += 1
             continue
-        (genuine if same else impostor).append(float(np.linalg.norm(va - vb)))
+        (genuine if same else impostor).append(unit_distance(va, vb))
     return np.array(genuine), np.array(impostor), missing
+
+
+def all_pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-vector distances of every same-identity and every cross-identity pair of the folder."""
+    files = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*") if p.suffix.lower() in (".jpg", ".png"))
+    vectors = embed_files(folder, files)
+    kept = [(f.split("/")[0], v) for f, v in vectors.items() if v is not None]
+    identities = np.array([i for i, _ in kept])
+    matrix = np.vstack([v / np.linalg.norm(v) for _, v in kept]).astype(np.float32)
+    upper = np.triu_indices(len(kept), k=1)
+    distances = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ matrix.T), 0.0))[upper]
+    same = (identities[:, None] == identities[None, :])[upper]
+    return distances[same], distances[~same]

@@ -20,9 +20,9 @@ import math
 
 import numpy as np
 
-# Measured by benchmarks/calibrate.py; see the module docstring.
-DISTANCE_AT_90 = 0.40
-DISTANCE_AT_10 = 0.58
+# Measured by benchmarks/calibrate.py on all 5,968,296 impostor and 12,315 genuine pairs of lfw-dev.
+DISTANCE_AT_90 = 0.3835
+DISTANCE_AT_10 = 0.5742
 
 _CENTER = (DISTANCE_AT_90 + DISTANCE_AT_10) / 2.0
 _SCALE = (DISTANCE_AT_10 - DISTANCE_AT_90) / (2.0 * math.log(9.0))

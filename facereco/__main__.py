@@ -1,0 +1,100 @@
+"""Command line: ``python -m facereco serve | detect | compare``.
+
+detect and compare print the contract's response JSON computed by the local engine;
+serve runs the offline stand-in for the cloud over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from facereco.errors import ApiError
+
+
+def _print(body: dict) -> None:
+    json.dump(body, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from facereco.engine.api import LocalEngine
+    from facereco.engine.server import serve
+
+    appkeys = list(args.appkey or []) + [k for k in os.environ.get("FACERECO_APPKEYS", "").split(",") if k]
+    if not appkeys:
+        print(
+            "facereco serve: no --appkey given and FACERECO_APPKEYS is empty: every appkey is accepted", file=sys.stderr
+        )
+    engine = LocalEngine(args.data_dir, appkeys=appkeys or None, allow_private_urls=args.allow_private_urls)
+    if args.warm:
+        engine.service.analyzer.warm_up()
+    serve(engine, args.host, args.port, args.log_level)
+    return 0
+
+
+def _local_client(args: argparse.Namespace):
+    from facereco.client import FaceRecoClient
+
+    return FaceRecoClient.local(args.data_dir, allow_private_urls=True)
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    result = _local_client(args).detect(args.image, orientation=args.orientation, mask=args.mask)
+    _print(result.raw)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    result = _local_client(args).compare(
+        args.source, args.target, threshold=args.threshold, orientation=args.orientation, mask=args.mask
+    )
+    _print(result.raw)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m facereco", description=__doc__)
+    parser.add_argument(
+        "--data-dir", default=None, help="engine data directory (default: FACERECO_DATA_DIR or ~/.local/share/facereco)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API over HTTP (offline stand-in for the cloud)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=10080)
+    serve.add_argument("--appkey", action="append", help="an accepted appkey (repeatable; also FACERECO_APPKEYS)")
+    serve.add_argument("--allow-private-urls", action="store_true", help="let image URLs name loopback/private hosts")
+    serve.add_argument("--warm", action="store_true", help="load the models before accepting requests")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_cmd_serve)
+
+    for name, runner, images in (("detect", _cmd_detect, ("image",)), ("compare", _cmd_compare, ("source", "target"))):
+        command = commands.add_parser(name, help=f"{name} with the local engine; prints the response JSON")
+        for image in images:
+            command.add_argument(image, help="image file path or http(s) URL")
+        command.add_argument("--orientation", action="store_true", help="add yaw/pitch/roll")
+        command.add_argument("--mask", action="store_true", help="add mask worn")
+        if name == "compare":
+            command.add_argument("--threshold", type=int, default=90)
+        command.set_defaults(run=runner)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ApiError as error:
+        _print({"header": {"isSuccessful": False, "resultCode": error.result_code, "resultMessage": error.message}})
+        return 2
+    except (OSError, ValueError) as error:
+        print(f"facereco: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The HTTP face of the local engine: every path of the contract, answered as the cloud answers.
+
+Always HTTP 200 with the result header (unknown paths are 404); malformed JSON is
+-40000; bodies over ``MAX_BODY_BYTES`` are refused before they are read whole;
+no stack trace ever leaves the process. uvicorn's access log is off because it
+would print the appkey that sits in every path: ``facereco.access`` logs the
+redacted path instead, and never image bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from facereco import __version__
+from facereco.contract import API_PREFIX, ENDPOINTS, Endpoint, ResultCode, response_body
+from facereco.engine.api import LocalEngine
+from facereco.errors import REDACTED
+
+access_log = logging.getLogger("facereco.access")
+
+# 3,000,000 image bytes are 4,000,000 base64 characters; compare carries two images but each is
+# capped on its own, so the body cap leaves room for one full image plus JSON around it.
+MAX_BODY_BYTES = 4_100_000
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, status_code=200)
+
+
+def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
+    path = API_PREFIX + endpoint.path
+
+    async def handler(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        params = dict(request.path_params)
+        appkey = params.pop("appKey", "")
+        body: Any = None
+        if endpoint.method == "POST":
+            try:
+                raw = await _read_body_capped(request)
+            except _BodyTooLarge:
+                return _logged(request, endpoint, started, _too_large())
+            try:
+                body = json.loads(raw) if raw else None
+            except (ValueError, UnicodeDecodeError):
+                return _logged(
+                    request, endpoint, started, response_body(ResultCode.InvalidParam, message="malformed JSON")
+                )
+        query = {k: v for k, v in request.query_params.items()}
+        answer = await run_in_threadpool(engine.handle, appkey, endpoint.name, params, query, body)
+        return _logged(request, endpoint, started, answer)
+
+    extra: dict[str, Any] = {}
+    if endpoint.request is not None:
+        schema = endpoint.request.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    app.add_api_route(
+        path,
+        handler,
+        methods=[endpoint.method],
+        name=endpoint.name,
+        summary=endpoint.name.replace("_", " "),
+        openapi_extra=extra or None,
+        response_class=JSONResponse,
+    )
+
+
+def _too_large() -> dict[str, Any]:
+    return response_body(
+        ResultCode.ImageTooLargeException,
+        message=f"request body over {MAX_BODY_BYTES:,} bytes; images are 3 MB at most",
+    )
+
+
+def _logged(request: Request, endpoint: Endpoint, started: float, body: dict[str, Any]) -> JSONResponse:
+    redacted_path = request.url.path.replace(request.path_params.get("appKey", "") or "\0", REDACTED)
+    access_log.info(
+        "%s %s -> %s in %.0f ms",
+        endpoint.method,
+        redacted_path,
+        body["header"]["resultCode"],
+        (time.perf_counter() - started) * 1000,
+    )
+    return _answer(body)
+
+
+def create_app(engine: LocalEngine) -> FastAPI:
+    """The FastAPI app for an engine; routes come from the contract's endpoint table."""
+    app = FastAPI(
+        title="facereco local engine — NHN Cloud Face Recognition API v1.0",
+        version=__version__,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    for endpoint in ENDPOINTS.values():
+        _route(app, engine, endpoint)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("facereco.engine").exception("unhandled error")
+        return _answer(response_body(ResultCode.InternalServerError))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for endpoint in ENDPOINTS.values():
+                if endpoint.request is not None:
+                    full = endpoint.request.model_json_schema(
+                        by_alias=True, ref_template="#/components/schemas/{model}"
+                    )
+                    components.update(full.get("$defs", {}))
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                    body_schema.get("schema", {}).pop("$defs", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def serve(engine: LocalEngine, host: str = "127.0.0.1", port: int = 10080, log_level: str = "info") -> None:
+    """Run the server in the foreground (``python -m facereco serve``)."""
+    import uvicorn
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(engine), host=host, port=port, access_log=False, log_level=log_level)

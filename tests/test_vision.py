@@ -1,0 +1,195 @@
+"""The real models on real photos that install with packages (and composites made from them)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from facereco import FaceRecoClient
+from facereco.contract import LANDMARK_TYPES
+from facereco.engine.images import decode_image
+from facereco.engine.similarity import distance_for_similarity, similarity_from_distance, unit_distance
+from facereco.engine.vision import shared_analyzer
+
+pytestmark = pytest.mark.slow
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> FaceRecoClient:
+    return FaceRecoClient.local(tmp_path_factory.mktemp("engine"))
+
+
+@pytest.fixture(scope="module")
+def astronaut(astronaut_path) -> Image.Image:
+    return Image.open(astronaut_path).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def grace(grace_hopper_path) -> Image.Image:
+    return Image.open(grace_hopper_path).convert("RGB")
+
+
+def test_one_face_with_five_points_inside_the_box_in_order(client: FaceRecoClient, astronaut_path):
+    result = client.detect(astronaut_path, orientation=True)
+    assert result.face_detail_count == 1
+    face = result.face_details[0]
+    box = face.bbox
+    assert 0 <= box.x0 < box.x1 <= 1 and 0 <= box.y0 < box.y1 <= 1
+    assert [lm.type for lm in face.landmarks] == list(LANDMARK_TYPES)
+    points = {lm.type: lm for lm in face.landmarks}
+    for lm in face.landmarks:
+        assert box.x0 <= lm.x <= box.x1 and box.y0 <= lm.y <= box.y1
+    assert points["leftEye"].x < points["rightEye"].x and points["leftLip"].x < points["rightLip"].x
+    assert points["leftEye"].y < points["nose"].y < points["leftLip"].y
+    assert face.confidence > 99 and face.mask is None
+    yaw, pitch, roll = face.orientation.x, face.orientation.y, face.orientation.z
+    assert abs(yaw) < 20 and abs(pitch) < 30 and abs(roll) < 10
+
+
+def test_mirrored_copy_swaps_yaw_sign_and_left_right(astronaut: Image.Image):
+    analyzer = shared_analyzer()
+    original = analyzer.detect(np.asarray(astronaut))[0]
+    mirrored = analyzer.detect(np.asarray(astronaut)[:, ::-1].copy())[0]
+    assert np.sign(original.orientation[0]) == -np.sign(mirrored.orientation[0]) != 0
+    width = astronaut.width
+    # the image's left eye of the mirror is the original's right eye, reflected
+    assert mirrored.points["leftEye"][0] == pytest.approx(width - original.points["rightEye"][0], abs=4)
+    assert mirrored.points["leftLip"][0] == pytest.approx(width - original.points["rightLip"][0], abs=4)
+
+
+@pytest.mark.parametrize("angle", [-25, -10, 15, 30])
+def test_rotated_copy_reads_roll_within_five_degrees(astronaut: Image.Image, angle: int):
+    analyzer = shared_analyzer()
+    base_roll = analyzer.detect(np.asarray(astronaut))[0].orientation[2]
+    rotated = astronaut.rotate(angle, resample=Image.Resampling.BILINEAR, center=(225, 118))
+    faces = analyzer.detect(np.asarray(rotated))
+    assert faces, f"no face after rotating {angle} degrees"
+    # PIL rotates counter-clockwise for positive angles; our roll is positive clockwise.
+    assert faces[0].orientation[2] - base_roll == pytest.approx(-angle, abs=5)
+
+
+def test_two_people_compare_below_90(client: FaceRecoClient, astronaut_path, grace_hopper_path):
+    result = client.compare(astronaut_path, grace_hopper_path, threshold=90)
+    assert result.matched_face_detail_count == 0 and result.unmatched_face_detail_count == 1
+    assert result.unmatched_face_details[0].similarity < 90
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda im: im.resize((400, 400)),
+        lambda im: Image.open(io.BytesIO(jpeg(im, quality=40))),
+        lambda im: ImageEnhance.Brightness(im).enhance(1.4),
+        lambda im: im.resize((1100, 1100)),
+    ],
+    ids=["rescaled-down", "reencoded-q40", "brightened", "rescaled-up"],
+)
+def test_same_person_altered_compares_above_90(client: FaceRecoClient, astronaut: Image.Image, variant):
+    result = client.compare(jpeg(astronaut), jpeg(variant(astronaut)), threshold=90)
+    assert result.matched_face_detail_count == 1, result.raw
+    assert result.matched_face_details[0].similarity >= 90
+
+
+def test_group_photo_composite_finds_both_largest_first(client: FaceRecoClient, astronaut, grace):
+    canvas = Image.new("RGB", (1400, 700), (200, 200, 200))
+    canvas.paste(astronaut.resize((350, 350)), (50, 200))
+    canvas.paste(grace.resize((600, 700)), (700, 0))
+    result = client.detect(jpeg(canvas))
+    assert result.face_detail_count == 2
+    sizes = [f.bbox.width * f.bbox.height for f in result.face_details]
+    assert sizes == sorted(sizes, reverse=True)
+    assert result.face_details[0].bbox.x0 > 0.5  # grace, pasted larger on the right
+    compare = client.compare(jpeg(astronaut), jpeg(canvas), threshold=90)
+    assert compare.matched_face_detail_count == 1 and compare.unmatched_face_detail_count == 1
+    assert compare.matched_face_details[0].face_detail.bbox.x1 < 0.5
+
+
+@pytest.mark.parametrize("fixture_name", ["coffee_path", "chelsea_path"])
+def test_no_face_in_no_face_photos(client: FaceRecoClient, fixture_name: str, request):
+    path = request.getfixturevalue(fixture_name)
+    assert client.detect(path).face_detail_count == 0
+
+
+def test_mask_flag_reports_unmasked(client: FaceRecoClient, grace_hopper_path):
+    face = client.detect(grace_hopper_path, mask=True).face_details[0]
+    assert face.mask is False and face.orientation is None
+
+
+def test_small_faces_are_found_but_not_registered(client: FaceRecoClient, astronaut: Image.Image):
+    canvas = Image.new("RGB", (900, 500), (128, 128, 128))
+    canvas.paste(astronaut, (0, 0))  # face ~100 px
+    canvas.paste(astronaut.resize((256, 256)), (600, 100))  # face ~50 px
+    detected = client.detect(jpeg(canvas))
+    client.create_group("small-faces")
+    result = client.register_faces("small-faces", jpeg(canvas), limit=5)
+    if detected.face_detail_count == 2:
+        assert result.added_face_count == 1 and result.not_added_face_count == 1
+    else:  # MTCNN may drop the 50 px copy entirely; then it must not be added either
+        assert result.added_face_count == 1
+
+
+def test_similarity_map_is_monotone_and_invertible():
+    distances = np.linspace(0, 2, 201)
+    similarities = similarity_from_distance(distances)
+    assert np.all(np.diff(similarities) < 0)
+    assert 0 <= similarities.min() and similarities.max() <= 100
+    for s in (10, 50, 70, 90):
+        assert similarity_from_distance(distance_for_similarity(s)) == pytest.approx(s)
+    assert unit_distance(np.ones(128), 3 * np.ones(128)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_images_are_not_modified(astronaut: Image.Image):
+    rgb = np.asarray(astronaut).copy()
+    before = rgb.copy()
+    analyzer = shared_analyzer()
+    faces = analyzer.detect(rgb, mask=False)
+    analyzer.embed(rgb, faces[0])
+    assert np.array_equal(rgb, before)
+
+
+def test_decoded_large_image_still_finds_the_face(astronaut: Image.Image):
+    big = jpeg(astronaut.resize((2600, 2600)), quality=80)
+    decoded = decode_image(big)
+    assert decoded.width == 2048
+    assert len(shared_analyzer().detect(decoded.rgb)) == 1
+
+
+def _cli(*args: str) -> tuple[int, dict]:
+    process = subprocess.run(
+        [sys.executable, "-m", "facereco", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+    return process.returncode, (json.loads(process.stdout) if process.stdout.strip() else {"stderr": process.stderr})
+
+
+def test_command_line_detect_and_compare(tmp_path, astronaut_path, grace_hopper_path):
+    code, body = _cli("--data-dir", str(tmp_path), "detect", str(astronaut_path), "--orientation")
+    assert code == 0 and body["data"]["faceDetailCount"] == 1
+    assert set(body["data"]["faceDetails"][0]["orientation"]) == {"x", "y", "z"}
+    code, body = _cli(
+        "--data-dir", str(tmp_path), "compare", str(astronaut_path), str(grace_hopper_path), "--threshold", "1"
+    )
+    assert code == 0 and body["data"]["matchedFaceDetailCount"] == 1
+    code, body = _cli("--data-dir", str(tmp_path), "detect", str(tmp_path / "missing.png"))
+    assert code == 2 and "missing.png" in body["stderr"] and "Traceback" not in body["stderr"]
+
+
+def test_command_line_prints_error_bodies(tmp_path, coffee_path, astronaut_path):
+    code, body = _cli("--data-dir", str(tmp_path), "compare", str(coffee_path), str(astronaut_path))
+    assert code == 2
+    assert body["header"] == {
+        "isSuccessful": False,
+        "resultCode": -40000,
+        "resultMessage": "no face found in sourceImage",
+    }

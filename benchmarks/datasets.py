@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from facereco.engine.images import decode_image  # noqa: E402
-from facereco.engine.vision import shared_analyzer  # noqa: E402
 from facereco.engine.similarity import unit_distance  # noqa: E402
+from facereco.engine.vision import shared_analyzer  # noqa: E402
 from facereco.errors import ApiError  # noqa: E402
 
 SHARED_FACES = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared")) / "faces"

@@ -144,7 +144,7 @@ def test_similarity_map_is_monotone_and_invertible():
     distances = np.linspace(0, 2, 201)
     similarities = similarity_from_distance(distances)
     assert np.all(np.diff(similarities) < 0)
-    assert 0 <= similarities.min() and similarities.max() <= 100
+    assert similarities.min() >= 0 and similarities.max() <= 100
     for s in (10, 50, 70, 90):
         assert similarity_from_distance(distance_for_similarity(s)) == pytest.approx(s)
     assert unit_distance(np.ones(128), 3 * np.ones(128)) == pytest.approx(0.0, abs=1e-9)

@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from facereco.contract import GROUP_QUOTA
+from facereco.engine.tokens import DEFAULT_TOKEN_TTL_S
 from facereco.errors import ApiError
 
 
@@ -29,7 +31,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(
             "facereco serve: no --appkey given and FACERECO_APPKEYS is empty: every appkey is accepted", file=sys.stderr
         )
-    engine = LocalEngine(args.data_dir, appkeys=appkeys or None, allow_private_urls=args.allow_private_urls)
+    engine = LocalEngine(
+        args.data_dir,
+        appkeys=appkeys or None,
+        allow_private_urls=args.allow_private_urls,
+        group_quota=args.group_quota,
+        token_ttl_s=args.token_ttl,
+        url_timeout_s=args.url_timeout,
+    )
     if args.warm:
         engine.service.analyzer.warm_up()
     serve(engine, args.host, args.port, args.log_level)
@@ -69,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--appkey", action="append", help="an accepted appkey (repeatable; also FACERECO_APPKEYS)")
     serve.add_argument("--allow-private-urls", action="store_true", help="let image URLs name loopback/private hosts")
     serve.add_argument("--warm", action="store_true", help="load the models before accepting requests")
+    serve.add_argument("--group-quota", type=int, default=GROUP_QUOTA, help="faces per group (default 100,000)")
+    serve.add_argument("--token-ttl", type=float, default=DEFAULT_TOKEN_TTL_S, help="page token lifetime, seconds")
+    serve.add_argument("--url-timeout", type=float, default=10.0, help="image download limit, seconds")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_cmd_serve)
 

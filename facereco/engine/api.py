@@ -89,6 +89,7 @@ class LocalEngine:
         allow_private_urls: bool = False,
         group_quota: int = GROUP_QUOTA,
         token_ttl_s: float = DEFAULT_TOKEN_TTL_S,
+        url_timeout_s: float = 10.0,
         analyzer: FaceAnalyzer | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -99,7 +100,7 @@ class LocalEngine:
             Store(self.data_dir, self.secrets),
             analyzer or shared_analyzer(),
             PageTokens(self.secrets, token_ttl_s),
-            UrlPolicy(allow_private_hosts=allow_private_urls),
+            UrlPolicy(allow_private_hosts=allow_private_urls, total_timeout=url_timeout_s),
             group_quota,
         )
         self._routes: dict[str, Callable[[str, dict[str, str], dict[str, str], Any], Any]] = {

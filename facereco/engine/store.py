@@ -268,7 +268,9 @@ class Store:
         """Every faceId of a group with its decrypted vector (rows of a float32 matrix)."""
         db = self._connection()
         self._require_group(db, owner, group_id)
-        rows = db.execute("SELECT face_id, vector FROM faces WHERE owner = ? AND group_id = ?", (owner, group_id))
+        rows = db.execute(
+            "SELECT face_id, vector FROM faces WHERE owner = ? AND group_id = ? ORDER BY created_ns", (owner, group_id)
+        )
         ids, vectors = [], []
         for face_id, blob in rows:
             ids.append(face_id)

@@ -1,0 +1,76 @@
+"""Start `python -m facereco serve` for real, on loopback, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(data_dir: Path, appkeys: list[str], *extra: str, port: int | None = None) -> RunningServer:
+    port = port or free_port()
+    log_path = data_dir.parent / f"server-{port}.log"
+    args = [sys.executable, "-m", "facereco", "--data-dir", str(data_dir), "serve", "--port", str(port), "--warm", *extra]
+    for key in appkeys:
+        args += ["--appkey", key]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        try:
+            if requests.get(f"{server.base_url}/healthz", timeout=1).ok:
+                return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not start:\n{server.log()}")
+
+
+def stop_server(server: RunningServer, hard: bool = False) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@contextmanager
+def running_server(data_dir: Path, appkeys: list[str], *extra: str) -> Iterator[RunningServer]:
+    server = start_server(data_dir, appkeys, *extra)
+    try:
+        yield server
+    finally:
+        stop_server(server)

@@ -37,7 +37,18 @@ class RunningServer:
 def start_server(data_dir: Path, appkeys: list[str], *extra: str, port: int | None = None) -> RunningServer:
     port = port or free_port()
     log_path = data_dir.parent / f"server-{port}.log"
-    args = [sys.executable, "-m", "facereco", "--data-dir", str(data_dir), "serve", "--port", str(port), "--warm", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "facereco",
+        "--data-dir",
+        str(data_dir),
+        "serve",
+        "--port",
+        str(port),
+        "--warm",
+        *extra,
+    ]
     for key in appkeys:
         args += ["--appkey", key]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -34,7 +34,11 @@ QUOTA = 3
 def backend(request, tmp_path_factory) -> Iterator[tuple[str, FaceRecoClient, Any]]:
     data_dir = tmp_path_factory.mktemp(f"engine-{request.param}") / "data"
     if request.param == "in-process":
-        yield request.param, FaceRecoClient.local(data_dir, group_quota=QUOTA, url_timeout_s=1.0, allow_private_urls=True), None
+        yield (
+            request.param,
+            FaceRecoClient.local(data_dir, group_quota=QUOTA, url_timeout_s=1.0, allow_private_urls=True),
+            None,
+        )
         return
     extra = ["--group-quota", str(QUOTA), "--url-timeout", "1", "--allow-private-urls", "--log-level", "warning"]
     with running_server(data_dir, [APPKEY, OTHER_APPKEY], *extra) as server:
@@ -57,7 +61,9 @@ def group(client: FaceRecoClient) -> Iterator[str]:
         pass
 
 
-def raw(client: FaceRecoClient, name: str, path: dict | None = None, query: dict | None = None, body: Any = None) -> dict:
+def raw(
+    client: FaceRecoClient, name: str, path: dict | None = None, query: dict | None = None, body: Any = None
+) -> dict:
     """Send a call without the client's own checks; the whole response body."""
     return client.transport.send(PreparedCall(ENDPOINTS[name], path or {}, query or {}, body))
 
@@ -354,4 +360,8 @@ def test_http_wire_behaviour(backend, astronaut: bytes):
     paths = schema["paths"]
     assert len([op for p in paths.values() for op in p]) == 12
     ok = requests.get(f"{prefix}/groups")
-    assert ok.status_code == 200 and ok.json()["header"] == {"isSuccessful": True, "resultCode": 0, "resultMessage": "Success"}
+    assert ok.status_code == 200 and ok.json()["header"] == {
+        "isSuccessful": True,
+        "resultCode": 0,
+        "resultMessage": "Success",
+    }

@@ -216,7 +216,9 @@ _bodies = {
     ),
     "groups": st.fixed_dictionaries({}, optional={"groupId": _json}),
 }
-_segment = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"), min_size=1, max_size=20)
+_segment = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/?#%"), min_size=1, max_size=20
+)
 _query = st.dictionaries(st.sampled_from(["limit", "threshold", "next-token"]), st.text(max_size=20), max_size=3)
 
 
@@ -235,7 +237,7 @@ def _check(response: requests.Response) -> None:
         assert isinstance(header["isSuccessful"], bool)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     call=st.sampled_from(["detect", "compare", "register", "groups", "search", "verify"]),
     body=st.one_of(_json, *_bodies.values()),
@@ -256,7 +258,9 @@ def test_fuzzed_requests_never_break_the_server(fuzz_server, call, body, query, 
     url = prefix + paths[call]
     if call == "groups" and raw_body is None:
         _check(requests.get(url, params=query, timeout=30))
-        _check(requests.get(f"{prefix}/groups/{requests.utils.quote(segment, safe='')}/faces", params=query, timeout=30))
+        _check(
+            requests.get(f"{prefix}/groups/{requests.utils.quote(segment, safe='')}/faces", params=query, timeout=30)
+        )
     data = raw_body if raw_body is not None else json.dumps(body).encode()
     _check(requests.post(url, params=query, data=data, headers={"Content-Type": "application/json"}, timeout=30))
     _check(requests.get(f"{prefix}/groups/fuzz/faces/{uuid.uuid4()}", params=query, timeout=30))

@@ -1,0 +1,221 @@
+"""Vision benchmark: per-stage medians on this machine, and accuracy on ../shared/faces.
+
+    python benchmarks/vision.py [--repeats 7] [--no-dataset]
+
+Timing images are composites of the package photos (astronaut, grace_hopper) at
+640, 1024 and 2048 px with 1 and 6 faces. Accuracy uses the labeled photos in
+../shared/faces (skipped when absent): verification EER and FNMR at FMR 0.1 % with
+the similarity at those points, detection miss rate, false faces on no-face images,
+and mask accuracy on the masked subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from datasets import SHARED_FACES, all_pair_distances, embed_files, pair_distances
+from PIL import Image
+
+from facereco.engine.images import decode_image
+from facereco.engine.pose import head_pose
+from facereco.engine.similarity import similarity_from_distance
+from facereco.engine.vision import crop_face, shared_analyzer
+from facereco.metrics import equal_error_rate, threshold_for_fmr
+
+
+def package_photos() -> list[Image.Image]:
+    import matplotlib
+    import skimage
+
+    astronaut = Path(skimage.__file__).parent / "data" / "astronaut.png"
+    grace = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    return [Image.open(astronaut).convert("RGB"), Image.open(grace).convert("RGB")]
+
+
+def composite(size: int, faces: int) -> bytes:
+    """A JPEG ``size`` px wide: one photo, or a 3x2 grid of six."""
+    photos = package_photos()
+    if faces == 1:
+        canvas = photos[0].resize((size, size))
+    else:
+        cell = size // 3
+        canvas = Image.new("RGB", (size, 2 * cell), (200, 200, 200))
+        for i in range(6):
+            canvas.paste(photos[i % 2].resize((cell, cell)), ((i % 3) * cell, (i // 3) * cell))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def stage_timings(repeats: int) -> None:
+    analyzer = shared_analyzer()
+    analyzer.warm_up(mask=True)
+    detector = analyzer._detector.get()
+    mask_model = analyzer._mask.get()
+    print("Per-stage median time, ms (faces found in brackets)")
+    print(f"{'image':>12} {'decode':>8} {'detect':>8} {'align':>8} {'pose':>8} {'embed':>8} {'mask':>8} {'det+emb':>8}")
+    for size in (640, 1024, 2048):
+        for faces in (1, 6):
+            data = composite(size, faces)
+            image = decode_image(data)
+            found = analyzer.detect(image.rgb)
+            decode = median_ms(lambda: decode_image(data), repeats)
+            detect = median_ms(lambda: detector.detect_faces(image.rgb), repeats)
+            align = median_ms(lambda: analyzer._align(image.rgb, found), repeats)
+            pose = median_ms(
+                lambda: [head_pose({**f.points, **f.alignment_points}, image.width, image.height) for f in found],
+                repeats,
+            )
+            embed = median_ms(lambda: [analyzer.embed(image.rgb, f) for f in found], repeats)
+            mask = median_ms(lambda: mask_model.predict([crop_face(image.rgb, f.box) for f in found]), repeats)
+            whole = median_ms(lambda: [analyzer.embed(image.rgb, f) for f in analyzer.detect(image.rgb)], repeats)
+            label = f"{size}px/{faces}f [{len(found)}]"
+            print(
+                f"{label:>12} {decode:8.1f} {detect:8.1f} {align:8.1f} {pose:8.2f} {embed:8.1f} {mask:8.1f} {whole:8.1f}"
+            )
+
+
+def verification(folder: str) -> None:
+    genuine_d, impostor_d, missing = pair_distances(SHARED_FACES / folder)
+    genuine, impostor = similarity_from_distance(genuine_d), similarity_from_distance(impostor_d)
+    eer, eer_at = equal_error_rate(genuine, impostor)
+    at = threshold_for_fmr(genuine, impostor, 0.001)
+    print(
+        f"{folder:>17}: {genuine.size:5d} gen / {impostor.size:5d} imp ({missing} without face): "
+        f"EER {eer:6.2%} at sim {eer_at:5.1f}; FNMR {at.fnmr:6.2%} at FMR {at.fmr:.3%} (sim {at.threshold:5.1f})"
+    )
+
+
+def verification_all_pairs() -> None:
+    genuine_d, impostor_d = all_pair_distances(SHARED_FACES / "lfw-dev")
+    genuine, impostor = similarity_from_distance(genuine_d), similarity_from_distance(impostor_d)
+    eer, eer_at = equal_error_rate(genuine, impostor)
+    at = threshold_for_fmr(genuine, impostor, 0.001)
+    print(
+        f"{'lfw-dev all pairs':>17}: {genuine.size:,} gen / {impostor.size:,} imp: EER {eer:.2%} at sim {eer_at:.1f}; "
+        f"FNMR {at.fnmr:.2%} at FMR {at.fmr:.3%} (sim {at.threshold:.1f})"
+    )
+    for threshold in (50, 70, 90):
+        fmr = np.mean(impostor >= threshold)
+        fnmr = np.mean(genuine < threshold)
+        print(f"{'':>19}threshold {threshold}: FMR {fmr:.3%}, FNMR {fnmr:.2%}")
+
+
+def detection_miss_rate(folder: str) -> None:
+    files = sorted(str(p.relative_to(SHARED_FACES / folder)) for p in (SHARED_FACES / folder).glob("*/*.*"))
+    files = [f for f in files if f.lower().endswith((".jpg", ".jpeg", ".png", ".pgm"))]
+    vectors = embed_files(SHARED_FACES / folder, files)
+    missed = sum(v is None for v in vectors.values())
+    print(f"{folder:>17}: no face found in {missed} of {len(files)} photos ({missed / max(len(files), 1):.2%})")
+
+
+def images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def false_faces() -> None:
+    analyzer = shared_analyzer()
+    paths = images_in(SHARED_FACES / "noface")
+    with_faces = [p.name for p in paths if analyzer.detect(decode_image(p.read_bytes()).rgb)]
+    print(f"{'noface':>17}: faces reported on {len(with_faces)} of {len(paths)} images {with_faces}")
+
+
+def multi_face_recall() -> None:
+    analyzer = shared_analyzer()
+    boxes: dict[str, list[tuple[float, float, float, float]]] = {}
+    with open(SHARED_FACES / "multi" / "dlib_voc_face_boxes.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["ignore"] == "0":
+                left, top, w, h = (float(row[k]) for k in ("left", "top", "width", "height"))
+                boxes.setdefault(row["file"], []).append((left, top, left + w, top + h))
+    found = labelled = found_60 = labelled_60 = 0
+    for name, truth in boxes.items():
+        image = decode_image((SHARED_FACES / "multi" / name).read_bytes())
+        scale = image.width / image.original_size[0]
+        detected = [f.box for f in analyzer.detect(image.rgb)]
+        for box in truth:
+            box = tuple(v * scale for v in box)
+            hit = any(_iou(box, d) >= 0.3 for d in detected)
+            labelled += 1
+            found += hit
+            if (box[2] - box[0]) >= 60:
+                labelled_60 += 1
+                found_60 += hit
+    print(
+        f"{'multi (VOC boxes)':>17}: recall {found}/{labelled} labelled faces; "
+        f"{found_60}/{labelled_60} of those >= 60 px (most VOC faces are 30-50 px, below the contract's minimum)"
+    )
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def mask_accuracy() -> None:
+    analyzer = shared_analyzer()
+    masked_paths = images_in(SHARED_FACES / "masked" / "single")
+    detected = called = 0
+    for path in masked_paths:
+        faces = analyzer.detect(decode_image(path.read_bytes()).rgb, mask=True)
+        if faces:
+            detected += 1
+            called += bool(faces[0].mask)
+    unmasked_paths = sorted((SHARED_FACES / "lfw-dev").glob("*/*.jpg"))[::50][:60]
+    unmasked_right = unmasked_seen = 0
+    for path in unmasked_paths:
+        faces = analyzer.detect(decode_image(path.read_bytes()).rgb, mask=True)
+        if faces:
+            unmasked_seen += 1
+            unmasked_right += not faces[0].mask
+    total = detected + unmasked_seen
+    print(
+        f"{'mask':>17}: masked/single called masked {called}/{detected} detected ({len(masked_paths)} photos); "
+        f"LFW called unmasked {unmasked_right}/{unmasked_seen}; accuracy {(called + unmasked_right) / max(total, 1):.1%}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-dataset", action="store_true")
+    args = parser.parse_args()
+    stage_timings(args.repeats)
+    if args.no_dataset:
+        return
+    if not SHARED_FACES.is_dir():
+        print(f"dataset figures skipped: {SHARED_FACES} not found")
+        return
+    print("\nVerification (similarity = the engine's calibrated 0-100 score)")
+    verification_all_pairs()
+    for folder in ("lfw-dev", "dlib-johns", "facerec-examples", "orl-att", "yale"):
+        verification(folder)
+    print("\nDetection")
+    for folder in ("lfw-dev", "dlib-johns", "facerec-examples", "orl-att", "yale"):
+        detection_miss_rate(folder)
+    false_faces()
+    multi_face_recall()
+    print("\nMask")
+    mask_accuracy()
+
+
+if __name__ == "__main__":
+    main()

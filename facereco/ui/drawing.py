@@ -1,0 +1,123 @@
+"""Drawing contract results on images with Pillow: numbered boxes, the five landmarks, labels, crops.
+
+Coordinates come from the contract (0..1), so the same code draws results from the
+cloud and from the local engine, whatever the size the image is shown at.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from facereco.contract import LANDMARK_TYPES, BoundingBox, FaceDetail
+
+# One colour per landmark, the same everywhere (legend on the Detect page).
+LANDMARK_COLORS: dict[str, str] = {
+    "leftEye": "#1f77b4",
+    "rightEye": "#ff7f0e",
+    "nose": "#2ca02c",
+    "leftLip": "#d62728",
+    "rightLip": "#9467bd",
+}
+LANDMARK_LABELS: dict[str, str] = {
+    "leftEye": "left eye (image left)",
+    "rightEye": "right eye",
+    "nose": "nose",
+    "leftLip": "left mouth corner",
+    "rightLip": "right mouth corner",
+}
+BOX_COLOR = "#00c2ff"
+MATCH_COLOR = "#22c55e"
+NO_MATCH_COLOR = "#ef4444"
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Bytes to an RGB image in display orientation (EXIF applied, as the engine does)."""
+    image = Image.open(io.BytesIO(data))
+    return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        return ImageFont.load_default()
+
+
+def _pixels(box: BoundingBox, width: int, height: int) -> tuple[float, float, float, float]:
+    return box.x0 * width, box.y0 * height, box.x1 * width, box.y1 * height
+
+
+def annotate(
+    image: Image.Image,
+    faces: Sequence[FaceDetail],
+    labels: Sequence[str] | None = None,
+    colors: Sequence[str] | None = None,
+    landmarks: bool = True,
+) -> Image.Image:
+    """A copy of ``image`` with each face boxed and numbered, its label above and its landmarks dotted."""
+    canvas = image.copy()
+    draw = ImageDraw.Draw(canvas)
+    width, height = canvas.size
+    stroke = max(2, round(min(width, height) / 250))
+    font = _font(max(12, round(min(width, height) / 40)))
+    for i, face in enumerate(faces):
+        color = colors[i] if colors else BOX_COLOR
+        x0, y0, x1, y1 = _pixels(face.bbox, width, height)
+        draw.rectangle((x0, y0, x1, y1), outline=color, width=stroke)
+        text = f"{i + 1}" + (f"  {labels[i]}" if labels and labels[i] else "")
+        left, top, right, bottom = draw.textbbox((x0, y0), text, font=font)
+        label_y = y0 - (bottom - top) - 2 * stroke if y0 - (bottom - top) - 2 * stroke > 0 else y1 + stroke
+        draw.rectangle(
+            (x0, label_y, x0 + (right - left) + 2 * stroke, label_y + (bottom - top) + 2 * stroke), fill=color
+        )
+        draw.text((x0 + stroke, label_y + stroke - (top - y0)), text, fill="white", font=font)
+        if landmarks:
+            radius = max(2, stroke + 1)
+            for point in face.landmarks:
+                px, py = point.x * width, point.y * height
+                fill = LANDMARK_COLORS.get(point.type, "white")
+                draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=fill, outline="white")
+    return canvas
+
+
+def face_crops(image: Image.Image, faces: Sequence[FaceDetail], margin: float = 0.15) -> list[Image.Image]:
+    """Each face's box with a margin, for thumbnails."""
+    width, height = image.size
+    crops = []
+    for face in faces:
+        x0, y0, x1, y1 = _pixels(face.bbox, width, height)
+        dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
+        crops.append(image.crop((max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy))))
+    return crops
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def face_label(face: FaceDetail) -> str:
+    """Confidence, and pose and mask when the response carries them."""
+    parts = [f"{face.confidence_percent:.1f}%"]
+    if face.orientation is not None:
+        o = face.orientation
+        parts.append(f"yaw {o.x:+.0f}° pitch {o.y:+.0f}° roll {o.z:+.0f}°")
+    if face.mask is not None:
+        parts.append("mask" if face.mask else "no mask")
+    return " · ".join(parts)
+
+
+__all__ = [
+    "LANDMARK_COLORS",
+    "LANDMARK_LABELS",
+    "LANDMARK_TYPES",
+    "annotate",
+    "face_crops",
+    "face_label",
+    "open_image",
+    "png_bytes",
+]

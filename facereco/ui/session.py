@@ -1,0 +1,128 @@
+"""Streamlit plumbing: which backend, the one shared transport, a recording client per browser session.
+
+The local engine (models, SQLite) is created once per process with
+``st.cache_resource`` and shared by every session; each session gets its own
+``FaceRecoClient`` over a ``RecordingTransport`` so its request/response panel
+shows its own calls only.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from facereco.client import FaceRecoClient
+from facereco.contract import CLOUD_BASE_URL
+from facereco.transport import HttpTransport, LocalTransport, Transport
+from facereco.ui.recorder import RecordingTransport
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What the dashboard talks to: the local engine unless an appkey is configured."""
+
+    appkey: str | None
+    base_url: str
+
+    @property
+    def is_local(self) -> bool:
+        return not self.appkey
+
+    @property
+    def label(self) -> str:
+        if self.is_local:
+            return "Local engine (offline)"
+        return "NHN Cloud" if self.base_url == CLOUD_BASE_URL else f"HTTP {self.base_url}"
+
+    @property
+    def masked_appkey(self) -> str:
+        """The appkey as shown on screen: never whole."""
+        if not self.appkey:
+            return "—"
+        return f"{self.appkey[:4]}{'•' * 8}" if len(self.appkey) > 8 else "•" * 8
+
+
+def _secret(name: str) -> str | None:
+    try:
+        value = st.secrets.get(name)
+    except Exception:  # no secrets.toml at all is the normal case  # noqa: BLE001
+        value = None
+    return value or os.environ.get(name) or None
+
+
+def configured_backend() -> Backend:
+    """From ``st.secrets`` or the environment: FACERECO_APPKEY, FACERECO_BASE_URL."""
+    return Backend(_secret("FACERECO_APPKEY"), _secret("FACERECO_BASE_URL") or CLOUD_BASE_URL)
+
+
+@st.cache_resource(show_spinner="Loading the face models…")
+def shared_transport(backend: Backend) -> Transport:
+    """One transport per backend per process: the local engine loads its models once here."""
+    if backend.is_local:
+        from facereco.engine.api import LocalEngine
+
+        engine = LocalEngine()
+        engine.service.analyzer.warm_up()
+        return LocalTransport(engine)
+    return HttpTransport(backend.appkey or "", backend.base_url)
+
+
+def client() -> FaceRecoClient:
+    """This browser session's client (its own recorder over the shared transport)."""
+    backend = configured_backend()
+    key = f"facereco-client-{backend.label}"
+    if key not in st.session_state:
+        st.session_state[key] = FaceRecoClient(transport=RecordingTransport(shared_transport(backend)))
+    return st.session_state[key]
+
+
+def recorder() -> RecordingTransport:
+    return client().transport  # type: ignore[return-value]
+
+
+def model_description() -> str:
+    transport = shared_transport(configured_backend())
+    if isinstance(transport, LocalTransport):
+        return transport.engine.model_name
+    return "NHN Cloud model v1.0"
+
+
+# ---------------------------------------------------------------- sample photos
+def _sample_paths() -> dict[str, Path]:
+    import matplotlib
+    import skimage
+
+    skimage_data = Path(skimage.__file__).parent / "data"
+    return {
+        "Astronaut (Eileen Collins)": skimage_data / "astronaut.png",
+        "Grace Hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
+        "Coffee (no face)": skimage_data / "coffee.png",
+    }
+
+
+@st.cache_data(show_spinner=False)
+def sample_photos() -> dict[str, bytes]:
+    """Photos that ship with packages already installed, so a demo needs no files."""
+    return {name: path.read_bytes() for name, path in _sample_paths().items() if path.is_file()}
+
+
+def demo_images() -> list[tuple[str, bytes]]:
+    """The demo group's photos: two people, each twice (the second copy altered), named by person."""
+    from PIL import Image, ImageEnhance, ImageOps
+
+    photos = sample_photos()
+    out = []
+    for stem, name in (("astronaut", "Astronaut (Eileen Collins)"), ("grace-hopper", "Grace Hopper")):
+        if name not in photos:
+            continue
+        original = Image.open(io.BytesIO(photos[name])).convert("RGB")
+        variant = ImageEnhance.Brightness(ImageOps.mirror(original)).enhance(1.15)
+        for suffix, image in (("1", original), ("2", variant)):
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=92)
+            out.append((f"{stem}_{suffix}.jpg", buffer.getvalue()))
+    return out

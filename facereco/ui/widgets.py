@@ -1,0 +1,119 @@
+"""Streamlit widgets shared by the pages: image input, errors, request/response panel, pickers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+import streamlit as st
+
+from facereco.client import FaceRecoClient
+from facereco.contract import EXTERNAL_IMAGE_ID_PATTERN, Face
+from facereco.errors import ApiError, FaceRecoError, TransportError
+from facereco.ui.session import recorder, sample_photos
+
+SOURCES = ("Sample photo", "Upload", "Camera", "Image URL")
+
+
+@dataclass(frozen=True)
+class ImageChoice:
+    """An image picked by the user: a name to show and what to send (bytes, or an http(s) URL)."""
+
+    name: str
+    data: bytes | None = None
+    url: str | None = None
+
+    @property
+    def payload(self) -> bytes | str:
+        return self.data if self.data is not None else (self.url or "")
+
+    @property
+    def digest(self) -> str:
+        """Identifies the input, so a page can tell when a stored result no longer applies."""
+        return hashlib.sha1(self.data if self.data is not None else (self.url or "").encode()).hexdigest()
+
+
+def image_input(key: str, label: str = "Image", default_sample: int = 0) -> ImageChoice | None:
+    """Sample photo, upload (PNG/JPEG), camera or URL."""
+    st.markdown(f"**{label}**")
+    source = st.radio("Source", SOURCES, key=f"{key}-source", horizontal=True, label_visibility="collapsed")
+    if source == "Sample photo":
+        samples = sample_photos()
+        names = list(samples)
+        name = st.selectbox("Sample photo", names, index=min(default_sample, len(names) - 1), key=f"{key}-sample")
+        return ImageChoice(name, data=samples[name]) if name else None
+    if source == "Upload":
+        upload = st.file_uploader("PNG or JPEG, up to 3 MB", type=["png", "jpg", "jpeg"], key=f"{key}-upload")
+        return ImageChoice(upload.name, data=upload.getvalue()) if upload else None
+    if source == "Camera":
+        shot = st.camera_input("Take a photo", key=f"{key}-camera")
+        return ImageChoice("camera.jpg", data=shot.getvalue()) if shot else None
+    url = st.text_input("Image URL (http or https)", key=f"{key}-url", placeholder="https://…/photo.jpg")
+    return ImageChoice(url.rsplit("/", 1)[-1] or url, url=url.strip()) if url.strip() else None
+
+
+def show_preview(choice: ImageChoice) -> None:
+    """The chosen image as it will be sent (URLs are shown as a link only: the server fetches them)."""
+    if choice.data is not None:
+        try:
+            st.image(choice.data, caption=choice.name, width="stretch")
+        except Exception:  # not an image Streamlit can show: the API call will say why  # noqa: BLE001
+            st.caption(f"{choice.name} ({len(choice.data):,} bytes)")
+    else:
+        st.caption(f"URL: {choice.url}")
+
+
+def explain(error: Exception) -> str:
+    """A readable sentence for any failure of a call."""
+    if isinstance(error, ApiError):
+        return f"{error.message} (result code {error.result_code}, {type(error).__name__})"
+    if isinstance(error, TransportError):
+        return f"The API could not be reached: {error.message}"
+    if isinstance(error, FaceRecoError):
+        return error.message
+    if isinstance(error, OSError):
+        return f"The file could not be read: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def show_error(error: Exception) -> None:
+    st.error(explain(error), icon="⚠️")
+
+
+def exchange_panel(count: int = 1) -> None:
+    """The last call(s) of this session: request and raw response, base64 shortened, appkey redacted."""
+    exchanges = recorder().last(count)
+    if not exchanges:
+        return
+    with st.expander("Request and raw response", expanded=False):
+        for exchange in exchanges:
+            st.caption(f"{exchange.request_line} — {exchange.elapsed_ms:.0f} ms")
+            left, right = st.columns(2)
+            left.code(json.dumps(exchange.request(), indent=2, ensure_ascii=False), language="json")
+            right.code(json.dumps(exchange.response, indent=2, ensure_ascii=False)[:20000], language="json")
+
+
+def group_picker(client: FaceRecoClient, key: str) -> str | None:
+    """A selectbox of the backend's groups (first 200)."""
+    try:
+        groups = [g.group_id for g in client.list_groups(limit=200).groups]
+    except FaceRecoError as error:
+        show_error(error)
+        return None
+    if not groups:
+        st.info("No groups yet: create one on the Groups page, or build the demo group on Home.")
+        return None
+    return st.selectbox("Group", groups, key=key)
+
+
+def face_label(face: Face) -> str:
+    return f"{face.external_image_id or '(no externalImageId)'} · {face.face_id[:8]}"
+
+
+def external_id_from_filename(name: str) -> str:
+    """A file name made to fit externalImageId's pattern ([a-zA-Z0-9_.-:], <= 255)."""
+    cleaned = re.sub(r"[^a-zA-Z0-9_.\-:]", "_", name)[:255] or "image"
+    assert EXTERNAL_IMAGE_ID_PATTERN.fullmatch(cleaned)
+    return cleaned

@@ -1,0 +1,56 @@
+"""Verify: is the photo's largest face the stored face? A verdict against the threshold."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from facereco.errors import FaceRecoError
+from facereco.ui import session
+from facereco.ui.drawing import annotate, open_image
+from facereco.ui.widgets import exchange_panel, face_label, group_picker, image_input, show_error, show_preview
+
+st.title("Verify")
+client = session.client()
+controls, output = st.columns([1, 2])
+with controls:
+    group = group_picker(client, "verify-group")
+    faces = []
+    if group:
+        try:
+            faces = list(client.iter_faces(group, limit=200))
+        except FaceRecoError as error:
+            show_error(error)
+    face = st.selectbox("Stored face", faces, format_func=face_label, key="verify-face") if faces else None
+    if group and not faces:
+        st.info("This group has no faces yet.")
+    choice = image_input("verify-image", "Photo to verify")
+    if choice is not None:
+        show_preview(choice)
+    ready = face is not None and choice is not None
+    run = st.button("Verify", type="primary", key="verify-run", disabled=not ready)
+
+if run and ready:
+    try:
+        st.session_state["verify-result"] = (choice, client.verify(group, face.face_id, choice.payload))
+    except (FaceRecoError, OSError) as error:
+        st.session_state.pop("verify-result", None)
+        with controls:
+            show_error(error)
+
+with output:
+    threshold = st.slider("Threshold", 1, 100, 90, key="verify-threshold")
+    stored = st.session_state.get("verify-result")
+    if stored is None:
+        st.info("Pick a stored face and a photo, then press **Verify**.")
+    else:
+        shown, result = stored
+        similarity = result.similarity
+        if similarity >= threshold:
+            st.success(f"Same person — similarity {similarity:.1f} ≥ threshold {threshold}", icon="✅")
+        else:
+            st.error(f"Not the same person — similarity {similarity:.1f} < threshold {threshold}", icon="❌")
+        st.progress(min(max(similarity / 100.0, 0.0), 1.0), text=f"similarity {similarity:.1f} / 100")
+        st.caption(f"Stored face: {face_label(result.face)}")
+        if shown.data is not None:
+            st.image(annotate(open_image(shown.data), [result.source_face], ["compared face"]), width=360)
+    exchange_panel()

@@ -1,0 +1,184 @@
+"""Every dashboard page through streamlit's AppTest, on the real local engine with real photos."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.slow
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+CLIENT_KEY = "facereco-client-Local engine (offline)"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_data_dir(tmp_path_factory):
+    """One data directory for the module: the app's engine is cached per process."""
+    previous = {k: os.environ.get(k) for k in ("FACERECO_DATA_DIR", "FACERECO_APPKEY")}
+    os.environ["FACERECO_DATA_DIR"] = str(tmp_path_factory.mktemp("dashboard-engine"))
+    os.environ.pop("FACERECO_APPKEY", None)
+    yield
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def calls_made(at: AppTest) -> int:
+    return len(at.session_state[CLIENT_KEY].transport.exchanges)
+
+
+def faces_table(at: AppTest):
+    """The Groups page's faces dataframe (the one with a faceId column)."""
+    return next(d.value for d in at.dataframe if "faceId" in d.value.columns)
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_home_shows_backend_and_builds_the_demo_group():
+    at = open_page()
+    assert at.title[0].value == "Face Recognition dashboard"
+    assert "Local engine (offline)" in [m.value for m in at.metric]
+    assert any("answering" in s.value for s in at.sidebar.success)
+    at.button(key="build-demo").click().run()
+    assert not at.exception
+    assert any("demo" in s.value and "4 face(s) added" in s.value for s in at.success)
+    at.button(key="build-demo").click().run()  # twice: nothing is added again
+    assert any("0 face(s) added, 4 already there" in s.value for s in at.success)
+
+
+def test_detect_finds_and_lists_the_astronaut():
+    at = open_page("pages/detect.py")
+    at.button(key="detect-run").click().run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith("1 face(s)")
+    table = at.dataframe[0].value
+    assert len(table) == 1 and table["confidence %"][0] > 95
+    assert len(at.get("download_button")) == 1
+
+
+def test_compare_slider_rematches_without_a_new_call():
+    at = open_page("pages/compare.py")
+    at.button(key="compare-run").click().run()  # astronaut vs grace_hopper (the default samples)
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Target faces": "1", "Matched": "0", "Unmatched": "1"}
+    calls = calls_made(at)
+    at.slider(key="compare-threshold").set_value(1).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Matched"] == "1" and metrics["Unmatched"] == "0"
+    assert calls_made(at) == calls
+
+
+def test_search_and_verify_on_the_demo_group():
+    at = open_page()
+    at.button(key="build-demo").click().run()
+    at.switch_page("pages/search.py")
+    at.run()
+    at.selectbox(key="search-group").set_value("demo").run()
+    at.button(key="search-run").click().run()  # query: the astronaut sample
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["externalImageId"][:2]) == ["astronaut_1.jpg", "astronaut_2.jpg"] or set(
+        table["externalImageId"][:2]
+    ) == {"astronaut_1.jpg", "astronaut_2.jpg"}
+    assert list(table["match"]) == [True, True, False, False]
+    at.switch_page("pages/verify.py")
+    at.run()
+    at.selectbox(key="verify-group").set_value("demo").run()
+    options = at.selectbox(key="verify-face").options
+    for prefix, verdict in (("grace-hopper", "Not the same person"), ("astronaut", "Same person")):
+        at.selectbox(key="verify-face").select_index(next(i for i, o in enumerate(options) if o.startswith(prefix)))
+        at.run()
+        at.button(key="verify-run").click().run()  # photo: the astronaut sample
+        assert not at.exception
+        shown = [e.value for e in at.success] + [e.value for e in at.error]
+        assert any(text.startswith(verdict) for text in shown), shown
+
+
+def test_groups_create_register_page_delete():
+    at = open_page("pages/groups.py")
+    at.text_input(key="groups-new-id").set_value("team").run()
+    at.button(key="groups-create").click().run()
+    assert any("team" in s.value for s in at.success)
+    assert at.selectbox(key="groups-selected").value == "team"
+    import matplotlib
+    import skimage
+
+    astronaut = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png")
+    grace = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    uploader = at.file_uploader(key="groups-register-files")
+    uploader.upload("astronaut one.jpg", jpeg(astronaut), "image/jpeg")
+    uploader.upload("grace.jpg", jpeg(grace), "image/jpeg")
+    uploader.upload("astronaut-mirror.jpg", jpeg(ImageOps.mirror(astronaut)), "image/jpeg")
+    at.run()
+    at.button(key="groups-register").click().run()
+    assert not at.exception
+    rows = at.session_state["groups-register-rows"]
+    assert [r["added"] for r in rows] == [1, 1, 1]
+    assert rows[0]["externalImageId"] == "astronaut_one.jpg"
+
+    at.selectbox(key="faces-page-size").set_value(2).run()
+    first_page = faces_table(at)
+    assert len(first_page) == 2
+    at.button(key="faces-pager-team-next").click().run()
+    second_page = faces_table(at)
+    assert len(second_page) == 1
+    assert set(first_page["faceId"]).isdisjoint(second_page["faceId"])
+    assert at.button(key="faces-pager-team-next").disabled
+    at.button(key="faces-pager-team-prev").click().run()
+    assert list(faces_table(at)["faceId"]) == list(first_page["faceId"])
+
+
+def test_groups_delete_a_face_then_the_group():
+    at = open_page("pages/groups.py")
+    at.selectbox(key="groups-selected").set_value("team").run()
+    before = int({m.label: m.value for m in at.metric}["Faces"])
+    doomed = faces_table(at)["faceId"][0]
+    at.multiselect(key="faces-delete-choice-team-0").select(doomed).run()
+    at.button(key="faces-delete").click().run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Faces"] == str(before - 1)
+    assert doomed not in list(faces_table(at)["faceId"])
+    at.checkbox(key="groups-delete-confirm-team").check().run()
+    at.button(key="groups-delete").click().run()
+    assert not at.exception
+    assert "team" not in at.selectbox(key="groups-selected").options
+
+
+def test_a_bad_upload_shows_a_message_not_an_exception():
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("Upload").run()
+    at.file_uploader(key="detect-upload").upload("notes.png", b"this is not an image at all", "image/png").run()
+    at.button(key="detect-run").click().run()
+    assert not at.exception
+    assert any("neither PNG nor JPEG" in e.value for e in at.error)
+    at.file_uploader(key="detect-upload").clear().upload("tiny.png", _tiny_png(), "image/png").run()
+    at.button(key="detect-run").click().run()
+    assert not at.exception and any("80 px" in e.value for e in at.error)
+
+
+def _tiny_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -63,32 +63,38 @@ def median_ms(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def stage_timings(repeats: int) -> None:
+def time_stages(data: bytes, repeats: int) -> tuple[int, list[float]]:
+    """Faces found, and the median ms of decode, detect, align, pose, embed, mask, detect+embed."""
     analyzer = shared_analyzer()
-    analyzer.warm_up(mask=True)
-    detector = analyzer._detector.get()
-    mask_model = analyzer._mask.get()
+    detector, mask_model = analyzer._detector.get(), analyzer._mask.get()
+    image = decode_image(data)
+    found = analyzer.detect(image.rgb)
+
+    def pose() -> None:
+        for face in found:
+            head_pose({**face.points, **face.alignment_points}, image.width, image.height)
+
+    stages = [
+        lambda: decode_image(data),
+        lambda: detector.detect_faces(image.rgb),
+        lambda: analyzer._align(image.rgb, found),
+        pose,
+        lambda: [analyzer.embed(image.rgb, f) for f in found],
+        lambda: mask_model.predict([crop_face(image.rgb, f.box) for f in found]),
+        lambda: [analyzer.embed(image.rgb, f) for f in analyzer.detect(image.rgb)],
+    ]
+    return len(found), [median_ms(stage, repeats) for stage in stages]
+
+
+def stage_timings(repeats: int) -> None:
+    shared_analyzer().warm_up(mask=True)
     print("Per-stage median time, ms (faces found in brackets)")
-    print(f"{'image':>12} {'decode':>8} {'detect':>8} {'align':>8} {'pose':>8} {'embed':>8} {'mask':>8} {'det+emb':>8}")
+    names = ("decode", "detect", "align", "pose", "embed", "mask", "det+emb")
+    print(f"{'image':>14} " + " ".join(f"{n:>8}" for n in names))
     for size in (640, 1024, 2048):
         for faces in (1, 6):
-            data = composite(size, faces)
-            image = decode_image(data)
-            found = analyzer.detect(image.rgb)
-            decode = median_ms(lambda: decode_image(data), repeats)
-            detect = median_ms(lambda: detector.detect_faces(image.rgb), repeats)
-            align = median_ms(lambda: analyzer._align(image.rgb, found), repeats)
-            pose = median_ms(
-                lambda: [head_pose({**f.points, **f.alignment_points}, image.width, image.height) for f in found],
-                repeats,
-            )
-            embed = median_ms(lambda: [analyzer.embed(image.rgb, f) for f in found], repeats)
-            mask = median_ms(lambda: mask_model.predict([crop_face(image.rgb, f.box) for f in found]), repeats)
-            whole = median_ms(lambda: [analyzer.embed(image.rgb, f) for f in analyzer.detect(image.rgb)], repeats)
-            label = f"{size}px/{faces}f [{len(found)}]"
-            print(
-                f"{label:>12} {decode:8.1f} {detect:8.1f} {align:8.1f} {pose:8.2f} {embed:8.1f} {mask:8.1f} {whole:8.1f}"
-            )
+            found, medians = time_stages(composite(size, faces), repeats)
+            print(f"{f'{size}px/{faces}f [{found}]':>14} " + " ".join(f"{m:8.1f}" for m in medians))
 
 
 def verification(folder: str) -> None:
@@ -189,7 +195,8 @@ def mask_accuracy() -> None:
     total = detected + unmasked_seen
     print(
         f"{'mask':>17}: masked/single called masked {called}/{detected} detected ({len(masked_paths)} photos); "
-        f"LFW called unmasked {unmasked_right}/{unmasked_seen}; accuracy {(called + unmasked_right) / max(total, 1):.1%}"
+        f"LFW called unmasked {unmasked_right}/{unmasked_seen}; "
+        f"accuracy {(called + unmasked_right) / max(total, 1):.1%}"
     )
 
 

@@ -57,7 +57,7 @@ with output:
             st.markdown(legend, unsafe_allow_html=True)
             st.download_button("Download annotated PNG", png_bytes(annotated), "detected.png", "image/png")
             crops = face_crops(image, result.face_details)
-            for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8])):
+            for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
                 column.image(crop, caption=f"face {i + 1}", width="stretch")
         rows = [
             {

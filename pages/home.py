@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from facereco.errors import DuplicatedGroupID, FaceRecoError
@@ -47,10 +49,8 @@ st.write(
 )
 if st.button("Build the demo group", type="primary", key="build-demo"):
     try:
-        try:
+        with contextlib.suppress(DuplicatedGroupID):
             client.create_group(DEMO_GROUP)
-        except DuplicatedGroupID:
-            pass
         existing = {f.external_image_id for f in client.iter_faces(DEMO_GROUP)}
         added = 0
         for name, data in session.demo_images():

@@ -7,6 +7,7 @@ refuse before sending are sent raw (``raw``), so the server's own answer is test
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import re
 import uuid
@@ -55,10 +56,8 @@ def group(client: FaceRecoClient) -> Iterator[str]:
     group_id = f"g-{uuid.uuid4().hex[:12]}"
     client.create_group(group_id)
     yield group_id
-    try:
+    with contextlib.suppress(E.NotFoundGroupError):
         client.delete_group(group_id)
-    except E.NotFoundGroupError:
-        pass
 
 
 def raw(

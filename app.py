@@ -15,16 +15,20 @@ from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.widgets import explain
 
-st.set_page_config(page_title="facereco — Face Recognition", page_icon="🧑", layout="wide")
+st.set_page_config(page_title="facereco — Face Recognition", page_icon=":material/face:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/detect.py", title="Detect", icon=":material/center_focus_strong:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("pages/search.py", title="Search", icon=":material/person_search:"),
-    st.Page("pages/verify.py", title="Verify", icon=":material/verified_user:"),
-    st.Page("pages/groups.py", title="Groups", icon=":material/groups:"),
-]
+PAGE_FILES = {
+    "home.py": ("Home", ":material/home:"),
+    "detect.py": ("Detect", ":material/center_focus_strong:"),
+    "compare.py": ("Compare", ":material/compare:"),
+    "search.py": ("Search", ":material/person_search:"),
+    "verify.py": ("Verify", ":material/verified_user:"),
+    "groups.py": ("Groups", ":material/groups:"),
+}
+PAGES = {
+    name: st.Page(f"pages/{name}", title=title, icon=icon, default=name == "home.py")
+    for name, (title, icon) in PAGE_FILES.items()
+}
 
 
 def connection_check(backend: session.Backend) -> tuple[bool, str]:
@@ -46,7 +50,7 @@ def sidebar() -> None:
         if not backend.is_local:
             st.caption(f"appkey {backend.masked_appkey}")
         ok, message = connection_check(backend)
-        (st.success if ok else st.error)(message, icon="✅" if ok else "⚠️")
+        (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
         st.caption(f"Model: {session.model_description()}")
         if backend.is_local:
             st.caption("Set FACERECO_APPKEY to use the NHN cloud instead.")
@@ -56,11 +60,15 @@ def _is_streamlit_control_flow(error: BaseException) -> bool:
     return type(error).__name__ in {"RerunException", "StopException"}
 
 
-navigation = st.navigation(PAGES)
+navigation = st.navigation(list(PAGES.values()))
+session.mark_router_started()
+wanted = st.session_state.pop(session.WANTED_PAGE_KEY, None)
+if wanted:  # a deep link that arrived before the router was up (see session.require_router)
+    st.switch_page(PAGES[wanted])
 sidebar()
 try:
     navigation.run()
 except Exception as error:  # never a traceback on screen: a sentence instead
     if _is_streamlit_control_flow(error):
         raise
-    st.error(f"Something went wrong: {explain(error)}", icon="⚠️")
+    st.error(f"Something went wrong: {explain(error)}", icon=":material/error:")

@@ -14,6 +14,7 @@ from facereco.ui.charts import similarity_bars
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR, annotate, open_image
 from facereco.ui.widgets import exchange_panel, image_input, show_error, show_preview
 
+session.require_router(__file__)
 st.title("Compare")
 source_column, target_column = st.columns(2)
 with source_column:

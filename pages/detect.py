@@ -18,6 +18,7 @@ from facereco.ui.drawing import (
 )
 from facereco.ui.widgets import exchange_panel, image_input, show_error, show_preview
 
+session.require_router(__file__)
 st.title("Detect")
 controls, output = st.columns([1, 2])
 with controls:
@@ -58,7 +59,7 @@ with output:
             st.download_button("Download annotated PNG", png_bytes(annotated), "detected.png", "image/png")
             crops = face_crops(image, result.face_details)
             for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
-                column.image(crop, caption=f"face {i + 1}", width="stretch")
+                column.image(crop, caption=f"face {i + 1}", width=120)
         rows = [
             {
                 "face": i + 1,

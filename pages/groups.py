@@ -10,6 +10,7 @@ from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.widgets import exchange_panel, explain, external_id_from_filename, face_label, show_error
 
+session.require_router(__file__)
 st.title("Groups")
 client = session.client()
 

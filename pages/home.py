@@ -12,6 +12,7 @@ from facereco.ui.widgets import exchange_panel, show_error
 
 DEMO_GROUP = "demo"
 
+session.require_router(__file__)
 st.title("Face Recognition dashboard")
 st.write(
     "Detect, compare, search and verify faces with the **NHN Cloud Face Recognition API v1.0** — "

@@ -11,6 +11,7 @@ from facereco.ui.charts import similarity_histogram
 from facereco.ui.drawing import annotate, open_image
 from facereco.ui.widgets import exchange_panel, face_label, group_picker, image_input, show_error, show_preview
 
+session.require_router(__file__)
 st.title("Search")
 client = session.client()
 controls, output = st.columns([1, 2])

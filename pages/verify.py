@@ -9,6 +9,7 @@ from facereco.ui import session
 from facereco.ui.drawing import annotate, open_image
 from facereco.ui.widgets import exchange_panel, face_label, group_picker, image_input, show_error, show_preview
 
+session.require_router(__file__)
 st.title("Verify")
 client = session.client()
 controls, output = st.columns([1, 2])
@@ -46,9 +47,9 @@ with output:
         shown, result = stored
         similarity = result.similarity
         if similarity >= threshold:
-            st.success(f"Same person — similarity {similarity:.1f} ≥ threshold {threshold}", icon="✅")
+            st.success(f"Same person — similarity {similarity:.1f} ≥ threshold {threshold}", icon=":material/check_circle:")
         else:
-            st.error(f"Not the same person — similarity {similarity:.1f} < threshold {threshold}", icon="❌")
+            st.error(f"Not the same person — similarity {similarity:.1f} < threshold {threshold}", icon=":material/cancel:")
         st.progress(min(max(similarity / 100.0, 0.0), 1.0), text=f"similarity {similarity:.1f} / 100")
         st.caption(f"Stored face: {face_label(result.face)}")
         if shown.data is not None:

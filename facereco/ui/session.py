@@ -126,3 +126,23 @@ def demo_images() -> list[tuple[str, bytes]]:
             image.save(buffer, format="JPEG", quality=92)
             out.append((f"{stem}_{suffix}.jpg", buffer.getvalue()))
     return out
+
+
+# ---------------------------------------------------------------- router guard
+# pages/ is also Streamlit's legacy auto-discovery folder. Until some session has run app.py (and so
+# st.navigation), a deep link such as /detect runs the page file bare: no sidebar, legacy menu. A page
+# that finds the router not started yet asks for itself and hands over to app.py, which sends it back.
+_router_started = False
+WANTED_PAGE_KEY = "facereco-wanted-page"
+
+
+def mark_router_started() -> None:
+    global _router_started
+    _router_started = True
+
+
+def require_router(page_file: str) -> None:
+    """Call first in every page: route a bare (legacy) run through app.py."""
+    if not _router_started:
+        st.session_state[WANTED_PAGE_KEY] = Path(page_file).name
+        st.switch_page("app.py")

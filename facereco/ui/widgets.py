@@ -79,7 +79,7 @@ def explain(error: Exception) -> str:
 
 
 def show_error(error: Exception) -> None:
-    st.error(explain(error), icon="⚠️")
+    st.error(explain(error), icon=":material/error:")
 
 
 def exchange_panel(count: int = 1) -> None:

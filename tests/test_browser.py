@@ -1,0 +1,49 @@
+"""End to end in a real headless Chromium: upload a photo on Detect, see the annotated image and one row."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .browser import CHROMIUM, CHROMIUM_FLAGS, browser_missing_reason, running_dashboard, wait_until_idle
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = browser_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def test_detect_page_in_a_real_browser(browser, tmp_path: Path, astronaut_path: Path):
+    screenshot_dir = Path(os.environ.get("FACERECO_SCREENSHOT_DIR", tmp_path))
+    with running_dashboard(tmp_path / "data") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/detect")
+        wait_until_idle(page)
+        page.get_by_text("Upload", exact=True).first.click()
+        wait_until_idle(page)
+        page.locator('input[type="file"]').first.set_input_files(str(astronaut_path))
+        wait_until_idle(page)
+        page.get_by_role("button", name="Detect faces").click()
+        page.get_by_text("1 face(s) in astronaut.png").wait_for(timeout=120_000)
+        wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        # the annotated image, the crop and the preview are all <img> in the main area
+        images = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
+        assert images.count() >= 3
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for()
+        assert grid.locator('[role="grid"]').first.get_attribute("aria-rowcount") == "2"  # header + one face
+        page.screenshot(path=str(screenshot_dir / "detect.png"), full_page=True)
+        assert (screenshot_dir / "detect.png").stat().st_size > 10_000

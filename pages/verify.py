@@ -47,9 +47,13 @@ with output:
         shown, result = stored
         similarity = result.similarity
         if similarity >= threshold:
-            st.success(f"Same person — similarity {similarity:.1f} ≥ threshold {threshold}", icon=":material/check_circle:")
+            st.success(
+                f"Same person — similarity {similarity:.1f} ≥ threshold {threshold}", icon=":material/check_circle:"
+            )
         else:
-            st.error(f"Not the same person — similarity {similarity:.1f} < threshold {threshold}", icon=":material/cancel:")
+            st.error(
+                f"Not the same person — similarity {similarity:.1f} < threshold {threshold}", icon=":material/cancel:"
+            )
         st.progress(min(max(similarity / 100.0, 0.0), 1.0), text=f"similarity {similarity:.1f} / 100")
         st.caption(f"Stored face: {face_label(result.face)}")
         if shown.data is not None:

@@ -40,45 +40,48 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, running_dashboard(Path(tmp) / "data") as base:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_dashboard(Path(tmp) / "data") as base,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
 
-            def visit(path: str) -> None:
-                page.goto(f"{base}/{path}")
-                wait_until_idle(page)
+        def visit(path: str) -> None:
+            page.goto(f"{base}/{path}")
+            wait_until_idle(page)
 
-            def click(name: str) -> None:
-                page.get_by_role("button", name=name).first.click()
-                wait_until_idle(page)
+        def click(name: str) -> None:
+            page.get_by_role("button", name=name).first.click()
+            wait_until_idle(page)
 
-            def shoot(name: str, full_page: bool = False) -> None:
-                path = OUT / f"{name}.png"
-                page.wait_for_timeout(800)  # let canvas-drawn tables and charts paint
-                page.screenshot(path=str(path), full_page=full_page)
-                shrink(path)
-                print(f"{path.relative_to(ROOT)}: {path.stat().st_size:,} bytes")
+        def shoot(name: str, full_page: bool = False) -> None:
+            path = OUT / f"{name}.png"
+            page.wait_for_timeout(800)  # let canvas-drawn tables and charts paint
+            page.screenshot(path=str(path), full_page=full_page)
+            shrink(path)
+            print(f"{path.relative_to(ROOT)}: {path.stat().st_size:,} bytes")
 
-            visit("")
-            click("Build the demo group")
-            visit("")
-            shoot("home")
-            visit("detect")
-            click("Detect faces")
-            shoot("detect")
-            visit("compare")
-            click("Compare")
-            shoot("compare", full_page=True)
-            visit("search")
-            click("Search")
-            shoot("search", full_page=True)
-            visit("verify")
-            click("Verify")
-            shoot("verify")
-            visit("groups")
-            shoot("groups")
-            browser.close()
+        visit("")
+        click("Build the demo group")
+        visit("")
+        shoot("home")
+        visit("detect")
+        click("Detect faces")
+        shoot("detect")
+        visit("compare")
+        click("Compare")
+        shoot("compare", full_page=True)
+        visit("search")
+        click("Search")
+        shoot("search", full_page=True)
+        visit("verify")
+        click("Verify")
+        shoot("verify")
+        visit("groups")
+        shoot("groups")
+        browser.close()
 
 
 if __name__ == "__main__":

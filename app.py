@@ -24,6 +24,7 @@ PAGE_FILES = {
     "search.py": ("Search", ":material/person_search:"),
     "verify.py": ("Verify", ":material/verified_user:"),
     "groups.py": ("Groups", ":material/groups:"),
+    "tuning.py": ("Tuning", ":material/tune:"),
 }
 PAGES = {
     name: st.Page(f"pages/{name}", title=title, icon=icon, default=name == "home.py")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m facereco serve | detect | compare``.
+"""Command line: ``python -m facereco serve | detect | compare | enroll``.
 
 detect and compare print the contract's response JSON computed by the local engine;
 serve runs the offline stand-in for the cloud over HTTP.
@@ -65,6 +65,33 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from facereco.client import FaceRecoClient
+    from facereco.tuning import enroll
+
+    appkey = args.appkey or os.environ.get("FACERECO_APPKEY")
+    client = FaceRecoClient(appkey, args.base_url) if appkey else FaceRecoClient.local(args.data_dir)
+    client.ensure_group(args.group)  # resuming: the group may be there already
+
+    def progress(done: int, total: int, name: str) -> None:
+        print(f"\r{done}/{total} {name[:60]:<60}", end="", file=sys.stderr, flush=True)
+
+    report = enroll(client, args.group, Path(args.source), progress)
+    print(file=sys.stderr)
+    _print(
+        {
+            "group": args.group,
+            "added": report.added,
+            "alreadyThere": report.skipped,
+            "noFace": report.no_face,
+            "failed": [{"image": image, "error": error} for image, error in report.failed],
+        }
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facereco", description=__doc__)
     parser.add_argument(
@@ -93,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "compare":
             command.add_argument("--threshold", type=int, default=90)
         command.set_defaults(run=runner)
+    enroll = commands.add_parser(
+        "enroll", help="register a labeled set <identity>/<image> (folder or ZIP) into a group; resumable"
+    )
+    enroll.add_argument("source", help="folder of <identity>/<image> files, or a ZIP of them")
+    enroll.add_argument("--group", required=True)
+    enroll.add_argument("--appkey", help="use this server instead of the local engine (also FACERECO_APPKEY)")
+    enroll.add_argument("--base-url", default=None, help="with --appkey: the server (default: the NHN cloud)")
+    enroll.set_defaults(run=_cmd_enroll)
     return parser
 
 

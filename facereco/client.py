@@ -35,7 +35,7 @@ from facereco.contract import (
     SearchResult,
     VerifyResult,
 )
-from facereco.errors import ApiError, BadResponse
+from facereco.errors import ApiError, BadResponse, DuplicatedGroupID
 from facereco.paging import Page, PageIterator
 from facereco.transport import HttpTransport, LocalTransport, PreparedCall, RetryPolicy, Transport
 from facereco.validation import (
@@ -165,6 +165,14 @@ class FaceRecoClient:
     def create_group(self, group_id: str) -> EmptyResult:
         """Create an empty group (groupId: 1-255 of [a-z0-9-])."""
         return self._call("create_group", body={"groupId": check_group_id(group_id)})
+
+    def ensure_group(self, group_id: str) -> bool:
+        """Create the group unless it exists; True when it was created."""
+        try:
+            self.create_group(group_id)
+        except DuplicatedGroupID:
+            return False
+        return True
 
     def list_groups(self, limit: int | None = None, next_token: str | None = None) -> GroupList:
         """One page of groups; pass ``next_token`` from the previous page for the next."""

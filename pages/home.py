@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import streamlit as st
 
-from facereco.errors import DuplicatedGroupID, FaceRecoError
+from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.widgets import exchange_panel, show_error
 
@@ -25,6 +23,7 @@ PAGES = {
     "Search": "a group searched by a photo or by a stored face, with the similarity distribution",
     "Verify": "is this photo the stored face? a verdict against the threshold",
     "Groups": "create and delete groups, register faces in bulk, page through and export them",
+    "Tuning": "which threshold? FMR / FNMR, DET and ROC, operating points from a labeled group",
 }
 for name, purpose in PAGES.items():
     st.markdown(f"- **{name}** — {purpose}")
@@ -50,8 +49,7 @@ st.write(
 )
 if st.button("Build the demo group", type="primary", key="build-demo"):
     try:
-        with contextlib.suppress(DuplicatedGroupID):
-            client.create_group(DEMO_GROUP)
+        client.ensure_group(DEMO_GROUP)
         existing = {f.external_image_id for f in client.iter_faces(DEMO_GROUP)}
         added = 0
         for name, data in session.demo_images():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
@@ -64,5 +65,116 @@ def similarity_histogram(similarities: Sequence[float], threshold: float, title:
         height=300,
         margin={"l": 10, "r": 10, "t": 40 if title else 20, "b": 10},
         legend={"orientation": "h"},
+    )
+    return figure
+
+
+# ---------------------------------------------------------------- threshold tuning
+GENUINE_COLOR = "#2563eb"
+IMPOSTOR_COLOR = "#f97316"
+ERROR_COLOR = "#dc2626"
+MAX_CURVE_POINTS = 2000
+
+
+def binned(scores: np.ndarray, bins: int = 100) -> np.ndarray:
+    """Counts per 1-point similarity bin (0..100): histograms stay light whatever the pair count."""
+    counts, _ = np.histogram(np.clip(scores, 0, 100), bins=bins, range=(0, 100))
+    return counts
+
+
+def score_histograms(
+    genuine_counts: np.ndarray, impostor_counts: np.ndarray, threshold: float, log_y: bool
+) -> go.Figure:
+    """Genuine and impostor distributions (share of each set per bin), both error tails shaded."""
+    centres = np.arange(genuine_counts.size) + 0.5
+    genuine_share = genuine_counts / max(genuine_counts.sum(), 1)
+    impostor_share = impostor_counts / max(impostor_counts.sum(), 1)
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=centres,
+            y=impostor_share,
+            name="impostor pairs (shaded: false matches)",
+            marker_color=[ERROR_COLOR if c >= threshold else IMPOSTOR_COLOR for c in centres],
+            opacity=0.65,
+        )
+    )
+    figure.add_trace(
+        go.Bar(
+            x=centres,
+            y=genuine_share,
+            name="genuine pairs (shaded: false non-matches)",
+            marker_color=[ERROR_COLOR if c < threshold else GENUINE_COLOR for c in centres],
+            marker_pattern_shape=["/" if c < threshold else "" for c in centres],
+            opacity=0.65,
+        )
+    )
+    _threshold_line(figure, threshold, horizontal=False)
+    figure.add_vline(
+        x=CLOUD_DEFAULT_THRESHOLD, line_dash="dot", line_color="#6b7280", annotation_text="cloud default 90"
+    )
+    figure.update_layout(
+        barmode="overlay",
+        bargap=0,
+        xaxis={"range": [0, 100], "title": "similarity"},
+        yaxis={"title": "share of pairs", "type": "log" if log_y else "linear"},
+        height=360,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+def _thin(*arrays: np.ndarray) -> list[np.ndarray]:
+    step = max(1, arrays[0].size // MAX_CURVE_POINTS)
+    return [a[::step] for a in arrays]
+
+
+def det_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> go.Figure:
+    """FNMR against FMR on log axes, the slider's operating point marked."""
+    floor = 1e-6
+    x, y = _thin(np.maximum(fmr, floor), np.maximum(fnmr, floor))
+    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="DET", line_color=GENUINE_COLOR))
+    figure.add_trace(
+        go.Scatter(
+            x=[max(point[0], floor)],
+            y=[max(point[1], floor)],
+            mode="markers",
+            name="threshold",
+            marker={"size": 12, "color": ERROR_COLOR},
+        )
+    )
+    figure.update_layout(
+        title="DET",
+        xaxis={"type": "log", "title": "FMR"},
+        yaxis={"type": "log", "title": "FNMR"},
+        height=330,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
+    )
+    return figure
+
+
+def roc_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> go.Figure:
+    """TMR (1 - FNMR) against FMR, log FMR axis, the operating point marked."""
+    floor = 1e-6
+    x, y = _thin(np.maximum(fmr, floor), 1 - fnmr)
+    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="ROC", line_color=GENUINE_COLOR))
+    figure.add_trace(
+        go.Scatter(
+            x=[max(point[0], floor)],
+            y=[1 - point[1]],
+            mode="markers",
+            name="threshold",
+            marker={"size": 12, "color": ERROR_COLOR},
+        )
+    )
+    figure.update_layout(
+        title="ROC",
+        xaxis={"type": "log", "title": "FMR"},
+        yaxis={"title": "TMR", "range": [0, 1.02]},
+        height=330,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        showlegend=False,
     )
     return figure

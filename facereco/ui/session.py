@@ -18,6 +18,7 @@ import streamlit as st
 from facereco.client import FaceRecoClient
 from facereco.contract import CLOUD_BASE_URL
 from facereco.transport import HttpTransport, LocalTransport, Transport
+from facereco.tuning import labeled_external_id
 from facereco.ui.recorder import RecordingTransport
 
 
@@ -111,7 +112,8 @@ def sample_photos() -> dict[str, bytes]:
 
 
 def demo_images() -> list[tuple[str, bytes]]:
-    """The demo group's photos: two people, each twice (the second copy altered), named by person."""
+    """The demo group's photos: two people, each twice (the second copy altered), labeled
+    ``<person>:<file>`` as the Tuning page expects."""
     from PIL import Image, ImageEnhance, ImageOps
 
     photos = sample_photos()
@@ -124,7 +126,7 @@ def demo_images() -> list[tuple[str, bytes]]:
         for suffix, image in (("1", original), ("2", variant)):
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=92)
-            out.append((f"{stem}_{suffix}.jpg", buffer.getvalue()))
+            out.append((labeled_external_id(stem, f"{stem}_{suffix}.jpg"), buffer.getvalue()))
     return out
 
 

@@ -1,0 +1,183 @@
+"""Tuning: which threshold, and what it costs in false matches and missed matches.
+
+Scores come from the API (search by faceId, threshold 1), once per group state; the slider
+then recomputes every figure from sorted scores, with no call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from facereco.errors import FaceRecoError
+from facereco.metrics import ScoreSet, identification_rates, min_impostors_for, wilson_interval
+from facereco.tuning import GroupScores, enroll, score_group
+from facereco.ui import session
+from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
+from facereco.ui.widgets import group_picker, show_error
+
+session.require_router(__file__)
+st.title("Threshold tuning")
+st.caption(
+    "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
+    "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+)
+client = session.client()
+FMR_TARGETS = (0.01, 0.001, 0.0001)
+THRESHOLD_KEY = "tuning-threshold"
+
+with st.expander("Enroll a labeled set (ZIP of <identity>/<image>)", expanded=False):
+    target = st.text_input("Group", value="labeled", key="tuning-enroll-group")
+    archive = st.file_uploader("ZIP file", type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
+    if st.button("Enroll", key="tuning-enroll", disabled=not (archive and target)):
+        progress = st.progress(0.0, text="enrolling…")
+        try:
+            client.ensure_group(target)
+            report = enroll(
+                client, target, archive.getvalue(), lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}")
+            )
+            st.success(
+                f"{report.added} face(s) added, {report.skipped} already there, "
+                f"{report.no_face} image(s) without a recognisable face, {len(report.failed)} failed."
+            )
+        except FaceRecoError as error:
+            show_error(error)
+
+
+def group_state(group: str) -> tuple:
+    """Changes whenever faces are added or deleted: the cache key of a group's scores."""
+    newest = client.list_faces(group, limit=1).faces
+    return group, client.get_group(group).group.face_count, newest[0].face_id if newest else None
+
+
+def curve_and_bins(scores: ScoreSet, key: tuple) -> tuple[np.ndarray, ...]:
+    """The DET/ROC curve and the histogram bins: computed once per group state, kept for the slider."""
+    kept = st.session_state.setdefault("tuning-curves", {})
+    if key not in kept:
+        thresholds, fmr, fnmr = scores.curve()
+        kept.clear()
+        kept[key] = (thresholds, fmr, fnmr, binned(scores.genuine), binned(scores.impostor))
+    return kept[key]
+
+
+group = group_picker(client, "tuning-group")
+if group is None:
+    st.stop()
+try:
+    state = group_state(group)
+except FaceRecoError as error:
+    show_error(error)
+    st.stop()
+cache = st.session_state.setdefault("tuning-scores", {})
+if state not in cache and st.button("Score this group", type="primary", key="tuning-score"):
+    bar = st.progress(0.0, text="searching every face…")
+    try:
+        cache[state] = score_group(client, group, lambda d, t, n: bar.progress(d / t, text=f"{d}/{t} faces searched"))
+    except FaceRecoError as error:
+        show_error(error)
+if state not in cache:
+    st.info("Press **Score this group**: every face is searched once (threshold 1, limit 4096).")
+    st.stop()
+
+scores: GroupScores = cache[state]
+score_set = scores.score_set
+n_genuine, n_impostor = score_set.genuine.size, score_set.impostor.size
+if n_genuine == 0 or n_impostor == 0:
+    st.warning(
+        f"{len(scores.faces)} labeled face(s): {n_genuine} genuine and {n_impostor} impostor pairs. "
+        "Tuning needs at least two identities and two faces of one identity."
+    )
+    st.stop()
+thresholds, fmr_curve, fnmr_curve, genuine_bins, impostor_bins = curve_and_bins(score_set, state)
+
+
+def integer_threshold_for(target_fmr: float) -> int:
+    """The API takes integer thresholds: the smallest one whose FMR is at most the target."""
+    return int(min(100, max(1, math.ceil(score_set.threshold_for_fmr(target_fmr).threshold - 1e-9))))
+
+
+def set_threshold(value: int) -> None:
+    st.session_state[THRESHOLD_KEY] = value
+
+
+st.session_state.setdefault(THRESHOLD_KEY, 90)
+buttons = st.columns(len(FMR_TARGETS) + 1)
+for column, target_fmr in zip(buttons, FMR_TARGETS, strict=False):
+    column.button(
+        f"Threshold for FMR {target_fmr:.2%}",
+        key=f"tuning-fmr-{target_fmr}",
+        on_click=set_threshold,
+        args=(integer_threshold_for(target_fmr),),
+    )
+buttons[-1].button("Cloud default 90", key="tuning-default", on_click=set_threshold, args=(90,))
+threshold = st.slider("Threshold", 1, 100, key=THRESHOLD_KEY)
+for target_fmr in FMR_TARGETS:
+    if not score_set.supports_fmr(target_fmr):
+        st.warning(
+            f"FMR {target_fmr:.2%} is not supported by this sample: {n_impostor:,} impostor pairs, "
+            f"at least {min_impostors_for(target_fmr):,} needed (rule of three).",
+            icon=":material/warning:",
+        )
+        break
+
+rates = score_set.rates(threshold)
+fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
+fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
+eer, eer_threshold = score_set.eer()
+columns = st.columns(4)
+columns[0].metric("FMR", f"{rates.fmr:.3%}", help="impostor pairs matched")
+columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
+columns[1].metric("FNMR", f"{rates.fnmr:.2%}", help="genuine pairs missed")
+columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
+columns[2].metric("TMR", f"{1 - rates.fnmr:.2%}", help="genuine pairs matched")
+columns[3].metric("EER", f"{eer:.2%}", help=f"at similarity {eer_threshold:.1f}")
+
+log_y = st.toggle("Log scale", value=True, key="tuning-log")
+st.plotly_chart(score_histograms(genuine_bins, impostor_bins, threshold, log_y), key="tuning-histogram")
+det_column, roc_column = st.columns(2)
+point = (rates.fmr, rates.fnmr)
+det_column.plotly_chart(det_curve(fmr_curve, fnmr_curve, point), key="tuning-det")
+roc_column.plotly_chart(roc_curve(fmr_curve, fnmr_curve, point), key="tuning-roc")
+
+st.subheader("Operating points")
+points = [(f"FMR {t:.2%}", integer_threshold_for(t)) for t in FMR_TARGETS]
+points += [("EER", round(eer_threshold)), ("cloud default", 90), ("slider", threshold)]
+rows = []
+for name, value in points:
+    r = score_set.rates(value)
+    rows.append(
+        {
+            "point": name,
+            "threshold": value,
+            "FMR": f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
+            "FNMR": f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
+            "TMR": f"{1 - r.fnmr:.2%}",
+        }
+    )
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
+
+st.subheader("1:N identification (each face against the rest of the group)")
+ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
+one, two, three = st.columns(3)
+one.metric("Rank-1 identification rate", f"{ident.rank1_rate:.2%}", help=f"{ident.mated_probes:,} mated probes")
+two.metric("FNIR at threshold", f"{ident.fnir:.2%}", help="mated probes whose best candidate is no mate above it")
+three.metric(
+    "FPIR at threshold",
+    "—" if not ident.non_mated_probes else f"{ident.fpir:.2%}",
+    help=f"{ident.non_mated_probes:,} probes without a mate in the group",
+)
+
+st.subheader("Hardest pairs")
+impostor_column, genuine_column = st.columns(2)
+impostor_column.caption("Highest-scoring impostor pairs")
+impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
+genuine_column.caption("Lowest-scoring genuine pairs")
+genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
+st.download_button("Export all scores (CSV)", scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
+st.caption(
+    f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
+    "pairs below similarity 1 are counted but not listed in the CSV."
+)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.charts import similarity_bars
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR, annotate, open_image
-from facereco.ui.widgets import exchange_panel, image_input, show_error, show_preview
+from facereco.ui.widgets import exchange_panel, image_input, remember_result, show_preview
 
 session.require_router(__file__)
 st.title("Compare")
@@ -28,12 +27,8 @@ with target_column:
 
 ready = source is not None and target is not None
 if st.button("Compare", type="primary", key="compare-run", disabled=not ready) and ready:
-    try:
-        result = session.client().compare(source.payload, target.payload, threshold=1)
-        st.session_state["compare-result"] = (source, target, result)
-    except (FaceRecoError, OSError) as error:
-        st.session_state.pop("compare-result", None)
-        show_error(error)
+    compare = session.client().compare
+    remember_result("compare-result", lambda: (source, target, compare(source.payload, target.payload, threshold=1)))
 
 threshold = st.slider("Threshold", 1, 100, 90, key="compare-threshold", help="The cloud's default is 90.")
 stored = st.session_state.get("compare-result")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.drawing import (
     LANDMARK_COLORS,
@@ -16,7 +15,7 @@ from facereco.ui.drawing import (
     open_image,
     png_bytes,
 )
-from facereco.ui.widgets import exchange_panel, image_input, show_error, show_preview
+from facereco.ui.widgets import exchange_panel, image_input, remember_result, show_preview
 
 session.require_router(__file__)
 st.title("Detect")
@@ -30,15 +29,10 @@ with controls:
         show_preview(choice)
 
 if run and choice is not None:
-    try:
-        st.session_state["detect-result"] = (
-            choice,
-            session.client().detect(choice.payload, orientation=orientation, mask=mask),
-        )
-    except (FaceRecoError, OSError) as error:
-        st.session_state.pop("detect-result", None)
-        with controls:
-            show_error(error)
+    detect = session.client().detect
+    remember_result(
+        "detect-result", lambda: (choice, detect(choice.payload, orientation=orientation, mask=mask)), controls
+    )
 
 stored = st.session_state.get("detect-result")
 with output:

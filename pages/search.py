@@ -5,11 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.charts import similarity_histogram
 from facereco.ui.drawing import annotate, open_image
-from facereco.ui.widgets import exchange_panel, face_label, group_picker, image_input, show_error, show_preview
+from facereco.ui.widgets import (
+    exchange_panel,
+    face_picker,
+    group_picker,
+    image_input,
+    remember_result,
+    show_preview,
+)
 
 session.require_router(__file__)
 st.title("Search")
@@ -25,26 +31,19 @@ with controls:
         if query_image is not None:
             show_preview(query_image)
     elif group:
-        try:
-            faces = list(client.iter_faces(group, limit=200))
-        except FaceRecoError as error:
-            show_error(error)
-            faces = []
-        query_face = st.selectbox("Stored face", faces, format_func=face_label, key="search-face") if faces else None
+        query_face = face_picker(client, group, "search-face")
     ready = group is not None and (query_image is not None or query_face is not None)
     run = st.button("Search", type="primary", key="search-run", disabled=not ready)
 
+
+def search() -> tuple:
+    if query_image is not None:
+        return query_image, client.search_by_image(group, query_image.payload, limit=int(limit), threshold=1)
+    return None, client.search_by_face_id(group, query_face.face_id, limit=int(limit), threshold=1)
+
+
 if run and ready:
-    try:
-        if query_image is not None:
-            result = client.search_by_image(group, query_image.payload, limit=int(limit), threshold=1)
-        else:
-            result = client.search_by_face_id(group, query_face.face_id, limit=int(limit), threshold=1)
-        st.session_state["search-result"] = (query_image, result)
-    except (FaceRecoError, OSError) as error:
-        st.session_state.pop("search-result", None)
-        with controls:
-            show_error(error)
+    remember_result("search-result", search, controls)
 
 with output:
     threshold = st.slider("Threshold", 1, 100, 90, key="search-threshold")

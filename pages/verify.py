@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.drawing import annotate, open_image
-from facereco.ui.widgets import exchange_panel, face_label, group_picker, image_input, show_error, show_preview
+from facereco.ui.widgets import (
+    exchange_panel,
+    face_label,
+    face_picker,
+    group_picker,
+    image_input,
+    remember_result,
+    show_preview,
+)
 
 session.require_router(__file__)
 st.title("Verify")
@@ -15,15 +22,7 @@ client = session.client()
 controls, output = st.columns([1, 2])
 with controls:
     group = group_picker(client, "verify-group")
-    faces = []
-    if group:
-        try:
-            faces = list(client.iter_faces(group, limit=200))
-        except FaceRecoError as error:
-            show_error(error)
-    face = st.selectbox("Stored face", faces, format_func=face_label, key="verify-face") if faces else None
-    if group and not faces:
-        st.info("This group has no faces yet.")
+    face = face_picker(client, group, "verify-face") if group else None
     choice = image_input("verify-image", "Photo to verify")
     if choice is not None:
         show_preview(choice)
@@ -31,12 +30,7 @@ with controls:
     run = st.button("Verify", type="primary", key="verify-run", disabled=not ready)
 
 if run and ready:
-    try:
-        st.session_state["verify-result"] = (choice, client.verify(group, face.face_id, choice.payload))
-    except (FaceRecoError, OSError) as error:
-        st.session_state.pop("verify-result", None)
-        with controls:
-            show_error(error)
+    remember_result("verify-result", lambda: (choice, client.verify(group, face.face_id, choice.payload)), controls)
 
 with output:
     threshold = st.slider("Threshold", 1, 100, 90, key="verify-threshold")

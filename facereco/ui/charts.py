@@ -130,51 +130,47 @@ def _thin(*arrays: np.ndarray) -> list[np.ndarray]:
     return [a[::step] for a in arrays]
 
 
-def det_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> go.Figure:
-    """FNMR against FMR on log axes, the slider's operating point marked."""
-    floor = 1e-6
-    x, y = _thin(np.maximum(fmr, floor), np.maximum(fnmr, floor))
-    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="DET", line_color=GENUINE_COLOR))
+def _curve_figure(x: np.ndarray, y: np.ndarray, point: tuple[float, float], title: str, yaxis: dict) -> go.Figure:
+    """A thinned curve against a log FMR axis, with the slider's operating point marked."""
+    x, y = _thin(x, y)
+    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name=title, line_color=GENUINE_COLOR))
     figure.add_trace(
         go.Scatter(
-            x=[max(point[0], floor)],
-            y=[max(point[1], floor)],
-            mode="markers",
-            name="threshold",
-            marker={"size": 12, "color": ERROR_COLOR},
+            x=[point[0]], y=[point[1]], mode="markers", name="threshold", marker={"size": 12, "color": ERROR_COLOR}
         )
     )
     figure.update_layout(
-        title="DET",
+        title=title,
         xaxis={"type": "log", "title": "FMR"},
-        yaxis={"type": "log", "title": "FNMR"},
+        yaxis=yaxis,
         height=330,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         showlegend=False,
     )
     return figure
+
+
+# Log axes cannot show 0: rates of 0 are drawn at this floor.
+LOG_FLOOR = 1e-6
+
+
+def det_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> go.Figure:
+    """FNMR against FMR, both axes log."""
+    return _curve_figure(
+        np.maximum(fmr, LOG_FLOOR),
+        np.maximum(fnmr, LOG_FLOOR),
+        (max(point[0], LOG_FLOOR), max(point[1], LOG_FLOOR)),
+        "DET",
+        {"type": "log", "title": "FNMR"},
+    )
 
 
 def roc_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> go.Figure:
-    """TMR (1 - FNMR) against FMR, log FMR axis, the operating point marked."""
-    floor = 1e-6
-    x, y = _thin(np.maximum(fmr, floor), 1 - fnmr)
-    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="ROC", line_color=GENUINE_COLOR))
-    figure.add_trace(
-        go.Scatter(
-            x=[max(point[0], floor)],
-            y=[1 - point[1]],
-            mode="markers",
-            name="threshold",
-            marker={"size": 12, "color": ERROR_COLOR},
-        )
+    """TMR (1 - FNMR) against FMR, log FMR axis."""
+    return _curve_figure(
+        np.maximum(fmr, LOG_FLOOR),
+        1 - fnmr,
+        (max(point[0], LOG_FLOOR), 1 - point[1]),
+        "ROC",
+        {"title": "TMR", "range": [0, 1.02]},
     )
-    figure.update_layout(
-        title="ROC",
-        xaxis={"type": "log", "title": "FMR"},
-        yaxis={"title": "TMR", "range": [0, 1.02]},
-        height=330,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        showlegend=False,
-    )
-    return figure

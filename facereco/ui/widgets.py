@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -82,6 +85,16 @@ def show_error(error: Exception) -> None:
     st.error(explain(error), icon=":material/error:")
 
 
+def remember_result(key: str, call: Callable[[], object], error_area: Any = None) -> None:
+    """Run an API call and keep its result in the session (slider moves reuse it), or say why it failed."""
+    try:
+        st.session_state[key] = call()
+    except (FaceRecoError, OSError) as error:
+        st.session_state.pop(key, None)
+        with error_area if error_area is not None else st.container():
+            show_error(error)
+
+
 def exchange_panel(count: int = 1) -> None:
     """The last call(s) of this session: request and raw response, base64 shortened, appkey redacted."""
     exchanges = recorder().last(count)
@@ -106,6 +119,22 @@ def group_picker(client: FaceRecoClient, key: str) -> str | None:
         st.info("No groups yet: create one on the Groups page, or build the demo group on Home.")
         return None
     return st.selectbox("Group", groups, key=key)
+
+
+PICKER_FACES = 1000
+
+
+def face_picker(client: FaceRecoClient, group: str, key: str) -> Face | None:
+    """A selectbox of the group's newest faces (up to 1,000), labeled by externalImageId."""
+    try:
+        faces = list(itertools.islice(client.iter_faces(group, limit=200), PICKER_FACES))
+    except FaceRecoError as error:
+        show_error(error)
+        return None
+    if not faces:
+        st.info("This group has no faces yet.")
+        return None
+    return st.selectbox("Stored face", faces, format_func=face_label, key=key)
 
 
 def face_label(face: Face) -> str:

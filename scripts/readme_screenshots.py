@@ -81,6 +81,9 @@ def main() -> None:
         shoot("verify")
         visit("groups")
         shoot("groups")
+        visit("tuning")
+        click("Score this group")
+        shoot("tuning", full_page=True)
         browser.close()
 
 

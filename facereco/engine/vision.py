@@ -15,8 +15,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -71,9 +70,6 @@ class DetectedFace:
             if abs(yaw) > MAX_TURN_DEGREES or abs(pitch) > MAX_TURN_DEGREES:
                 return f"face is turned beyond {MAX_TURN_DEGREES:g} degrees"
         return None
-
-
-T = TypeVar("T")
 
 
 class _Lazy:
@@ -132,9 +128,7 @@ class FaceAnalyzer:
         self._dlib_lock = threading.Lock()
         self._mask_lock = threading.Lock()
 
-    @cached_property
-    def model_name(self) -> str:
-        return MODEL_NAME
+    model_name = MODEL_NAME
 
     def warm_up(self, mask: bool = False) -> None:
         """Load the models now rather than on the first request."""

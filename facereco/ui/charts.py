@@ -110,9 +110,10 @@ def score_histograms(
         )
     )
     _threshold_line(figure, threshold, horizontal=False)
-    figure.add_vline(
-        x=CLOUD_DEFAULT_THRESHOLD, line_dash="dot", line_color="#6b7280", annotation_text="cloud default 90"
-    )
+    if threshold != CLOUD_DEFAULT_THRESHOLD:
+        figure.add_vline(
+            x=CLOUD_DEFAULT_THRESHOLD, line_dash="dot", line_color="#6b7280", annotation_text="cloud default 90"
+        )
     figure.update_layout(
         barmode="overlay",
         bargap=0,

@@ -98,8 +98,8 @@ class FaceService:
         return self.analyzer.embed(analysed.image.rgb, face)
 
     def _match_faces(self, owner: str, group_id: str, hits: list[tuple[str, float]], threshold: int) -> dict:
-        scored = [(face_id, _similarity(d)) for face_id, d in hits]
-        scored = [(face_id, s) for face_id, s in scored if s >= threshold]
+        similarities = np.round(similarity_from_distance(np.array([d for _, d in hits])), 4) if hits else []
+        scored = [(face_id, float(s)) for (face_id, _), s in zip(hits, similarities, strict=True) if s >= threshold]
         rows = self.store.get_faces(owner, group_id, [face_id for face_id, _ in scored])
         matches = [{"face": rows[fid].to_wire(), "similarity": s} for fid, s in scored if fid in rows]
         return {"matchFaceCount": len(matches), "matchFaces": matches}
@@ -155,7 +155,7 @@ class FaceService:
         orientation: bool,
         mask: bool,
     ) -> tuple[dict[str, Any], ResultCode]:
-        self.store.get_group(owner, group_id)  # -40030 before any image work
+        self.store.require_group(owner, group_id)  # -40030 before any image work
         analysed = self._analyse(image, "image", orientation, mask)
         chosen = analysed.recognisable()[:limit]
         image_id = str(uuid.uuid4())
@@ -213,7 +213,7 @@ class FaceService:
         return data
 
     def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:
-        self.store.get_group(owner, group_id)
+        self.store.require_group(owner, group_id)
         index = self.indexes.get(owner, group_id)
         query = index.vector(face_id)
         if query is None:
@@ -224,7 +224,7 @@ class FaceService:
     def search_by_image(
         self, owner: str, group_id: str, image: object, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        self.store.get_group(owner, group_id)
+        self.store.require_group(owner, group_id)
         analysed = self._analyse(image, "image", orientation, mask)
         source = self._largest_face(analysed, "image")
         hits = self.indexes.get(owner, group_id).nearest(self._embed(analysed, source), limit)
@@ -266,7 +266,7 @@ class FaceService:
     def verify(
         self, owner: str, group_id: str, face_id: str, image: object, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        self.store.get_group(owner, group_id)
+        self.store.require_group(owner, group_id)
         index = self.indexes.get(owner, group_id)
         stored = index.vector(face_id)
         rows = self.store.get_faces(owner, group_id, [face_id])

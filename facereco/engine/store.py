@@ -144,6 +144,10 @@ class Store:
             raise
         db.execute("COMMIT")
 
+    def require_group(self, owner: str, group_id: str) -> None:
+        """-40030 unless the group exists (a primary-key lookup: cheap enough for every search)."""
+        self._require_group(self._connection(), owner, group_id)
+
     def _require_group(self, db: sqlite3.Connection, owner: str, group_id: str) -> None:
         if db.execute("SELECT 1 FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone() is None:
             raise NotFoundGroupError(f"group {group_id!r} does not exist")

@@ -193,3 +193,34 @@ def test_command_line_prints_error_bodies(tmp_path, coffee_path, astronaut_path)
         "resultCode": -40000,
         "resultMessage": "no face found in sourceImage",
     }
+
+
+def _largest_face_vector(path):
+    analyzer = shared_analyzer()
+    image = decode_image(path.read_bytes())
+    faces = analyzer.detect(image.rgb)
+    return analyzer.embed(image.rgb, faces[0]) if faces else None
+
+
+def test_labeled_lfw_pairs_separate_at_the_calibrated_threshold(shared_faces):
+    """60 fixed pairs of ../shared/faces/lfw-dev: at threshold 90 no impostor matches, most genuine pairs do."""
+    import csv
+
+    folder = shared_faces / "lfw-dev"
+    with open(folder / "pairs.csv", newline="") as handle:
+        pairs = list(csv.DictReader(handle))[:60]
+    genuine, impostor = [], []
+    for pair in pairs:
+        a, b = _largest_face_vector(folder / pair["file_a"]), _largest_face_vector(folder / pair["file_b"])
+        if a is not None and b is not None:
+            (genuine if pair["same"] == "1" else impostor).append(similarity_from_distance(unit_distance(a, b)))
+    assert len(genuine) >= 20 and len(impostor) >= 20
+    assert max(impostor) < 90
+    assert np.mean(np.array(genuine) >= 90) >= 0.8
+
+
+def test_no_face_images_of_the_shared_set(shared_faces):
+    paths = sorted(p for p in (shared_faces / "noface").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    assert paths
+    found = [p.name for p in paths if shared_analyzer().detect(decode_image(p.read_bytes()).rgb)]
+    assert found == []

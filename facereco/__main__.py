@@ -94,12 +94,17 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facereco", description=__doc__)
+    # --data-dir is accepted before or after the command (`serve --data-dir D` as well as `--data-dir D serve`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help="engine data directory")
     parser.add_argument(
         "--data-dir", default=None, help="engine data directory (default: FACERECO_DATA_DIR or ~/.local/share/facereco)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the API over HTTP (offline stand-in for the cloud)")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the API over HTTP (offline stand-in for the cloud)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=10080)
     serve.add_argument("--appkey", action="append", help="an accepted appkey (repeatable; also FACERECO_APPKEYS)")
@@ -112,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_cmd_serve)
 
     for name, runner, images in (("detect", _cmd_detect, ("image",)), ("compare", _cmd_compare, ("source", "target"))):
-        command = commands.add_parser(name, help=f"{name} with the local engine; prints the response JSON")
+        command = commands.add_parser(
+            name, parents=[common], help=f"{name} with the local engine; prints the response JSON"
+        )
         for image in images:
             command.add_argument(image, help="image file path or http(s) URL")
         command.add_argument("--orientation", action="store_true", help="add yaw/pitch/roll")
@@ -121,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--threshold", type=int, default=90)
         command.set_defaults(run=runner)
     enroll = commands.add_parser(
-        "enroll", help="register a labeled set <identity>/<image> (folder or ZIP) into a group; resumable"
+        "enroll",
+        parents=[common],
+        help="register a labeled set <identity>/<image> (folder or ZIP) into a group; resumable",
     )
     enroll.add_argument("source", help="folder of <identity>/<image> files, or a ZIP of them")
     enroll.add_argument("--group", required=True)

@@ -30,35 +30,44 @@ if st.button("Compare", type="primary", key="compare-run", disabled=not ready) a
     compare = session.client().compare
     remember_result("compare-result", lambda: (source, target, compare(source.payload, target.payload, threshold=1)))
 
-threshold = st.slider("Threshold", 1, 100, 90, key="compare-threshold", help="The cloud's default is 90.")
-stored = st.session_state.get("compare-result")
-if stored is None:
-    st.info("Pick two images and press **Compare**.")
-else:
-    shown_source, shown_target, result = stored
-    scored = sorted(
-        result.matched_face_details + result.unmatched_face_details, key=lambda m: m.similarity, reverse=True
-    )
-    matched = [m for m in scored if m.similarity >= threshold]
-    left, middle, right = st.columns(3)
-    left.metric("Target faces", len(scored))
-    middle.metric("Matched", len(matched))
-    right.metric("Unmatched", len(scored) - len(matched))
-    if scored and len(matched) == len(scored):
-        st.success(f"Matched at threshold {threshold}: best similarity {scored[0].similarity:.1f}")
-    elif scored and not matched:
-        st.warning(f"No match at threshold {threshold}: best similarity {scored[0].similarity:.1f}")
-    drawn_source, drawn_target = st.columns(2)
-    if shown_source.data is not None:
-        drawn_source.image(annotate(open_image(shown_source.data), [result.source_face], ["source"]), width="stretch")
-    if shown_target.data is not None and scored:
-        colors = [MATCH_COLOR if m.similarity >= threshold else NO_MATCH_COLOR for m in scored]
-        labels = [f"{m.similarity:.1f}" for m in scored]
-        drawn = annotate(
-            open_image(shown_target.data), [m.face_detail for m in scored], labels, colors, landmarks=False
+
+@st.fragment
+def results() -> None:
+    """A fragment: moving the slider reruns only this part, so it calls no API."""
+    threshold = st.slider("Threshold", 1, 100, 90, key="compare-threshold", help="The cloud's default is 90.")
+    stored = st.session_state.get("compare-result")
+    if stored is None:
+        st.info("Pick two images and press **Compare**.")
+    else:
+        shown_source, shown_target, result = stored
+        scored = sorted(
+            result.matched_face_details + result.unmatched_face_details, key=lambda m: m.similarity, reverse=True
         )
-        drawn_target.image(drawn, width="stretch")
-    if scored:
-        names = [f"face {i + 1}" for i in range(len(scored))]
-        st.plotly_chart(similarity_bars(names, [m.similarity for m in scored], threshold), key="compare-chart")
-    exchange_panel()
+        matched = [m for m in scored if m.similarity >= threshold]
+        left, middle, right = st.columns(3)
+        left.metric("Target faces", len(scored))
+        middle.metric("Matched", len(matched))
+        right.metric("Unmatched", len(scored) - len(matched))
+        if scored and len(matched) == len(scored):
+            st.success(f"Matched at threshold {threshold}: best similarity {scored[0].similarity:.1f}")
+        elif scored and not matched:
+            st.warning(f"No match at threshold {threshold}: best similarity {scored[0].similarity:.1f}")
+        drawn_source, drawn_target = st.columns(2)
+        if shown_source.data is not None:
+            drawn_source.image(
+                annotate(open_image(shown_source.data), [result.source_face], ["source"]), width="stretch"
+            )
+        if shown_target.data is not None and scored:
+            colors = [MATCH_COLOR if m.similarity >= threshold else NO_MATCH_COLOR for m in scored]
+            labels = [f"{m.similarity:.1f}" for m in scored]
+            drawn = annotate(
+                open_image(shown_target.data), [m.face_detail for m in scored], labels, colors, landmarks=False
+            )
+            drawn_target.image(drawn, width="stretch")
+        if scored:
+            names = [f"face {i + 1}" for i in range(len(scored))]
+            st.plotly_chart(similarity_bars(names, [m.similarity for m in scored], threshold), key="compare-chart")
+        exchange_panel()
+
+
+results()

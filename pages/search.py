@@ -45,7 +45,10 @@ def search() -> tuple:
 if run and ready:
     remember_result("search-result", search, controls)
 
-with output:
+
+@st.fragment
+def results() -> None:
+    """A fragment: moving the slider reruns only this part, so it calls no API."""
     threshold = st.slider("Threshold", 1, 100, 90, key="search-threshold")
     stored = st.session_state.get("search-result")
     if stored is None:
@@ -70,3 +73,7 @@ with output:
         if shown_image is not None and shown_image.data is not None and result.source_face is not None:
             st.image(annotate(open_image(shown_image.data), [result.source_face], ["query face"]), width=360)
     exchange_panel()
+
+
+with output:
+    results()

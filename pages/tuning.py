@@ -113,71 +113,79 @@ for column, target_fmr in zip(buttons, FMR_TARGETS, strict=False):
         args=(integer_threshold_for(target_fmr),),
     )
 buttons[-1].button("Cloud default 90", key="tuning-default", on_click=set_threshold, args=(90,))
-threshold = st.slider("Threshold", 1, 100, key=THRESHOLD_KEY)
-for target_fmr in FMR_TARGETS:
-    if not score_set.supports_fmr(target_fmr):
-        st.warning(
-            f"FMR {target_fmr:.2%} is not supported by this sample: {n_impostor:,} impostor pairs, "
-            f"at least {min_impostors_for(target_fmr):,} needed (rule of three).",
-            icon=":material/warning:",
+
+
+@st.fragment
+def results() -> None:
+    """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
+    threshold = st.slider("Threshold", 1, 100, key=THRESHOLD_KEY)
+    for target_fmr in FMR_TARGETS:
+        if not score_set.supports_fmr(target_fmr):
+            st.warning(
+                f"FMR {target_fmr:.2%} is not supported by this sample: {n_impostor:,} impostor pairs, "
+                f"at least {min_impostors_for(target_fmr):,} needed (rule of three).",
+                icon=":material/warning:",
+            )
+            break
+
+    rates = score_set.rates(threshold)
+    fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
+    fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
+    eer, eer_threshold = score_set.eer()
+    columns = st.columns(4)
+    columns[0].metric("FMR", f"{rates.fmr:.3%}", help="impostor pairs matched")
+    columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
+    columns[1].metric("FNMR", f"{rates.fnmr:.2%}", help="genuine pairs missed")
+    columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
+    columns[2].metric("TMR", f"{1 - rates.fnmr:.2%}", help="genuine pairs matched")
+    columns[3].metric("EER", f"{eer:.2%}", help=f"at similarity {eer_threshold:.1f}")
+
+    log_y = st.toggle("Log scale", value=True, key="tuning-log")
+    st.plotly_chart(score_histograms(genuine_bins, impostor_bins, threshold, log_y), key="tuning-histogram")
+    det_column, roc_column = st.columns(2)
+    point = (rates.fmr, rates.fnmr)
+    det_column.plotly_chart(det_curve(fmr_curve, fnmr_curve, point), key="tuning-det")
+    roc_column.plotly_chart(roc_curve(fmr_curve, fnmr_curve, point), key="tuning-roc")
+
+    st.subheader("Operating points")
+    points = [(f"FMR {t:.2%}", integer_threshold_for(t)) for t in FMR_TARGETS]
+    points += [("EER", round(eer_threshold)), ("cloud default", 90), ("slider", threshold)]
+    rows = []
+    for name, value in points:
+        r = score_set.rates(value)
+        rows.append(
+            {
+                "point": name,
+                "threshold": value,
+                "FMR": f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
+                "FNMR": f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
+                "TMR": f"{1 - r.fnmr:.2%}",
+            }
         )
-        break
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
 
-rates = score_set.rates(threshold)
-fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
-fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
-eer, eer_threshold = score_set.eer()
-columns = st.columns(4)
-columns[0].metric("FMR", f"{rates.fmr:.3%}", help="impostor pairs matched")
-columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
-columns[1].metric("FNMR", f"{rates.fnmr:.2%}", help="genuine pairs missed")
-columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
-columns[2].metric("TMR", f"{1 - rates.fnmr:.2%}", help="genuine pairs matched")
-columns[3].metric("EER", f"{eer:.2%}", help=f"at similarity {eer_threshold:.1f}")
-
-log_y = st.toggle("Log scale", value=True, key="tuning-log")
-st.plotly_chart(score_histograms(genuine_bins, impostor_bins, threshold, log_y), key="tuning-histogram")
-det_column, roc_column = st.columns(2)
-point = (rates.fmr, rates.fnmr)
-det_column.plotly_chart(det_curve(fmr_curve, fnmr_curve, point), key="tuning-det")
-roc_column.plotly_chart(roc_curve(fmr_curve, fnmr_curve, point), key="tuning-roc")
-
-st.subheader("Operating points")
-points = [(f"FMR {t:.2%}", integer_threshold_for(t)) for t in FMR_TARGETS]
-points += [("EER", round(eer_threshold)), ("cloud default", 90), ("slider", threshold)]
-rows = []
-for name, value in points:
-    r = score_set.rates(value)
-    rows.append(
-        {
-            "point": name,
-            "threshold": value,
-            "FMR": f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
-            "FNMR": f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
-            "TMR": f"{1 - r.fnmr:.2%}",
-        }
+    st.subheader("1:N identification (each face against the rest of the group)")
+    ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
+    one, two, three = st.columns(3)
+    one.metric("Rank-1 identification rate", f"{ident.rank1_rate:.2%}", help=f"{ident.mated_probes:,} mated probes")
+    two.metric("FNIR at threshold", f"{ident.fnir:.2%}", help="mated probes whose best candidate is no mate above it")
+    three.metric(
+        "FPIR at threshold",
+        "—" if not ident.non_mated_probes else f"{ident.fpir:.2%}",
+        help=f"{ident.non_mated_probes:,} probes without a mate in the group",
     )
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
 
-st.subheader("1:N identification (each face against the rest of the group)")
-ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
-one, two, three = st.columns(3)
-one.metric("Rank-1 identification rate", f"{ident.rank1_rate:.2%}", help=f"{ident.mated_probes:,} mated probes")
-two.metric("FNIR at threshold", f"{ident.fnir:.2%}", help="mated probes whose best candidate is no mate above it")
-three.metric(
-    "FPIR at threshold",
-    "—" if not ident.non_mated_probes else f"{ident.fpir:.2%}",
-    help=f"{ident.non_mated_probes:,} probes without a mate in the group",
-)
+    st.subheader("Hardest pairs")
+    impostor_column, genuine_column = st.columns(2)
+    impostor_column.caption("Highest-scoring impostor pairs")
+    impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
+    genuine_column.caption("Lowest-scoring genuine pairs")
+    genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
+    st.download_button("Export all scores (CSV)", scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
+    st.caption(
+        f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
+        "pairs below similarity 1 are counted but not listed in the CSV."
+    )
 
-st.subheader("Hardest pairs")
-impostor_column, genuine_column = st.columns(2)
-impostor_column.caption("Highest-scoring impostor pairs")
-impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
-genuine_column.caption("Lowest-scoring genuine pairs")
-genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
-st.download_button("Export all scores (CSV)", scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
-st.caption(
-    f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
-    "pairs below similarity 1 are counted but not listed in the CSV."
-)
+
+results()

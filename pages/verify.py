@@ -32,7 +32,10 @@ with controls:
 if run and ready:
     remember_result("verify-result", lambda: (choice, client.verify(group, face.face_id, choice.payload)), controls)
 
-with output:
+
+@st.fragment
+def results() -> None:
+    """A fragment: moving the slider reruns only this part, so it calls no API."""
     threshold = st.slider("Threshold", 1, 100, 90, key="verify-threshold")
     stored = st.session_state.get("verify-result")
     if stored is None:
@@ -53,3 +56,7 @@ with output:
         if shown.data is not None:
             st.image(annotate(open_image(shown.data), [result.source_face], ["compared face"]), width=360)
     exchange_panel()
+
+
+with output:
+    results()

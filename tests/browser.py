@@ -41,11 +41,15 @@ def browser_missing_reason() -> str | None:
 
 
 @contextmanager
-def running_dashboard(data_dir: Path) -> Iterator[str]:
-    """`streamlit run app.py` on loopback with its own engine data directory; yields the base URL."""
+def running_dashboard(data_dir: Path, backend: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on loopback; yields the base URL.
+
+    The local engine in ``data_dir`` by default; ``backend`` (FACERECO_APPKEY, FACERECO_BASE_URL) for a server.
+    """
     port = free_port()
     env = {**os.environ, "FACERECO_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("FACERECO_APPKEY", None)
+    env.update(backend or {})
     log = open(data_dir.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [

@@ -47,3 +47,37 @@ def test_detect_page_in_a_real_browser(browser, tmp_path: Path, astronaut_path: 
         assert grid.locator('[role="grid"]').first.get_attribute("aria-rowcount") == "2"  # header + one face
         page.screenshot(path=str(screenshot_dir / "detect.png"), full_page=True)
         assert (screenshot_dir / "detect.png").stat().st_size > 10_000
+
+
+def test_slider_moves_make_no_api_call(browser, tmp_path: Path, astronaut_path: Path, grace_hopper_path: Path):
+    """Against `python -m facereco serve` (its access log counts calls): results are Streamlit fragments."""
+    from facereco import FaceRecoClient
+
+    from .servers import running_server
+
+    with running_server(tmp_path / "server", ["slider-key"], "--log-level", "info") as server:
+        client = FaceRecoClient("slider-key", server.base_url)
+        client.create_group("demo")
+        for external_id, path in (
+            ("a:1.png", astronaut_path),
+            ("a:2.png", astronaut_path),
+            ("g:1.jpg", grace_hopper_path),
+        ):
+            client.register_faces("demo", path, external_image_id=external_id)
+        backend = {"FACERECO_APPKEY": "slider-key", "FACERECO_BASE_URL": server.base_url}
+        with running_dashboard(tmp_path / "dashboard", backend) as base:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for path, button in (("search", "Search"), ("compare", "Compare"), ("tuning", "Score this group")):
+                page.goto(f"{base}/{path}")
+                wait_until_idle(page)
+                page.get_by_role("button", name=button).first.click()
+                wait_until_idle(page)
+                calls = server.log().count("facereco.access")
+                slider = page.locator('[data-testid="stSlider"]').first
+                slider.scroll_into_view_if_needed()
+                box = slider.bounding_box()
+                page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.72 * box["height"])
+                wait_until_idle(page)
+                assert page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() != "90", path
+                assert server.log().count("facereco.access") == calls, f"{path}: a slider move called the API"
+                assert page.locator('[data-testid="stException"]').count() == 0

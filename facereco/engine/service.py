@@ -8,6 +8,7 @@ returns the ``data`` object of each response as a wire-ready dict.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,20 +109,39 @@ class FaceService:
     def create_group(self, owner: str, group_id: str) -> None:
         self.store.create_group(owner, group_id)
 
-    def list_groups(self, owner: str, limit: int, token: str | None) -> dict[str, Any]:
-        scope = f"{owner}/groups"
-        after = None
+    def _page(
+        self,
+        scope: str,
+        limit: int,
+        token: str | None,
+        fetch: Callable[[int, list[Any] | None], list[Any]],
+        cursor_of: Callable[[Any], list[Any]],
+    ) -> tuple[list[Any], str | None]:
+        """One page of a keyset listing and the token for the next (a token brings its own limit and cursor).
+
+        ``fetch(limit, cursor)`` returns up to limit + 1 rows: the extra one says another page follows.
+        """
+        cursor = None
         if token:
             limit, cursor = self.tokens.open(token, scope)
-            after = cursor[0]
-        rows = self.store.list_groups(owner, limit, after)
-        page, more = rows[:limit], len(rows) > limit
+        rows = fetch(limit, cursor)
+        page = rows[:limit]
+        return page, self.tokens.issue(scope, limit, cursor_of(page[-1])) if len(rows) > limit else None
+
+    def list_groups(self, owner: str, limit: int, token: str | None) -> dict[str, Any]:
+        page, next_token = self._page(
+            f"{owner}/groups",
+            limit,
+            token,
+            lambda n, cursor: self.store.list_groups(owner, n, cursor[0] if cursor else None),
+            lambda row: [row.group_id],
+        )
         data: dict[str, Any] = {
             "groupCount": len(page),
             "groups": [{"groupId": r.group_id, "modelVersion": r.model_version} for r in page],
         }
-        if more:
-            data["nextToken"] = self.tokens.issue(scope, limit, [page[-1].group_id])
+        if next_token:
+            data["nextToken"] = next_token
         return data
 
     def get_group(self, owner: str, group_id: str) -> dict[str, Any]:
@@ -196,20 +216,22 @@ class FaceService:
                 index.remove(face_id)
 
     def list_faces(self, owner: str, group_id: str, limit: int, token: str | None) -> dict[str, Any]:
-        scope = f"{owner}/faces/{group_id}"
-        after = None
-        if token:
-            limit, cursor = self.tokens.open(token, scope)
-            after = (int(cursor[0]), str(cursor[1]))
-        rows = self.store.list_faces(owner, group_id, limit, after)
-        page, more = rows[:limit], len(rows) > limit
+        page, next_token = self._page(
+            f"{owner}/faces/{group_id}",
+            limit,
+            token,
+            lambda n, cursor: self.store.list_faces(
+                owner, group_id, n, (int(cursor[0]), str(cursor[1])) if cursor else None
+            ),
+            lambda row: [row.created_ns, row.face_id],
+        )
         data: dict[str, Any] = {
             "modelVersion": MODEL_VERSION,
             "faceCount": len(page),
             "faces": [r.to_wire() for r in page],
         }
-        if more:
-            data["nextToken"] = self.tokens.issue(scope, limit, [page[-1].created_ns, page[-1].face_id])
+        if next_token:
+            data["nextToken"] = next_token
         return data
 
     def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:

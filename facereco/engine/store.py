@@ -246,11 +246,11 @@ class Store:
         """Newest first, keyset after (created_ns, face_id); up to ``limit`` + 1 rows."""
         db = self._connection()
         self._require_group(db, owner, group_id)
-        cursor_ns, cursor_id = after if after else (2**63 - 1, "")
+        cursor_ns, cursor_id = after if after else (2**63 - 1, "\uffff")  # no cursor: before everything
         rows = db.execute(
             f"SELECT {self._FACE_COLUMNS} FROM faces WHERE owner = ? AND group_id = ? "
             "AND (created_ns, face_id) < (?, ?) ORDER BY created_ns DESC, face_id DESC LIMIT ?",
-            (owner, group_id, cursor_ns, cursor_id if after else "\uffff", limit + 1),
+            (owner, group_id, cursor_ns, cursor_id, limit + 1),
         )
         return [self._face_row(r) for r in rows]
 

@@ -11,7 +11,7 @@ import base64
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from pydantic import ValidationError
 
@@ -22,7 +22,6 @@ from facereco.contract import (
     REGISTER_LIMIT,
     SEARCH_LIMIT,
     THRESHOLD,
-    ApiResult,
     CompareResult,
     DetectResult,
     EmptyResult,
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
     ImageInput = Union[bytes, str, os.PathLike[str], PILImage]
 else:
     ImageInput = Any
-
-R = TypeVar("R", bound=ApiResult)
 
 
 def image_to_bytes(image: Any) -> bytes:

@@ -16,7 +16,6 @@ pairs no search returned are only counted (a 10,000-face group has 50 million pa
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from facereco.client import FaceRecoClient
 from facereco.contract import SEARCH_LIMIT, Face
 from facereco.errors import ApiError
 from facereco.metrics import ScoreSet
+from facereco.validation import external_image_id_from
 
 LABEL_SEPARATOR = ":"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -43,7 +43,8 @@ def identity_of(external_image_id: str | None) -> str | None:
 
 
 def _clean(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.\-]", "_", text)
+    """Fit the externalImageId pattern, and keep ':' for the label separator alone."""
+    return external_image_id_from(text).replace(LABEL_SEPARATOR, "_")
 
 
 def labeled_external_id(identity: str, file_name: str) -> str:

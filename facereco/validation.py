@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from urllib.parse import urlsplit
 
 from facereco.contract import (
@@ -42,6 +43,11 @@ def check_external_image_id(value: object) -> str | None:
     if not isinstance(value, str) or not EXTERNAL_IMAGE_ID_PATTERN.fullmatch(value):
         raise InvalidParam(f"externalImageId must be 1-255 characters of a-z A-Z 0-9 _ . - :, got {value!r:.80}")
     return value
+
+
+def external_image_id_from(text: str) -> str:
+    """Any text (a file name, say) made to fit externalImageId's pattern: other characters become '_'."""
+    return re.sub(r"[^a-zA-Z0-9_.\-:]", "_", text)[:255] or "image"
 
 
 def check_range(name: str, value: object, allowed: IntRange) -> int:

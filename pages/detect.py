@@ -10,8 +10,8 @@ from facereco.ui.drawing import (
     LANDMARK_COLORS,
     LANDMARK_LABELS,
     annotate,
+    detail_label,
     face_crops,
-    face_label,
     open_image,
     png_bytes,
 )
@@ -43,7 +43,7 @@ with output:
         st.subheader(f"{result.face_detail_count} face(s) in {shown_choice.name}")
         if shown_choice.data is not None and result.face_detail_count:
             image = open_image(shown_choice.data)
-            annotated = annotate(image, result.face_details, [face_label(f) for f in result.face_details])
+            annotated = annotate(image, result.face_details, [detail_label(f) for f in result.face_details])
             st.image(annotated, width="stretch")
             legend = " ".join(
                 f"<span style='color:{color}'>●</span> {LANDMARK_LABELS[name]}"

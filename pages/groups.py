@@ -8,7 +8,8 @@ import streamlit as st
 from facereco.contract import GROUP_ID_PATTERN
 from facereco.errors import FaceRecoError
 from facereco.ui import session
-from facereco.ui.widgets import exchange_panel, explain, external_id_from_filename, face_label, show_error
+from facereco.ui.widgets import exchange_panel, explain, face_label, show_error
+from facereco.validation import external_image_id_from
 
 session.require_router(__file__)
 st.title("Groups")
@@ -110,7 +111,7 @@ with register_tab:
         progress = st.progress(0.0, text="registering…")
         rows = []
         for i, upload in enumerate(uploads):
-            external_id = external_id_from_filename(upload.name)
+            external_id = external_image_id_from(upload.name)
             row = {"file": upload.name, "externalImageId": external_id, "added": 0, "not added": 0, "note": ""}
             try:
                 result = client.register_faces(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from facereco.contract import LANDMARK_TYPES, BoundingBox, FaceDetail
+from facereco.contract import BoundingBox, FaceDetail
 
 # One colour per landmark, the same everywhere (legend on the Detect page).
 LANDMARK_COLORS: dict[str, str] = {
@@ -100,7 +100,7 @@ def png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def face_label(face: FaceDetail) -> str:
+def detail_label(face: FaceDetail) -> str:
     """Confidence, and pose and mask when the response carries them."""
     parts = [f"{face.confidence_percent:.1f}%"]
     if face.orientation is not None:
@@ -114,10 +114,9 @@ def face_label(face: FaceDetail) -> str:
 __all__ = [
     "LANDMARK_COLORS",
     "LANDMARK_LABELS",
-    "LANDMARK_TYPES",
     "annotate",
     "face_crops",
-    "face_label",
+    "detail_label",
     "open_image",
     "png_bytes",
 ]

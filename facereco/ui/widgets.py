@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from facereco.client import FaceRecoClient
-from facereco.contract import EXTERNAL_IMAGE_ID_PATTERN, Face
+from facereco.contract import Face
 from facereco.errors import ApiError, FaceRecoError, TransportError
 from facereco.ui.session import recorder, sample_photos
 
@@ -31,11 +29,6 @@ class ImageChoice:
     @property
     def payload(self) -> bytes | str:
         return self.data if self.data is not None else (self.url or "")
-
-    @property
-    def digest(self) -> str:
-        """Identifies the input, so a page can tell when a stored result no longer applies."""
-        return hashlib.sha1(self.data if self.data is not None else (self.url or "").encode()).hexdigest()
 
 
 def image_input(key: str, label: str = "Image", default_sample: int = 0) -> ImageChoice | None:
@@ -139,10 +132,3 @@ def face_picker(client: FaceRecoClient, group: str, key: str) -> Face | None:
 
 def face_label(face: Face) -> str:
     return f"{face.external_image_id or '(no externalImageId)'} · {face.face_id[:8]}"
-
-
-def external_id_from_filename(name: str) -> str:
-    """A file name made to fit externalImageId's pattern ([a-zA-Z0-9_.-:], <= 255)."""
-    cleaned = re.sub(r"[^a-zA-Z0-9_.\-:]", "_", name)[:255] or "image"
-    assert EXTERNAL_IMAGE_ID_PATTERN.fullmatch(cleaned)
-    return cleaned

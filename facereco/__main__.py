@@ -38,6 +38,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         group_quota=args.group_quota,
         token_ttl_s=args.token_ttl,
         url_timeout_s=args.url_timeout,
+        index_memory_mb=args.index_memory_mb,
     )
     if args.warm:
         engine.service.analyzer.warm_up()
@@ -113,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--group-quota", type=int, default=GROUP_QUOTA, help="faces per group (default 100,000)")
     serve.add_argument("--token-ttl", type=float, default=DEFAULT_TOKEN_TTL_S, help="page token lifetime, seconds")
     serve.add_argument("--url-timeout", type=float, default=10.0, help="image download limit, seconds")
+    serve.add_argument(
+        "--index-memory-mb",
+        type=float,
+        default=None,
+        help="memory for loaded search indexes; least recently used groups are dropped past it "
+        "(default: FACERECO_INDEX_MEMORY_MB, else 1024)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_cmd_serve)
 

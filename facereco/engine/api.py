@@ -28,6 +28,7 @@ from facereco.contract import (
     response_body,
 )
 from facereco.engine.images import UrlPolicy
+from facereco.engine.index import memory_budget_bytes
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
 from facereco.engine.service import FaceService
 from facereco.engine.store import Store
@@ -79,6 +80,8 @@ class LocalEngine:
 
     ``appkeys``: the keys accepted (None accepts any, each seeing only its own groups).
     ``allow_private_urls``: let image URLs name loopback/private hosts (tests, local use).
+    ``index_memory_mb``: memory for loaded search indexes (default ``FACERECO_INDEX_MEMORY_MB``, else 1024);
+    past it the least recently used groups are dropped and reloaded on demand.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class LocalEngine:
         token_ttl_s: float = DEFAULT_TOKEN_TTL_S,
         url_timeout_s: float = 10.0,
         analyzer: FaceAnalyzer | None = None,
+        index_memory_mb: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,7 @@ class LocalEngine:
             PageTokens(self.secrets, token_ttl_s),
             UrlPolicy(allow_private_hosts=allow_private_urls, total_timeout=url_timeout_s),
             group_quota,
+            memory_budget_bytes(index_memory_mb),
         )
         self._routes: dict[str, Callable[[str, dict[str, str], dict[str, str], Any], Any]] = {
             "create_group": self._create_group,

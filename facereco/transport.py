@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 
 from facereco import __version__
+from facereco.allocation import collector_paused
 from facereco.contract import API_PREFIX, CLOUD_BASE_URL, Endpoint
 from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout
 
@@ -147,7 +148,8 @@ class HttpTransport:
                 status=response.status_code,
             )
         try:
-            body = response.json()
+            with collector_paused():  # a long search answer is tens of thousands of small objects
+                body = response.json()
         except (ValueError, json.JSONDecodeError):
             raise BadResponse("the answer is not JSON", info, status=response.status_code) from None
         if not isinstance(body, dict) or not isinstance(body.get("header"), dict):

@@ -25,8 +25,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from facereco.allocation import collector_paused
 from facereco.engine.similarity import similarity_from_distance
-from facereco.engine.store import BBOX_KEYS, FaceColumns, GenerationStep, face_wire
+from facereco.engine.store import FaceColumns, GenerationStep, faces_wire
 
 DIMENSIONS = 128
 MEMORY_BUDGET_ENV = "FACERECO_INDEX_MEMORY_MB"
@@ -148,20 +149,22 @@ class GroupIndex:
             similarity = np.round(similarity_from_distance(distance), 4)
             keep = np.isfinite(cosine[top]) & (similarity >= threshold)
             top, similarity = top[keep], similarity[keep]
-            return [
-                {"face": face, "similarity": score}
-                for face, score in zip(self._wire_faces(top), similarity.tolist(), strict=True)
-            ]
+            with collector_paused():
+                return [
+                    {"face": face, "similarity": score}
+                    for face, score in zip(self._wire_faces(top), similarity.tolist(), strict=True)
+                ]
 
     def _wire_faces(self, rows: np.ndarray) -> list[dict[str, object]]:
-        """The wire faces of the given rows; columns are turned to Python values in bulk, not per row."""
-        ids, image_ids, external_ids = self._ids, self._image_ids, self._external_ids
-        return [
-            face_wire(ids[row], image_ids[row], external_ids[row], dict(zip(BBOX_KEYS, box, strict=True)), confidence)
-            for row, box, confidence in zip(
-                rows.tolist(), self._bboxes[rows].tolist(), self._confidences[rows].tolist(), strict=True
-            )
-        ]
+        """The wire faces of the given rows; array columns are turned to Python values in bulk, not per row."""
+        picked = rows.tolist()
+        return faces_wire(
+            [self._ids[row] for row in picked],
+            [self._image_ids[row] for row in picked],
+            [self._external_ids[row] for row in picked],
+            self._bboxes[rows].tolist(),
+            self._confidences[rows].tolist(),
+        )
 
 
 class IndexCache:

@@ -220,13 +220,14 @@ class Store:
 
     def require_group(self, owner: str, group_id: str) -> None:
         """-40030 unless the group exists."""
-        self._generation(self._connection(), owner, group_id)
+        self._require_group(self._connection(), owner, group_id)
 
     def group_generation(self, owner: str, group_id: str) -> int:
         """The group's generation, or -40030: one primary-key lookup, cheap enough for every search."""
-        return self._generation(self._connection(), owner, group_id)
+        return self._require_group(self._connection(), owner, group_id)
 
-    def _generation(self, db: sqlite3.Connection, owner: str, group_id: str) -> int:
+    def _require_group(self, db: sqlite3.Connection, owner: str, group_id: str) -> int:
+        """-40030 unless the group exists; else its generation."""
         row = db.execute("SELECT generation FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone()
         if row is None:
             raise NotFoundGroupError(f"group {group_id!r} does not exist")
@@ -239,7 +240,7 @@ class Store:
 
     def _stamp(self, db: sqlite3.Connection, owner: str, group_id: str) -> GenerationStep:
         """Inside a write transaction: -40030 unless the group exists, then its new generation."""
-        before = self._generation(db, owner, group_id)
+        before = self._require_group(db, owner, group_id)
         after = self._next_generation(db)
         db.execute("UPDATE groups SET generation = ? WHERE owner = ? AND group_id = ?", (after, owner, group_id))
         return GenerationStep(before, after)
@@ -341,7 +342,7 @@ class Store:
     def list_faces(self, owner: str, group_id: str, limit: int, after: tuple[int, str] | None) -> list[FaceRow]:
         """Newest first, keyset after (created_ns, face_id); up to ``limit`` + 1 rows."""
         db = self._connection()
-        self._generation(db, owner, group_id)
+        self._require_group(db, owner, group_id)
         cursor_ns, cursor_id = after if after else (2**63 - 1, "\uffff")  # no cursor: before everything
         rows = db.execute(
             f"SELECT {self._FACE_COLUMNS} FROM faces WHERE owner = ? AND group_id = ? "
@@ -358,7 +359,7 @@ class Store:
         db = self._connection()
         db.execute("BEGIN")
         try:
-            generation = self._generation(db, owner, group_id)
+            generation = self._require_group(db, owner, group_id)
             rows = db.execute(
                 f"SELECT {self._FACE_COLUMNS}, vector FROM faces WHERE owner = ? AND group_id = ? ORDER BY created_ns",
                 (owner, group_id),

@@ -6,6 +6,7 @@ is checked against a plain numpy computation over the same vectors.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import uuid
 
@@ -14,6 +15,7 @@ import pytest
 
 from facereco import FaceRecoClient
 from facereco import errors as E
+from facereco.allocation import collector_paused
 from facereco.engine.index import GroupIndex, memory_budget_bytes, unit_rows
 from facereco.engine.similarity import similarity_from_distance
 from facereco.engine.store import DB_FILE_NAME, SCHEMA_VERSION, NewFace, Store
@@ -271,3 +273,23 @@ def test_a_schema_1_file_is_migrated_in_place(tmp_path, monkeypatch):
     assert store.group_generation("o", "old") > 0
     assert store.load_group("o", "old")[1].face_ids == ["f1"]
     assert sqlite3.connect(tmp_path / DB_FILE_NAME).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_collector_pause_is_reentrant_and_restores_the_collector():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block found it paused: it leaves it paused
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -46,10 +47,21 @@ from facereco.validation import (
     check_range,
 )
 
+
+@dataclass(frozen=True)
+class ImageUrl:
+    """An image the API fetches itself: always sent as ``{"url": ...}``, never read as a local file.
+
+    What the dashboard sends for its URL box, so no text a visitor types can name a file here.
+    """
+
+    url: str
+
+
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-    ImageInput = Union[bytes, str, os.PathLike[str], PILImage]
+    ImageInput = Union[bytes, str, os.PathLike[str], PILImage, ImageUrl]
 else:
     ImageInput = Any
 
@@ -71,7 +83,13 @@ def image_to_bytes(image: Any) -> bytes:
 
 
 def image_ref(image: ImageInput) -> dict[str, str]:
-    """The contract's image object: ``{"url": ...}`` for a URL (http/https only), else ``{"bytes": base64}``."""
+    """The contract's image object: ``{"url": ...}`` for a URL (http/https only), else ``{"bytes": base64}``.
+
+    An ``ImageUrl``, or a ``str`` containing ``://``, is a URL; any other ``str`` or path is a file on
+    this machine, read here (a convenience of the Python client: never pass text from a visitor).
+    """
+    if isinstance(image, ImageUrl):
+        return {"url": check_image_url(image.url)}
     if isinstance(image, str) and "://" in image:
         return {"url": check_image_url(image)}
     data = image_to_bytes(image)
@@ -315,4 +333,4 @@ class FaceRecoClient:
         }
 
 
-__all__ = ["FaceRecoClient", "ImageInput", "image_ref", "image_to_bytes"]
+__all__ = ["FaceRecoClient", "ImageInput", "ImageUrl", "image_ref", "image_to_bytes"]

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from facereco import errors as E
-from facereco.engine.images import UrlPolicy, decode_image, fetch_image_url, load_image_ref
+from facereco.engine.fetch import UrlPolicy, fetch_image_url
+from facereco.engine.images import decode_image, load_image_ref
 
 OPEN = UrlPolicy(allow_private_hosts=True, total_timeout=2.0)
 

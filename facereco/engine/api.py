@@ -27,7 +27,7 @@ from facereco.contract import (
     ResultCode,
     response_body,
 )
-from facereco.engine.images import UrlPolicy
+from facereco.engine.fetch import UrlPolicy
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
 from facereco.engine.service import FaceService
 from facereco.engine.store import Store

@@ -63,7 +63,6 @@ def decode_image(data: bytes) -> DecodedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             original_size = image.size
-            orientation = _exif_orientation(image)
             if image.format == "JPEG":
                 image.draft(image.mode, _scaled_size(original_size))
             width, height = image.size
@@ -73,6 +72,7 @@ def decode_image(data: bytes) -> DecodedImage:
                     f"the limit is {MAX_DECODED_PIXELS:,} decoded pixels"
                 )
             image.load()
+            orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"image has too many pixels to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:

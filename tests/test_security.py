@@ -26,6 +26,7 @@ import pytest
 from PIL import Image
 
 from facereco import FaceRecoClient
+from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.errors import ImageTooLarge, InvalidImageURL
@@ -212,6 +213,7 @@ def test_a_zip_bomb_is_refused_from_its_listing_in_bounded_memory(tmp_path: Path
     added_mb, message = peak_added(
         f"""
         from facereco import FaceRecoClient
+from facereco.client import ImageUrl, image_ref
         from facereco.tuning import enroll
         client = FaceRecoClient.local({str(tmp_path)!r})
         client.create_group("bomb")
@@ -246,6 +248,7 @@ def test_zip_enrollment_holds_one_member_at_a_time(tmp_path: Path, astronaut_pat
     added_mb, report = peak_added(
         f"""
         from facereco import FaceRecoClient
+from facereco.client import ImageUrl, image_ref
         from facereco.tuning import enroll
         client = FaceRecoClient.local({str(tmp_path / "data")!r})
         client.create_group("set")
@@ -258,6 +261,21 @@ def test_zip_enrollment_holds_one_member_at_a_time(tmp_path: Path, astronaut_pat
     )
     assert report == [0, 40, 0]  # 100 px: every image decodes, none has a face of 60 px
     assert added_mb < 60, f"enrolling 116 MB of members added {added_mb:.0f} MB"
+
+
+@pytest.mark.slow
+def test_the_tuning_page_refuses_a_zip_bomb_with_a_sentence(tmp_path: Path, zip_bomb: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FACERECO_DATA_DIR", str(tmp_path))  # used if the app's engine is not cached yet
+    monkeypatch.delenv("FACERECO_APPKEY", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/tuning.py").run()
+    at.file_uploader(key="tuning-enroll-zip").upload("bomb.zip", zip_bomb.read_bytes(), "application/zip").run()
+    at.button(key="tuning-enroll").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error if "ZIP bomb" in e.value] and not at.success
 
 
 def test_the_command_line_refuses_a_zip_bomb_with_a_sentence(tmp_path: Path, zip_bomb: Path):
@@ -486,6 +504,12 @@ def test_https_checks_the_certificate_against_the_host_name_not_the_address(
     with pytest.raises(InvalidImageURL, match="unreachable"):  # same address, a name the certificate lacks
         fetch_image_url(f"https://impostor.example.test:{port}/face.png", policy)
     assert connections == [PUBLIC, PUBLIC]
+
+
+def test_an_explicit_url_is_never_read_as_a_file():
+    with pytest.raises(InvalidImageURL):
+        image_ref(ImageUrl("/etc/passwd"))
+    assert image_ref(ImageUrl("https://images.example.test/a.jpg")) == {"url": "https://images.example.test/a.jpg"}
 
 
 # ---------------------------------------------------------------- secrets in reprs

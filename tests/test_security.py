@@ -32,7 +32,7 @@ from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.errors import ImageTooLarge, InvalidImageURL
 
 from .memory import peak_added
-from .servers import running_server
+from .servers import free_allowed_port, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PEAK_LIMIT_MB = 150
@@ -213,7 +213,6 @@ def test_a_zip_bomb_is_refused_from_its_listing_in_bounded_memory(tmp_path: Path
     added_mb, message = peak_added(
         f"""
         from facereco import FaceRecoClient
-from facereco.client import ImageUrl, image_ref
         from facereco.tuning import enroll
         client = FaceRecoClient.local({str(tmp_path)!r})
         client.create_group("bomb")
@@ -248,7 +247,6 @@ def test_zip_enrollment_holds_one_member_at_a_time(tmp_path: Path, astronaut_pat
     added_mb, report = peak_added(
         f"""
         from facereco import FaceRecoClient
-from facereco.client import ImageUrl, image_ref
         from facereco.tuning import enroll
         client = FaceRecoClient.local({str(tmp_path / "data")!r})
         client.create_group("set")
@@ -396,21 +394,10 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _allowed_port() -> int:
-    for port in range(11500, 12000):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in 11500-11999")
-
-
 @pytest.fixture
 def loopback_server(tiny_png) -> Iterator[tuple[http.server.ThreadingHTTPServer, int]]:
     _RecordingHandler.hosts, _RecordingHandler.body = [], tiny_png
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _allowed_port()), _RecordingHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_allowed_port()), _RecordingHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server, server.server_address[1]
     server.shutdown()

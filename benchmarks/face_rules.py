@@ -98,7 +98,7 @@ def count_folder(folder: Path) -> FolderCount:
         count.turned += len(turned)
         count.turned_files += [f"{name} ({pose_text(f)}; manifest yaw {row['est_yaw_deg']})" for f in turned]
         main = manifest_face(row, faces)
-        if main is not None and manifest_says_frontal(row):
+        if main is not None and not main.too_small and manifest_says_frontal(row):
             count.frontal_checked += 1
             if main.turned_too_far:
                 count.frontal_dropped.append(f"{name} ({pose_text(main)}; manifest yaw {row['est_yaw_deg']})")

@@ -4,7 +4,8 @@
 
 Per folder it prints the faces the engine detects, how many the size rule drops (a side of the
 box under 60 px; the old rule, the geometric mean of the sides, in brackets), how many the pose
-rule drops (yaw or pitch beyond 45 degrees), and checks the pose estimate against the folder's
+rule drops (yaw or pitch beyond 45 degrees), how many images with a face are left with none
+recognisable, and checks the pose estimate against the folder's
 manifest: the face on the manifest's main box, when the manifest calls it frontal (its automatic
 yaw and pitch within 25 degrees, no ``turned_head`` flag), must not be dropped by pose. Those
 estimates are hints, not ground truth, so each disagreement is listed for a look.
@@ -37,6 +38,7 @@ class FolderCount:
     small: int = 0
     small_by_mean: int = 0
     turned: int = 0
+    images_left_without: int = 0
     frontal_checked: int = 0
     frontal_dropped: list[str] = field(default_factory=list)
     turned_files: list[str] = field(default_factory=list)
@@ -92,6 +94,7 @@ def count_folder(folder: Path) -> FolderCount:
             continue
         faces = analyzer.detect(image.rgb)
         count.faces += len(faces)
+        count.images_left_without += bool(faces) and not any(f.recognisable for f in faces)
         count.small += sum(f.too_small for f in faces)
         count.small_by_mean += sum(f.size < MIN_FACE_SIDE for f in faces)
         turned = [f for f in faces if f.turned_too_far and not f.too_small]
@@ -111,13 +114,17 @@ def main() -> None:
     args = parser.parse_args()
     root = require_faces()
     shared_analyzer().warm_up()
-    print(f"{'folder':<10} {'images':>6} {'faces':>6} {'<60 px side (mean)':>19} {'turned >45':>10} frontal kept")
+    print(
+        f"{'folder':<10} {'images':>6} {'faces':>6} {'<60 px side (mean)':>19} {'turned >45':>10} "
+        f"{'no face left':>12} frontal kept"
+    )
     for name in args.folders:
         started = time.perf_counter()
         c = count_folder(root / name)
         kept = c.frontal_checked - len(c.frontal_dropped)
         print(
             f"{name:<10} {c.images:>6} {c.faces:>6} {c.small:>10} ({c.small_by_mean:>4}) {c.turned:>10} "
+            f"{c.images_left_without:>12} "
             f"{kept}/{c.frontal_checked}   [{time.perf_counter() - started:.0f} s, {c.undecodable} undecodable]"
         )
         for line in c.turned_files:

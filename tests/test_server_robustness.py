@@ -34,9 +34,9 @@ APPKEY = "robust-key"
 
 @pytest.fixture(scope="module")
 def small_face(astronaut_path) -> bytes:
-    """The astronaut at 320 px: a quick register (one ~70 px face)."""
+    """The astronaut at 400 px: a quick register (one face of about 68x88 px, over 60 px on both sides)."""
     buffer = io.BytesIO()
-    Image.open(astronaut_path).convert("RGB").resize((320, 320)).save(buffer, format="JPEG", quality=90)
+    Image.open(astronaut_path).convert("RGB").resize((400, 400)).save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
 
 

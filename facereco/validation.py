@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -43,20 +44,26 @@ def parse_request(model: type[R], path: dict[str, str], query: dict[str, str], b
     Each field is read from the place the model says it travels, so a body key never fills a path
     parameter; an empty query value counts as absent (its default applies).
     """
-    fields = wire_fields(model).values()
-    takes_body = any(f.wire.place == "body" for f in fields)
+    plan = _wire_plan(model)
+    takes_body = any(place == "body" for _, place, _ in plan)
     if takes_body and not isinstance(body, dict):
         raise InvalidParam("the request body must be a JSON object")
-    sources: dict[str, Any] = {"path": path, "query": query, "body": body if takes_body else {}}
-    values = {}
-    for field in fields:
-        source = sources[field.wire.place]
-        if field.key in source and not (field.wire.place == "query" and source[field.key] == ""):
-            values[field.name] = source[field.key]
+    sources: dict[str, Any] = {
+        "path": path,
+        "query": {k: v for k, v in query.items() if v != ""},
+        "body": body if takes_body else {},
+    }
+    values = {name: sources[place][key] for name, place, key in plan if key in sources[place]}
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         raise request_error(model, exc) from None
+
+
+@functools.cache
+def _wire_plan(model: type[RequestModel]) -> tuple[tuple[str, str, str], ...]:
+    """(field name, place, wire key) of each field: the hot path reads plain tuples."""
+    return tuple((f.name, f.wire.place, f.key) for f in wire_fields(model).values())
 
 
 def build_request(model: type[R], **values: Any) -> R:

@@ -363,6 +363,9 @@ class RequestModel(BaseModel):
 class ImageRef(RequestModel):
     """An image object: exactly one of ``url`` or ``bytes`` (base64)."""
 
+    # More keys beside url/bytes are ignored, as unknown keys of the body itself are.
+    model_config = ConfigDict(extra="ignore")
+
     url: str | None = None
     bytes: str | None = None
 
@@ -388,12 +391,15 @@ class PageRequest(RequestModel):
     """A listing page. A token fixed its limit when it was issued: a limit sent beside it is ignored."""
 
     limit: query_int(LIST_LIMIT) = LIST_LIMIT.default
-    next_token: Annotated[str | None, IN_QUERY, Field(alias="next-token", max_length=4096)] = None
+    # A token too long to be ours is a bad token (-40040), like any other we did not issue.
+    next_token: Annotated[
+        str | None, Wire("query", ResultCode.InvalidTokenError), Field(alias="next-token", max_length=4096)
+    ] = None
 
     @model_validator(mode="before")
     @classmethod
     def _token_fixes_limit(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("next_token"):
+        if isinstance(data, dict) and (data.get("next_token") or data.get("next-token")):
             return {k: v for k, v in data.items() if k != "limit"}
         return data
 

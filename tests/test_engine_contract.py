@@ -166,6 +166,7 @@ def test_list_groups_pages_with_tokens(client: FaceRecoClient):
         assert code_of(raw(client, "list_groups", query={"limit": "0"})) == -40000
         assert code_of(raw(client, "list_groups", query={"limit": "abc"})) == -40000
         assert code_of(raw(client, "list_groups", query={"next-token": first.next_token[:-2] + "xx"})) == -40040
+        assert code_of(raw(client, "list_groups", query={"next-token": "x" * 5000})) == -40040
         with pytest.raises(E.InvalidTokenError):
             client.list_groups(next_token="garbage")
     finally:

@@ -79,6 +79,11 @@ def image_ref(image: ImageInput) -> dict[str, str]:
     return {"bytes": base64.b64encode(data).decode("ascii")}
 
 
+def _analysis_of(image: ImageInput, orientation: bool, mask: bool) -> dict[str, Any]:
+    """The fields of a call that analyses one image: the image object and its two switches."""
+    return {"image": image_ref(image), "orientation": orientation, "mask": mask}
+
+
 class FaceRecoClient:
     """A client for the cloud, for ``python -m facereco serve``, or for the in-process engine.
 
@@ -200,7 +205,7 @@ class FaceRecoClient:
     # ------------------------------------------------------------ faces
     def detect(self, image: ImageInput, *, orientation: bool = False, mask: bool = False) -> DetectResult:
         """Every face (up to 20, largest first) with box, five landmarks and confidence."""
-        return self._call("detect", image=image_ref(image), orientation=orientation, mask=mask)
+        return self._call("detect", **_analysis_of(image, orientation, mask))
 
     def register_faces(
         self,
@@ -219,11 +224,9 @@ class FaceRecoClient:
         return self._call(
             "register_faces",
             group_id=group_id,
-            image=image_ref(image),
             external_image_id=external_image_id,
             limit=limit,
-            orientation=orientation,
-            mask=mask,
+            **_analysis_of(image, orientation, mask),
         )
 
     def delete_face(self, group_id: str, face_id: str) -> EmptyResult:
@@ -258,11 +261,9 @@ class FaceRecoClient:
         return self._call(
             "search_by_image",
             group_id=group_id,
-            image=image_ref(image),
             limit=limit,
             threshold=threshold,
-            orientation=orientation,
-            mask=mask,
+            **_analysis_of(image, orientation, mask),
         )
 
     def compare(

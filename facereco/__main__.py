@@ -40,7 +40,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         url_timeout_s=args.url_timeout,
     )
     if args.warm:
-        engine.service.analyzer.warm_up()
+        engine.warm_up()
     serve(engine, args.host, args.port, args.log_level)
     return 0
 

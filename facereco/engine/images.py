@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facereco.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
+from facereco.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, ImageRef
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.errors import ImageTooLarge, InvalidImageFile, InvalidParam
-from facereco.validation import check_image_bytes, check_image_ref, decode_base64_image
+from facereco.validation import check_image_bytes, decode_base64_image
 
 # A 3 MB PNG can still unpack to gigapixels: refuse past this many pixels before decoding.
 # 25 MP is 75 MB as RGB (100 MB as RGBA), which keeps one request's peak under +150 MB; a real
@@ -41,12 +41,9 @@ class DecodedImage:
         return int(self.rgb.shape[0])
 
 
-def load_image_ref(ref: object, field: str, policy: UrlPolicy) -> DecodedImage:
-    """An image object of a request (url or base64 bytes) to a decoded image."""
-    image = check_image_ref(ref, field)
-    data = (
-        fetch_image_url(image["url"], policy) if image.get("url") is not None else decode_base64_image(image["bytes"])
-    )
+def load_image_ref(ref: ImageRef, policy: UrlPolicy) -> DecodedImage:
+    """An image object of a request (url or base64 bytes; its shape checked by the contract) to a decoded image."""
+    data = fetch_image_url(ref.url, policy) if ref.url is not None else decode_base64_image(ref.bytes)
     return decode_image(data)
 
 

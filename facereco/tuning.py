@@ -139,7 +139,7 @@ def _zip_images(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         raise ArchiveRefused(
             f"The ZIP's images would unpack to {unpacked:,} bytes; the limit is {MAX_ARCHIVE_UNPACKED_BYTES:,}."
         )
-    if unpacked > MAX_ARCHIVE_RATIO * max(packed, 1) and unpacked > MAX_IMAGE_BYTES:
+    if unpacked > MAX_ARCHIVE_RATIO * max(packed, 1) and unpacked > MAX_IMAGE_BYTES:  # tiny sets cannot hurt
         raise ArchiveRefused(
             f"The ZIP's images would unpack to {unpacked / max(packed, 1):,.0f} times their packed size; "
             f"photos barely compress, so over {MAX_ARCHIVE_RATIO} times is refused as a ZIP bomb."

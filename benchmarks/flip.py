@@ -1,6 +1,6 @@
 """Does a mirrored second look buy recognition accuracy? (issue #12)
 
-    python benchmarks/flip.py [--jitter-pairs 400]
+    python benchmarks/flip.py [--jitter-pairs 400] [--cached-only]
 
 For every lfw-dev photo the largest face's dlib descriptor is also computed on the mirrored
 aligned chip (the 150 px chip dlib describes, flipped left-right); the flipped descriptors are
@@ -19,7 +19,7 @@ import sys
 import time
 
 import numpy as np
-from datasets import CACHE, read_pairs, require_faces
+from datasets import CACHE, read_pairs, read_vector_cache, require_faces, write_vector_cache
 from vision import composite, median_ms
 
 from facereco.engine.images import decode_image
@@ -52,25 +52,22 @@ def cached_plain_vectors(folder) -> dict[str, np.ndarray | None]:
     cache_file = CACHE / f"{folder.name}.npz"
     if not cache_file.exists():
         sys.exit(f"skipped: {cache_file} not built yet (benchmarks/vision.py builds it)")
-    with np.load(cache_file, allow_pickle=False) as data:
-        return {k: (v if v.size else None) for k, v in data.items()}
+    return read_vector_cache(cache_file)
 
 
-def flipped_vectors(folder, files: list[str]) -> dict[str, np.ndarray | None]:
+def flipped_vectors(folder, files: list[str], cached_only: bool) -> dict[str, np.ndarray | None]:
+    """Mirrored descriptors, cached; with ``cached_only`` just those already cached (a subset)."""
     cache_file = CACHE / f"{folder.name}-flip.npz"
-    cached: dict[str, np.ndarray | None] = {}
-    if cache_file.exists():
-        with np.load(cache_file, allow_pickle=False) as data:
-            cached = {k: (v if v.size else None) for k, v in data.items()}
+    cached = read_vector_cache(cache_file)
     analyzer = shared_analyzer()
-    todo = [f for f in files if f not in cached]
+    todo = [] if cached_only else [f for f in files if f not in cached]
     for i, name in enumerate(todo, 1):
         image = decode_image((folder / name).read_bytes())
         faces = analyzer.detect(image.rgb)
         cached[name] = mirrored_descriptor(image.rgb, faces[0]) if faces else None
         if i % 250 == 0 or i == len(todo):
             print(f"  mirrored {i}/{len(todo)}", file=sys.stderr, flush=True)
-            np.savez(cache_file, **{k: (v if v is not None else np.zeros(0, np.float32)) for k, v in cached.items()})
+            write_vector_cache(cache_file, cached)
     return {f: cached.get(f) for f in files}
 
 
@@ -123,11 +120,12 @@ def main() -> None:
     parser.add_argument("--jitter-pairs", type=int, default=400)
     parser.add_argument("--jitters", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--cached-only", action="store_true", help="use only the mirrored descriptors cached so far")
     args = parser.parse_args()
     folder = require_faces() / "lfw-dev"
     plain = cached_plain_vectors(folder)
     files = sorted(plain)
-    mirrored = flipped_vectors(folder, files)
+    mirrored = flipped_vectors(folder, files, args.cached_only)
     both = {f: v for f, v in plain.items() if v is not None and mirrored.get(f) is not None}
     print(f"lfw-dev: {len(both)} photos with a face (of the {len(files)} in the shared descriptor cache)")
     base = report("plain", *all_pairs(both))

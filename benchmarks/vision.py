@@ -293,28 +293,38 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def mask_accuracy() -> None:
+def largest_face_masks(paths: list[Path]) -> tuple[list[bool], list[np.ndarray]]:
+    """The engine's mask call on each photo's largest face, and that face's crop (photos without a face left out)."""
     analyzer = shared_analyzer()
+    calls, crops = [], []
+    for path in paths:
+        rgb = decode_image(path.read_bytes()).rgb
+        faces = analyzer.detect(rgb, mask=True)
+        if faces:
+            calls.append(bool(faces[0].mask))
+            crops.append(crop_face(rgb, faces[0].box))
+    return calls, crops
+
+
+def mask_accuracy() -> None:
     masked_paths = images_in(SHARED_FACES / "masked" / "single")
-    detected = called = 0
-    for path in masked_paths:
-        faces = analyzer.detect(decode_image(path.read_bytes()).rgb, mask=True)
-        if faces:
-            detected += 1
-            called += bool(faces[0].mask)
-    unmasked_paths = sorted((SHARED_FACES / "lfw-dev").glob("*/*.jpg"))[::50][:60]
-    unmasked_right = unmasked_seen = 0
-    for path in unmasked_paths:
-        faces = analyzer.detect(decode_image(path.read_bytes()).rgb, mask=True)
-        if faces:
-            unmasked_seen += 1
-            unmasked_right += not faces[0].mask
-    total = detected + unmasked_seen
+    masked, masked_crops = largest_face_masks(masked_paths)
+    unmasked, unmasked_crops = largest_face_masks(sorted((SHARED_FACES / "lfw-dev").glob("*/*.jpg"))[::50][:60])
+    right = sum(masked) + unmasked.count(False)
     print(
-        f"{'mask':>17}: masked/single called masked {called}/{detected} detected ({len(masked_paths)} photos); "
-        f"LFW called unmasked {unmasked_right}/{unmasked_seen}; "
-        f"accuracy {(called + unmasked_right) / max(total, 1):.1%}"
+        f"{'mask':>17}: masked/single called masked {sum(masked)}/{len(masked)} detected ({len(masked_paths)} photos); "
+        f"LFW called unmasked {unmasked.count(False)}/{len(unmasked)}; "
+        f"accuracy {right / max(len(masked) + len(unmasked), 1):.1%}"
     )
+    if importlib.util.find_spec("keras") is not None:
+        from keras_reference import keras_mask_model, keras_probabilities
+
+        reference = keras_probabilities(keras_mask_model(), masked_crops + unmasked_crops)[:, 0] >= 0.5
+        same = int(np.sum(reference == np.array(masked + unmasked)))
+        print(
+            f"{'':>19}Keras original on the same crops: masked {int(reference[: len(masked)].sum())}/{len(masked)}, "
+            f"unmasked {int((~reference[len(masked) :]).sum())}/{len(unmasked)}; same call on {same}/{len(reference)}"
+        )
 
 
 def main() -> None:

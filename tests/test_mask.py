@@ -102,20 +102,38 @@ def test_corrupt_cache_is_rebuilt_not_trusted(tmp_path, astronaut_path, damage):
     np.testing.assert_array_equal(rebuilt.probabilities([crop]), expected)
 
 
-def test_converter_refuses_layers_it_does_not_know(tmp_path):
+INPUT_LAYER = '{"name": "in", "class_name": "InputLayer", "config": {}, "inbound_nodes": []}'
+PAD_LAYER = (
+    '{"name": "pad", "class_name": "ZeroPadding2D", "config": {"padding": [[0, 1], [0, 1]]},'
+    ' "inbound_nodes": [[["in", 0, 0, {}]]]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("layers", "last", "message"),
+    [
+        ('{"name": "lstm", "class_name": "LSTM", "config": {}, "inbound_nodes": [[["in", 0, 0, {}]]]}', "lstm", "LSTM"),
+        (
+            PAD_LAYER + ', {"name": "bn", "class_name": "BatchNormalization", "config": {"epsilon": 0.001},'
+            ' "inbound_nodes": [[["pad", 0, 0, {}]]]}',
+            "bn",
+            "not directly after a convolution",
+        ),
+    ],
+    ids=["unknown-layer", "batchnorm-without-conv"],
+)
+def test_converter_refuses_what_it_cannot_translate_exactly(tmp_path, layers, last, message):
     import h5py
 
-    source = tmp_path / "lstm.h5"
+    source = tmp_path / "model.h5"
     config = (
-        '{"class_name": "Model", "config": {"layers": ['
-        '{"name": "in", "class_name": "InputLayer", "config": {}, "inbound_nodes": []},'
-        '{"name": "lstm", "class_name": "LSTM", "config": {}, "inbound_nodes": [[["in", 0, 0, {}]]]}],'
-        '"input_layers": [["in", 0, 0]], "output_layers": [["lstm", 0, 0]]}}'
+        f'{{"class_name": "Model", "config": {{"layers": [{INPUT_LAYER}, {layers}],'
+        f' "input_layers": [["in", 0, 0]], "output_layers": [["{last}", 0, 0]]}}}}'
     )
     with h5py.File(source, "w") as h5:
         h5.attrs["model_config"] = config
         h5.create_group("model_weights")
-    with pytest.raises(UnsupportedLayer, match="LSTM"):
+    with pytest.raises(UnsupportedLayer, match=message):
         convert(source)
 
 

@@ -139,8 +139,14 @@ def convert(h5_path: str | Path, input_size: int = 224) -> bytes:
         graph = _Graph()
         outputs: dict[str, str] = {}  # Keras layer name -> ONNX value name
         conv_params: dict[str, tuple[str, str]] = {}  # ONNX conv output -> its weight/bias initialisers
+        folded: set[str] = set()  # Keras convolutions whose BatchNormalization is folded into them
         for layer in layers:
+            inbound = _inbound(layer) if layer["class_name"] != "InputLayer" else []
+            if folded.intersection(inbound):
+                raise UnsupportedLayer(f"{layer['name']} reads a convolution whose BatchNormalization was folded")
             outputs[layer["name"]] = _emit(graph, layer, h5, outputs, conv_params)
+            if layer["class_name"] == "BatchNormalization":
+                folded.add(inbound[0])
         final = config["config"]["output_layers"][0][0]
     model_graph = helper.make_graph(
         graph.nodes,
@@ -168,6 +174,9 @@ def _emit(
         return INPUT_NAME
     sources = [outputs[s] for s in _inbound(layer)]
     source = sources[0]
+    if kind != "BatchNormalization":
+        for used in sources:  # a convolution read as it is can no longer take a BatchNormalization in
+            conv_params.pop(used, None)
     if kind in ("Conv2D", "DepthwiseConv2D"):
         conv, w_name, b_name = _conv(graph, layer, _layer_weights(h5, name), source)
         conv_params[conv] = (w_name, b_name)

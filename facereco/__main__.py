@@ -40,7 +40,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         url_timeout_s=args.url_timeout,
     )
     if args.warm:
-        engine.service.analyzer.warm_up(mask=True)
+        engine.warm_up(mask=True)
     else:
         engine.start_warm_up()  # accept requests at once; the first one waits for this load, not a second
     serve(engine, args.host, args.port, args.log_level)

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image, ImageOps
 from streamlit.testing.v1 import AppTest
 
+from facereco.samples import package_photo
+
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -120,11 +122,8 @@ def test_groups_create_register_page_delete():
     at.button(key="groups-create").click().run()
     assert any("team" in s.value for s in at.success)
     assert at.selectbox(key="groups-selected").value == "team"
-    import matplotlib
-    import skimage
-
-    astronaut = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png")
-    grace = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    astronaut = Image.open(package_photo("astronaut"))
+    grace = Image.open(package_photo("grace_hopper"))
     uploader = at.file_uploader(key="groups-register-files")
     uploader.upload("astronaut one.jpg", jpeg(astronaut), "image/jpeg")
     uploader.upload("grace.jpg", jpeg(grace), "image/jpeg")

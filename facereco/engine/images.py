@@ -20,9 +20,9 @@ import numpy as np
 import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facereco.contract import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
+from facereco.contract import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, ImageRef
 from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageURL, InvalidParam
-from facereco.validation import check_image_bytes, check_image_ref, check_image_url, decode_base64_image
+from facereco.validation import check_image_bytes, check_image_url, decode_base64_image
 
 # A 3 MB PNG can still unpack to gigapixels; refuse past this many pixels before decoding.
 MAX_DECODED_PIXELS = 50_000_000
@@ -54,12 +54,9 @@ class UrlPolicy:
     max_redirects: int = 3
 
 
-def load_image_ref(ref: object, field: str, policy: UrlPolicy) -> DecodedImage:
-    """An image object of a request (url or base64 bytes) to a decoded image."""
-    image = check_image_ref(ref, field)
-    data = (
-        fetch_image_url(image["url"], policy) if image.get("url") is not None else decode_base64_image(image["bytes"])
-    )
+def load_image_ref(ref: ImageRef, policy: UrlPolicy) -> DecodedImage:
+    """An image object of a request (url or base64 bytes; its shape checked by the contract) to a decoded image."""
+    data = fetch_image_url(ref.url, policy) if ref.url is not None else decode_base64_image(ref.bytes)
     return decode_image(data)
 
 

@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from facereco import __version__
-from facereco.contract import API_PREFIX, ENDPOINTS, Endpoint, ResultCode, response_body
+from facereco.contract import API_PREFIX, ENDPOINTS, Endpoint, RequestModel, ResultCode, response_body, wire_fields
 from facereco.engine.api import LocalEngine
 from facereco.errors import REDACTED
 
@@ -75,19 +75,48 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
         answer = await run_in_threadpool(engine.handle, appkey, endpoint.name, params, query, body)
         return _logged(request, endpoint, started, answer)
 
-    extra: dict[str, Any] = {}
-    if endpoint.request is not None:
-        schema = endpoint.request.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     app.add_api_route(
         path,
         handler,
         methods=[endpoint.method],
         name=endpoint.name,
         summary=endpoint.name.replace("_", " "),
-        openapi_extra=extra or None,
+        openapi_extra=request_openapi(endpoint.request),
         response_class=JSONResponse,
     )
+
+
+def _json_schema(model: type[RequestModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+
+
+def request_openapi(model: type[RequestModel]) -> dict[str, Any]:
+    """An operation's parameters and request body, generated from the call's request model.
+
+    Path and query fields become parameters (by their wire names), the rest the JSON body;
+    nested models (the image object) are referenced from ``components`` (see ``create_app``).
+    """
+    schema = _json_schema(model)
+    properties, required = schema["properties"], set(schema.get("required", ()))
+    parameters, body, body_required = [], {}, []
+    for field in wire_fields(model).values():
+        if field.wire.place == "body":
+            body[field.alias] = properties[field.alias]
+            body_required += [field.alias] if field.alias in required else []
+            continue
+        parameters.append(
+            {
+                "name": field.key,
+                "in": field.wire.place,
+                "required": field.wire.place == "path" or field.alias in required,
+                "schema": properties[field.alias],
+            }
+        )
+    operation: dict[str, Any] = {"parameters": parameters}
+    if body:
+        body_schema = {"type": "object", "title": model.__name__, "properties": body, "required": body_required}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+    return operation
 
 
 def _too_large() -> dict[str, Any]:
@@ -110,7 +139,7 @@ def _logged(request: Request, endpoint: Endpoint, started: float, body: dict[str
 
 
 def create_app(engine: LocalEngine) -> FastAPI:
-    """The FastAPI app for an engine; routes come from the contract's endpoint table."""
+    """The FastAPI app for an engine; routes and their OpenAPI schemas come from the contract's endpoint table."""
     app = FastAPI(
         title="facereco local engine — NHN Cloud Face Recognition API v1.0",
         version=__version__,
@@ -134,15 +163,7 @@ def create_app(engine: LocalEngine) -> FastAPI:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for endpoint in ENDPOINTS.values():
-                if endpoint.request is not None:
-                    full = endpoint.request.model_json_schema(
-                        by_alias=True, ref_template="#/components/schemas/{model}"
-                    )
-                    components.update(full.get("$defs", {}))
-            for path in schema.get("paths", {}).values():
-                for operation in path.values():
-                    body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-                    body_schema.get("schema", {}).pop("$defs", None)
+                components.update(_json_schema(endpoint.request).get("$defs", {}))
             app.openapi_schema = schema
         return app.openapi_schema
 

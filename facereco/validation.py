@@ -23,6 +23,7 @@ from facereco.contract import (
     RULE_ERROR_TYPES,
     RequestModel,
     ResultCode,
+    base64_length,
     sniff_image_format,
     wire_fields,
 )
@@ -105,8 +106,8 @@ def decode_base64_image(text: object) -> bytes:
     """Strict base64 to bytes; -45030 when it is not base64."""
     if not isinstance(text, str):
         raise InvalidImageBytes("image.bytes must be a base64 string")
-    # Reject early on size: base64 is 4/3 of the decoded size.
-    if len(text) > (MAX_IMAGE_BYTES * 4) // 3 + 8:
+    # Reject early on size, before decoding anything.
+    if len(text) > base64_length(MAX_IMAGE_BYTES):
         raise ImageTooLarge(f"image is over {MAX_IMAGE_BYTES:,} bytes")
     try:
         return base64.b64decode(text, validate=True)

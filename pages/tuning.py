@@ -37,7 +37,7 @@ with st.expander("Enroll a labeled set (ZIP of <identity>/<image>)", expanded=Fa
         try:
             client.ensure_group(target)
             report = enroll(
-                client, target, archive.getvalue(), lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}")
+                client, target, archive, lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}")
             )
             st.success(
                 f"{report.added} face(s) added, {report.skipped} already there, "

@@ -24,6 +24,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_allowed_port() -> int:
+    """A free loopback port among those image URLs may name (the contract allows 10000-12000)."""
+    for port in range(11000, 12000):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port in 11000-11999")
+
+
 @dataclass
 class RunningServer:
     base_url: str

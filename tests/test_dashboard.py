@@ -179,3 +179,16 @@ def _tiny_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 40)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("typed", ["ASTRONAUT", "/etc/passwd", "/no/such/file.png", "file:///etc/passwd", "photo.jpg"])
+def test_the_url_box_never_reads_a_file_on_this_machine(typed: str, astronaut_path: Path):
+    """Only an http(s) URL leaves the URL box: a path (even to a real photo) gets one sentence, no call."""
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("Image URL").run()
+    before = calls_made(at)
+    at.text_input(key="detect-url").input(str(astronaut_path) if typed == "ASTRONAUT" else typed).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Enter an http(s) URL (ports 80, 443 or 10000-12000)."]
+    assert at.button(key="detect-run").disabled  # nothing to send
+    assert calls_made(at) == before and "detect-result" not in at.session_state

@@ -23,7 +23,7 @@ from pydantic import create_model
 
 from facereco import FaceRecoClient
 from facereco import errors as E
-from facereco.contract import API_PREFIX, ENDPOINTS
+from facereco.contract import API_PREFIX, ENDPOINTS, MAX_REQUEST_BODY_BYTES
 from facereco.engine.api import LocalEngine
 from facereco.engine.server import create_app
 from facereco.transport import LocalTransport, PreparedCall
@@ -492,7 +492,8 @@ def test_http_wire_behaviour(backend, astronaut: bytes):
     assert malformed.status_code == 200 and malformed.json()["header"]["resultCode"] == -40000
     wrong_type = requests.post(f"{prefix}/detect", json={"image": "a string"})
     assert wrong_type.status_code == 200 and wrong_type.json()["header"]["resultCode"] == -40000
-    huge = requests.post(f"{prefix}/detect", data=b"x" * 4_200_000, headers={"Content-Type": "application/json"})
+    too_big = b"x" * (MAX_REQUEST_BODY_BYTES + 1)
+    huge = requests.post(f"{prefix}/detect", data=too_big, headers={"Content-Type": "application/json"})
     assert huge.status_code == 200 and huge.json()["header"]["resultCode"] == -45020
     assert requests.get(f"{server.base_url}/no/such/path").status_code == 404
     schema = requests.get(f"{server.base_url}/openapi.json").json()

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import http.server
 import io
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +16,11 @@ from PIL import Image
 
 from facereco import errors as E
 from facereco.contract import DetectRequest, ImageRef
-from facereco.engine.images import UrlPolicy, decode_image, fetch_image_url, load_image_ref
+from facereco.engine.fetch import UrlPolicy, fetch_image_url
+from facereco.engine.images import decode_image, load_image_ref
 from facereco.validation import parse_request
+
+from .servers import free_allowed_port
 
 OPEN = UrlPolicy(allow_private_hosts=True, total_timeout=2.0)
 
@@ -139,17 +141,6 @@ class _ImageHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _free_allowed_port() -> int:
-    for port in range(11000, 12000):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in 11000-11999")
-
-
 @pytest.fixture(scope="module")
 def image_server(astronaut: Image.Image) -> Iterator[str]:
     _ImageHandler.payloads = {
@@ -158,7 +149,7 @@ def image_server(astronaut: Image.Image) -> Iterator[str]:
         "/huge.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 3_200_000,
         "/text.png": b"hello, not an image",
     }
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_allowed_port()), _ImageHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_allowed_port()), _ImageHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -189,4 +180,4 @@ def test_url_errors_get_their_codes(image_server: str):
     with pytest.raises(E.InvalidImageFormat):
         load_image_ref(ImageRef(url=f"{image_server}/text.png"), OPEN)
     with pytest.raises(E.InvalidImageURL, match="unreachable"):
-        fetch_image_url(f"http://127.0.0.1:{_free_allowed_port()}/x.png", OPEN)
+        fetch_image_url(f"http://127.0.0.1:{free_allowed_port()}/x.png", OPEN)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from facereco.contract import ENDPOINTS, GROUP_QUOTA, ResultCode, response_body
-from facereco.engine.images import UrlPolicy
+from facereco.engine.fetch import UrlPolicy
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
 from facereco.engine.service import FaceService
 from facereco.engine.store import Store

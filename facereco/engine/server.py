@@ -1,7 +1,8 @@
 """The HTTP face of the local engine: every path of the contract, answered as the cloud answers.
 
 Always HTTP 200 with the result header (unknown paths are 404); malformed JSON is
--40000; bodies over ``MAX_BODY_BYTES`` are refused before they are read whole;
+-40000; bodies over the contract's largest legal request (``MAX_REQUEST_BODY_BYTES``: compare
+with two 3,000,000-byte images) are refused before they are read whole;
 no stack trace ever leaves the process. uvicorn's access log is off because it
 would print the appkey that sits in every path: ``facereco.access`` logs the
 redacted path instead, and never image bytes.
@@ -20,15 +21,21 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from facereco import __version__
-from facereco.contract import API_PREFIX, ENDPOINTS, Endpoint, RequestModel, ResultCode, response_body, wire_fields
+from facereco.contract import (
+    API_PREFIX,
+    ENDPOINTS,
+    MAX_IMAGE_BYTES,
+    MAX_REQUEST_BODY_BYTES,
+    Endpoint,
+    RequestModel,
+    ResultCode,
+    response_body,
+    wire_fields,
+)
 from facereco.engine.api import LocalEngine
 from facereco.errors import REDACTED
 
 access_log = logging.getLogger("facereco.access")
-
-# 3,000,000 image bytes are 4,000,000 base64 characters; compare carries two images but each is
-# capped on its own, so the body cap leaves room for one full image plus JSON around it.
-MAX_BODY_BYTES = 4_100_000
 
 
 class _BodyTooLarge(Exception):
@@ -37,12 +44,12 @@ class _BodyTooLarge(Exception):
 
 async def _read_body_capped(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
         raise _BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > MAX_REQUEST_BODY_BYTES:
             raise _BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
@@ -122,7 +129,7 @@ def request_openapi(model: type[RequestModel]) -> dict[str, Any]:
 def _too_large() -> dict[str, Any]:
     return response_body(
         ResultCode.ImageTooLargeException,
-        message=f"request body over {MAX_BODY_BYTES:,} bytes; images are 3 MB at most",
+        message=f"request body over {MAX_REQUEST_BODY_BYTES:,} bytes; images are {MAX_IMAGE_BYTES:,} bytes at most",
     )
 
 

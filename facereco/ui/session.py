@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
@@ -27,7 +27,7 @@ from facereco.ui.recorder import RecordingTransport
 class Backend:
     """What the dashboard talks to: the local engine unless an appkey is configured."""
 
-    appkey: str | None
+    appkey: str | None = field(repr=False)  # a secret: never in a repr, a log line or an error page
     base_url: str
 
     @property

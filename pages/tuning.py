@@ -94,10 +94,9 @@ if state not in cache:
     checkpoint = checkpoints.setdefault(group, ScoringCheckpoint())
     workers = st.number_input(
         "Searches at once",
-        1,
-        MAX_WORKERS,
-        DEFAULT_WORKERS,
-        FMR_TARGETS,
+        min_value=1,
+        max_value=MAX_WORKERS,
+        value=DEFAULT_WORKERS,
         key="tuning-workers",
         help="Parallel searches against the backend; lower it if the cloud throttles.",
     )
@@ -164,13 +163,12 @@ for column, target in zip(buttons, recommendations, strict=False):
             args=(value,),
             help="The smallest threshold whose measured FMR is at most the target.",
         )
-    else:  # says why, and sets nothing
-        column.button(
-            f"FMR {target.target:.2%}: not supported",
-            key=f"tuning-fmr-{target.target}",
-            disabled=True,
-            help=f"Not supported: {unsupported_reason(target)}.",
-        )
+    elif column.button(  # says why, and sets nothing
+        f"FMR {target.target:.2%}: not supported",
+        key=f"tuning-fmr-{target.target}",
+        help=f"Not supported: {unsupported_reason(target)}.",
+    ):
+        column.info(f"Not supported: {unsupported_reason(target)}. The threshold is unchanged.")
 buttons[-2].button(
     f"EER: threshold {eer_point.threshold:.0f}",
     key="tuning-eer",

@@ -1,0 +1,48 @@
+"""A labeled group of synthetic descriptors, written straight into the local engine's store.
+
+For benchmarks and tests of threshold tuning at sizes no bundled photo set has: identities of
+``per_identity`` faces around a centre, plus a little noise, with externalImageIds ``id<k>:<n>.jpg``
+as enrollment writes them. Nothing is detected or embedded. Centres lean towards one shared
+direction by a random amount, so impostor pairs spread over the similarity scale as real faces
+do (fully random 128-d directions would all score 0 against each other).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+from facereco.engine.api import LocalEngine
+from facereco.engine.store import NewFace
+from facereco.transport import LocalTransport
+from facereco.tuning import labeled_external_id
+
+DESCRIPTOR_SIZE = 128
+UNIT_BOX = {"x0": 0.2, "y0": 0.2, "x1": 0.8, "y1": 0.8}
+
+
+def add_synthetic_group(
+    engine: LocalEngine, group_id: str, size: int, *, per_identity: int = 5, noise: float = 0.025, seed: int = 0
+) -> None:
+    """Create ``group_id`` for the local appkey (what ``FaceRecoClient.local()`` sees) with ``size`` faces."""
+    owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
+    engine.service.create_group(owner, group_id)
+    rng = np.random.default_rng(seed)
+    identities = -(-size // per_identity)
+    own = rng.normal(size=(identities, DESCRIPTOR_SIZE))
+    own *= rng.uniform(0.25, 0.6, size=(identities, 1)) / np.linalg.norm(own, axis=1, keepdims=True)
+    centres = own + np.eye(1, DESCRIPTOR_SIZE)  # the shared direction: the first axis
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    faces = [
+        NewFace(
+            str(uuid.uuid4()),
+            str(uuid.uuid4()),
+            labeled_external_id(f"id{i // per_identity}", f"{i}.jpg"),
+            UNIT_BOX,
+            99.0,
+            centres[i // per_identity] + rng.normal(scale=noise, size=DESCRIPTOR_SIZE),
+        )
+        for i in range(size)
+    ]
+    engine.service.store.add_faces(owner, group_id, faces, quota=size)

@@ -22,27 +22,29 @@ DESCRIPTOR_SIZE = 128
 UNIT_BOX = {"x0": 0.2, "y0": 0.2, "x1": 0.8, "y1": 0.8}
 
 
-def add_synthetic_group(
-    engine: LocalEngine, group_id: str, size: int, *, per_identity: int = 5, noise: float = 0.025, seed: int = 0
-) -> None:
-    """Create ``group_id`` for the local appkey (what ``FaceRecoClient.local()`` sees) with ``size`` faces."""
+def add_labeled_vectors(engine: LocalEngine, group_id: str, labels: list[tuple[str, str]], vectors: np.ndarray) -> None:
+    """Create ``group_id`` for the local appkey (what ``FaceRecoClient.local()`` sees) holding one face
+    per (identity, file name) label with its descriptor, as enrollment would have stored them."""
     owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
     engine.service.create_group(owner, group_id)
+    faces = [
+        NewFace(str(uuid.uuid4()), str(uuid.uuid4()), labeled_external_id(identity, name), UNIT_BOX, 99.0, vector)
+        for (identity, name), vector in zip(labels, vectors, strict=True)
+    ]
+    engine.service.store.add_faces(owner, group_id, faces, quota=len(faces))
+
+
+def add_synthetic_group(
+    engine: LocalEngine, group_id: str, size: int, *, per_identity: int = 5, noise: float = 0.025, seed: int = 0
+) -> np.ndarray:
+    """``size`` synthetic faces in identities of ``per_identity`` (see the module's docstring); their descriptors."""
     rng = np.random.default_rng(seed)
     identities = -(-size // per_identity)
     own = rng.normal(size=(identities, DESCRIPTOR_SIZE))
     own *= rng.uniform(0.25, 0.6, size=(identities, 1)) / np.linalg.norm(own, axis=1, keepdims=True)
     centres = own + np.eye(1, DESCRIPTOR_SIZE)  # the shared direction: the first axis
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    faces = [
-        NewFace(
-            str(uuid.uuid4()),
-            str(uuid.uuid4()),
-            labeled_external_id(f"id{i // per_identity}", f"{i}.jpg"),
-            UNIT_BOX,
-            99.0,
-            centres[i // per_identity] + rng.normal(scale=noise, size=DESCRIPTOR_SIZE),
-        )
-        for i in range(size)
-    ]
-    engine.service.store.add_faces(owner, group_id, faces, quota=size)
+    person = np.arange(size) // per_identity
+    vectors = centres[person] + rng.normal(scale=noise, size=(size, DESCRIPTOR_SIZE))
+    add_labeled_vectors(engine, group_id, [(f"id{p}", f"{i}.jpg") for i, p in enumerate(person)], vectors)
+    return vectors

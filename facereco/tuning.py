@@ -11,6 +11,11 @@ search returned (each unordered pair counted once, the first answer kept). A pai
 not return scored below 1 — or, in groups of more than 4,097 faces, fell outside the 4,096 best —
 and is counted with score 0: a non-match at every threshold. Every genuine pair is listed; impostor
 pairs no search returned are only counted (a 10,000-face group has 50 million pairs).
+
+**Searches run on a bounded pool** (``workers``, 4 by default) so a remote backend's round trips
+overlap; retries and backoff on 5xx, throttling and dropped connections are the transport's
+(``RetryPolicy``), not repeated here. A ``ScoringCheckpoint`` keeps every answer as it arrives, so
+a cancelled, failed or interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tuning: which threshold, and what it costs in false matches and missed matches.
 
-Scores come from the API (search by faceId, threshold 1), once per group state; the slider
-then recomputes every figure from sorted scores, with no call.
+Scores come from the API (search by faceId, threshold 1, a few searches at once, resumable), once
+per group state; the slider then recomputes every figure from sorted scores, with no call.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from facereco.tuning import DEFAULT_WORKERS, ScoringCheckpoint, ScoringProgress, score_group, scoring_summary
+    from facereco.tuning import ScoringCheckpoint, ScoringProgress, score_group, scoring_summary
 
     client = _labeled_set_client(args)
     path = Path(args.checkpoint or f"facereco-score-{args.group}.npz")
@@ -120,9 +120,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             saved_at = time.monotonic()
 
     try:
-        scores = score_group(
-            client, args.group, progress, workers=args.workers or DEFAULT_WORKERS, checkpoint=checkpoint
-        )
+        scores = score_group(client, args.group, progress, workers=args.workers, checkpoint=checkpoint)
     except (KeyboardInterrupt, ApiError, TransportError) as stopped:
         checkpoint.save(path)  # the next run resumes from here
         print(f"\nstopped: {len(checkpoint.answers)} faces kept in {path}", file=sys.stderr)
@@ -186,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="search every labeled face of a group and print EER and thresholds for FMR targets; resumable",
     )
     score.add_argument("--group", required=True)
-    score.add_argument("--workers", type=int, default=None, help="searches at once (default 4)")
+    score.add_argument(
+        "--workers", type=int, default=None, help="searches at once (default: 4 against a server, 1 in-process)"
+    )
     score.add_argument(
         "--checkpoint", help="resume file (default facereco-score-GROUP.npz here; removed when scoring completes)"
     )

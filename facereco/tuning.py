@@ -165,8 +165,13 @@ class GroupScores:
 
 
 # ---------------------------------------------------------------- concurrent, resumable scoring
-DEFAULT_WORKERS = 4  # searches in flight at once: enough to hide a cloud round trip, gentle on its limits
+DEFAULT_WORKERS = 4  # searches in flight at once against a server: hides round trips, gentle on its limits
+LOCAL_WORKERS = 1  # in-process searches share the GIL: a pool only adds contention (benchmarks/tuning.py)
 MAX_WORKERS = 32
+
+
+def default_workers(is_local: bool) -> int:
+    return LOCAL_WORKERS if is_local else DEFAULT_WORKERS
 
 
 @dataclass(frozen=True)
@@ -265,17 +270,18 @@ def score_group(
     group_id: str,
     progress: Callable[[ScoringProgress], None] | None = None,
     *,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     checkpoint: ScoringCheckpoint | None = None,
     cancel: threading.Event | None = None,
 ) -> GroupScores:
-    """Search every labeled face by faceId (threshold 1, limit 4096), ``workers`` at a time, and assemble all pairs.
+    """Search every labeled face by faceId (threshold 1, limit 4096), ``workers`` at a time (default: 4
+    against a server, 1 in-process), and assemble all pairs.
 
     Resumable: answers go into ``checkpoint`` as they arrive, and faces it already holds are not
     searched again. ``cancel`` stops it between searches (raising ScoringCancelled); an error or an
     interruption leaves the checkpoint with every answer that came back.
     """
-    workers = max(1, min(int(workers), MAX_WORKERS))
+    workers = max(1, min(int(workers or default_workers(client.is_local)), MAX_WORKERS))
     faces = labeled_faces(client, group_id)
     face_ids = [f.face_id for f in faces]
     checkpoint = checkpoint if checkpoint is not None else ScoringCheckpoint()

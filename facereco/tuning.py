@@ -135,11 +135,19 @@ class GroupScores:
         return int(self.scores.size) + self.unreturned_impostors
 
     def hardest(self, genuine: bool, count: int = 10) -> list[dict[str, object]]:
-        """Lowest-scoring genuine pairs, or highest-scoring impostor pairs."""
+        """Lowest-scoring genuine pairs, or highest-scoring impostor pairs (a partition, not a full sort)."""
         chosen = np.nonzero(self.genuine == genuine)[0]
-        order = chosen[np.argsort(self.scores[chosen], kind="stable")]
-        order = order[:count] if genuine else order[::-1][:count]
-        return [self.pair_row(i) for i in order]
+        keys = self.scores[chosen] if genuine else -self.scores[chosen]
+        count = min(count, chosen.size)
+        if count == 0:
+            return []
+        picked = np.argpartition(keys, count - 1)[:count]
+        return [self.pair_row(i) for i in chosen[picked[np.argsort(keys[picked], kind="stable")]]]
+
+    @cached_property
+    def hardest_tables(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        """(10 highest impostor pairs, 10 lowest genuine pairs): threshold-free, so computed once for the page."""
+        return self.hardest(genuine=False), self.hardest(genuine=True)
 
     def pair_row(self, i: int) -> dict[str, object]:
         a, b = self.faces[self.pair_a[i]], self.faces[self.pair_b[i]]

@@ -15,13 +15,13 @@ import streamlit as st
 from facereco.errors import FaceRecoError
 from facereco.metrics import FmrTarget, Rates, ScoreSet, identification_rates, wilson_interval
 from facereco.tuning import (
-    DEFAULT_WORKERS,
     FMR_TARGETS,
     MAX_WORKERS,
     GroupScores,
     ScoringCancelled,
     ScoringCheckpoint,
     ScoringProgress,
+    default_workers,
     enroll,
     score_group,
 )
@@ -96,7 +96,7 @@ if state not in cache:
         "Searches at once",
         min_value=1,
         max_value=MAX_WORKERS,
-        value=DEFAULT_WORKERS,
+        value=default_workers(session.configured_backend().is_local),
         key="tuning-workers",
         help="Parallel searches against the backend; lower it if the cloud throttles.",
     )
@@ -252,10 +252,12 @@ def results() -> None:
     st.subheader("Hardest pairs")
     impostor_column, genuine_column = st.columns(2)
     impostor_column.caption("Highest-scoring impostor pairs")
-    impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
+    hardest_impostors, hardest_genuine = scores.hardest_tables
+    impostor_column.dataframe(pd.DataFrame(hardest_impostors), hide_index=True, key="tuning-hard-impostors")
     genuine_column.caption("Lowest-scoring genuine pairs")
-    genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
-    st.download_button("Export all scores (CSV)", scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
+    genuine_column.dataframe(pd.DataFrame(hardest_genuine), hide_index=True, key="tuning-hard-genuine")
+    # A callable: the CSV (millions of lines on a real set) is built when asked for, not on every slider move.
+    st.download_button("Export all scores (CSV)", scores.to_csv, f"{group}-scores.csv", "text/csv", key="tuning-csv")
     st.caption(
         f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
         "pairs below similarity 1 are counted but not listed in the CSV."

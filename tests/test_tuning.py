@@ -101,7 +101,7 @@ def test_enroll_is_resumable_and_scores_every_pair(tmp_path: Path, labeled_dir: 
     assert np.all(scores.top_is_mate) and np.all(scores.has_mate)
     csv = scores.to_csv().splitlines()
     assert csv[0].startswith("similarity,genuine") and len(csv) == 1 + scores.scores.size
-    hardest = scores.hardest(genuine=False, count=1)[0]
+    hardest = scores.hardest_tables[0][0]
     assert hardest["similarity"] == pytest.approx(score_set.impostor.max())
 
 

@@ -27,10 +27,12 @@ def add_labeled_vectors(engine: LocalEngine, group_id: str, labels: list[tuple[s
     per (identity, file name) label with its descriptor, as enrollment would have stored them."""
     owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
     engine.service.create_group(owner, group_id)
-    faces = [
-        NewFace(str(uuid.uuid4()), str(uuid.uuid4()), labeled_external_id(identity, name), UNIT_BOX, 99.0, vector)
-        for (identity, name), vector in zip(labels, vectors, strict=True)
-    ]
+    faces = []
+    for (identity, name), vector in zip(labels, vectors, strict=True):
+        external_id = labeled_external_id(identity, name)
+        # ids derived from the label: the same set gets the same faceIds, so a scoring checkpoint stays valid
+        face_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"facereco-synthetic/{group_id}/{external_id}"))
+        faces.append(NewFace(face_id, str(uuid.uuid4()), external_id, UNIT_BOX, 99.0, vector))
     engine.service.store.add_faces(owner, group_id, faces, quota=len(faces))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from facereco.contract import GROUP_QUOTA
 from facereco.engine.tokens import DEFAULT_TOKEN_TTL_S
-from facereco.errors import ApiError, TransportError
+from facereco.errors import ApiError, FaceRecoError, TransportError
 
 CHECKPOINT_EVERY_S = 30.0  # a killed run loses at most this much searching
 
@@ -42,7 +42,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         url_timeout_s=args.url_timeout,
     )
     if args.warm:
-        engine.service.analyzer.warm_up()
+        engine.warm_up()
     serve(engine, args.host, args.port, args.log_level)
     return 0
 
@@ -205,7 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as error:
         _print({"header": {"isSuccessful": False, "resultCode": error.result_code, "resultMessage": error.message}})
         return 2
-    except (OSError, ValueError, TransportError) as error:
+    except FaceRecoError as error:  # a local refusal (e.g. a ZIP bomb): one sentence, no trace
+        print(f"facereco: {error.message}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as error:
         print(f"facereco: {error}", file=sys.stderr)
         return 2
 

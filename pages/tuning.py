@@ -45,9 +45,7 @@ with st.expander("Enroll a labeled set (ZIP of <identity>/<image>)", expanded=Fa
         progress = st.progress(0.0, text="enrolling…")
         try:
             client.ensure_group(target)
-            report = enroll(
-                client, target, archive.getvalue(), lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}")
-            )
+            report = enroll(client, target, archive, lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}"))
             st.success(
                 f"{report.added} face(s) added, {report.skipped} already there, "
                 f"{report.no_face} image(s) without a recognisable face, {len(report.failed)} failed."

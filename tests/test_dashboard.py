@@ -10,6 +10,8 @@ import pytest
 from PIL import Image, ImageOps
 from streamlit.testing.v1 import AppTest
 
+from facereco.samples import package_photo
+
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -120,11 +122,8 @@ def test_groups_create_register_page_delete():
     at.button(key="groups-create").click().run()
     assert any("team" in s.value for s in at.success)
     assert at.selectbox(key="groups-selected").value == "team"
-    import matplotlib
-    import skimage
-
-    astronaut = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png")
-    grace = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    astronaut = Image.open(package_photo("astronaut"))
+    grace = Image.open(package_photo("grace_hopper"))
     uploader = at.file_uploader(key="groups-register-files")
     uploader.upload("astronaut one.jpg", jpeg(astronaut), "image/jpeg")
     uploader.upload("grace.jpg", jpeg(grace), "image/jpeg")
@@ -180,3 +179,16 @@ def _tiny_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 40)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("typed", ["ASTRONAUT", "/etc/passwd", "/no/such/file.png", "file:///etc/passwd", "photo.jpg"])
+def test_the_url_box_never_reads_a_file_on_this_machine(typed: str, astronaut_path: Path):
+    """Only an http(s) URL leaves the URL box: a path (even to a real photo) gets one sentence, no call."""
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("Image URL").run()
+    before = calls_made(at)
+    at.text_input(key="detect-url").input(str(astronaut_path) if typed == "ASTRONAUT" else typed).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Enter an http(s) URL (ports 80, 443 or 10000-12000)."]
+    assert at.button(key="detect-run").disabled  # nothing to send
+    assert calls_made(at) == before and "detect-result" not in at.session_state

@@ -14,12 +14,11 @@ import uuid
 import numpy as np
 
 from facereco.engine.api import LocalEngine
-from facereco.engine.store import NewFace
+from facereco.engine.store import load_synthetic_faces
 from facereco.transport import LocalTransport
 from facereco.tuning import labeled_external_id
 
 DESCRIPTOR_SIZE = 128
-UNIT_BOX = {"x0": 0.2, "y0": 0.2, "x1": 0.8, "y1": 0.8}
 
 
 def add_labeled_vectors(engine: LocalEngine, group_id: str, labels: list[tuple[str, str]], vectors: np.ndarray) -> None:
@@ -27,13 +26,10 @@ def add_labeled_vectors(engine: LocalEngine, group_id: str, labels: list[tuple[s
     per (identity, file name) label with its descriptor, as enrollment would have stored them."""
     owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
     engine.service.create_group(owner, group_id)
-    faces = []
-    for (identity, name), vector in zip(labels, vectors, strict=True):
-        external_id = labeled_external_id(identity, name)
-        # ids derived from the label: the same set gets the same faceIds, so a scoring checkpoint stays valid
-        face_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"facereco-synthetic/{group_id}/{external_id}"))
-        faces.append(NewFace(face_id, str(uuid.uuid4()), external_id, UNIT_BOX, 99.0, vector))
-    engine.service.store.add_faces(owner, group_id, faces, quota=len(faces))
+    external_ids = [labeled_external_id(identity, name) for identity, name in labels]
+    # ids derived from the label: the same set gets the same faceIds, so a scoring checkpoint stays valid
+    face_ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"facereco-synthetic/{group_id}/{e}")) for e in external_ids]
+    load_synthetic_faces(engine.service.store, owner, group_id, vectors, external_ids, face_ids)
 
 
 def add_synthetic_group(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from facereco.client import FaceRecoClient
 from facereco.contract import CLOUD_BASE_URL
+from facereco.samples import package_photo
 from facereco.transport import HttpTransport, LocalTransport, Transport
 from facereco.tuning import labeled_external_id
 from facereco.ui.recorder import RecordingTransport
@@ -26,7 +27,7 @@ from facereco.ui.recorder import RecordingTransport
 class Backend:
     """What the dashboard talks to: the local engine unless an appkey is configured."""
 
-    appkey: str | None
+    appkey: str | None = field(repr=False)  # a secret: never in a repr, a log line or an error page
     base_url: str
 
     @property
@@ -67,7 +68,7 @@ def shared_transport(backend: Backend) -> Transport:
         from facereco.engine.api import LocalEngine
 
         engine = LocalEngine()
-        engine.service.analyzer.warm_up()
+        engine.warm_up()
         return LocalTransport(engine)
     return HttpTransport(backend.appkey or "", backend.base_url)
 
@@ -88,20 +89,16 @@ def recorder() -> RecordingTransport:
 def model_description() -> str:
     transport = shared_transport(configured_backend())
     if isinstance(transport, LocalTransport):
-        return transport.engine.model_name
+        return transport.engine.model_description
     return "NHN Cloud model v1.0"
 
 
 # ---------------------------------------------------------------- sample photos
 def _sample_paths() -> dict[str, Path]:
-    import matplotlib
-    import skimage
-
-    skimage_data = Path(skimage.__file__).parent / "data"
     return {
-        "Astronaut (Eileen Collins)": skimage_data / "astronaut.png",
-        "Grace Hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
-        "Coffee (no face)": skimage_data / "coffee.png",
+        "Astronaut (Eileen Collins)": package_photo("astronaut"),
+        "Grace Hopper": package_photo("grace_hopper"),
+        "Coffee (no face)": package_photo("coffee"),
     }
 
 

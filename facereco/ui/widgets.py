@@ -10,10 +10,11 @@ from typing import Any
 
 import streamlit as st
 
-from facereco.client import FaceRecoClient
+from facereco.client import FaceRecoClient, ImageUrl
 from facereco.contract import Face
-from facereco.errors import ApiError, FaceRecoError, TransportError
+from facereco.errors import ApiError, FaceRecoError, InvalidImageURL, TransportError
 from facereco.ui.session import recorder, sample_photos
+from facereco.validation import check_image_url
 
 SOURCES = ("Sample photo", "Upload", "Camera", "Image URL")
 
@@ -27,8 +28,9 @@ class ImageChoice:
     url: str | None = None
 
     @property
-    def payload(self) -> bytes | str:
-        return self.data if self.data is not None else (self.url or "")
+    def payload(self) -> bytes | ImageUrl:
+        """Bytes, or an explicit URL: never a string the client could take for a file path."""
+        return self.data if self.data is not None else ImageUrl(self.url or "")
 
 
 def image_input(key: str, label: str = "Image", default_sample: int = 0) -> ImageChoice | None:
@@ -46,8 +48,15 @@ def image_input(key: str, label: str = "Image", default_sample: int = 0) -> Imag
     if source == "Camera":
         shot = st.camera_input("Take a photo", key=f"{key}-camera")
         return ImageChoice("camera.jpg", data=shot.getvalue()) if shot else None
-    url = st.text_input("Image URL (http or https)", key=f"{key}-url", placeholder="https://…/photo.jpg")
-    return ImageChoice(url.rsplit("/", 1)[-1] or url, url=url.strip()) if url.strip() else None
+    url = st.text_input("Image URL (http or https)", key=f"{key}-url", placeholder="https://…/photo.jpg").strip()
+    if not url:
+        return None
+    try:
+        check_image_url(url)
+    except InvalidImageURL:
+        st.error("Enter an http(s) URL (ports 80, 443 or 10000-12000).", icon=":material/link_off:")
+        return None
+    return ImageChoice(url.rsplit("/", 1)[-1] or url, url=url)
 
 
 def show_preview(choice: ImageChoice) -> None:

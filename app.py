@@ -53,6 +53,9 @@ def sidebar() -> None:
         ok, message = connection_check(backend)
         (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
         st.caption(f"Model: {session.model_description()}")
+        ready = session.engine_ready()
+        if ready is not None:
+            st.caption("Engine ready: models loaded." if ready else "Engine loading its models in the background…")
         if backend.is_local:
             st.caption("Set FACERECO_APPKEY to use the NHN cloud instead.")
 

@@ -42,7 +42,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         url_timeout_s=args.url_timeout,
     )
     if args.warm:
-        engine.warm_up()
+        engine.warm_up(mask=True)
+    else:
+        engine.start_warm_up()  # accept requests at once; the first one waits for this load, not a second
     serve(engine, args.host, args.port, args.log_level)
     return 0
 
@@ -152,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=10080)
     serve.add_argument("--appkey", action="append", help="an accepted appkey (repeatable; also FACERECO_APPKEYS)")
     serve.add_argument("--allow-private-urls", action="store_true", help="let image URLs name loopback/private hosts")
-    serve.add_argument("--warm", action="store_true", help="load the models before accepting requests")
+    serve.add_argument(
+        "--warm", action="store_true", help="load the models before accepting requests (default: in the background)"
+    )
     serve.add_argument("--group-quota", type=int, default=GROUP_QUOTA, help="faces per group (default 100,000)")
     serve.add_argument("--token-ttl", type=float, default=DEFAULT_TOKEN_TTL_S, help="page token lifetime, seconds")
     serve.add_argument("--url-timeout", type=float, default=10.0, help="image download limit, seconds")

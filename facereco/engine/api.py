@@ -106,6 +106,15 @@ class LocalEngine:
         """Load the face models now (the mask model too when asked) rather than on the first request."""
         self.service.analyzer.warm_up(mask=mask)
 
+    def start_warm_up(self) -> None:
+        """Load every model (the mask model too) on a background thread; requests meanwhile wait for that load."""
+        self.service.analyzer.start_warm_up()
+
+    @property
+    def models_ready(self) -> bool:
+        """Every model is loaded: the first request will not wait for one."""
+        return self.service.analyzer.ready
+
     def handle(
         self, appkey: str, call: str, path_params: dict[str, str], query: dict[str, str], body: Any
     ) -> dict[str, Any]:

@@ -180,6 +180,7 @@ class FaceService:
         analysed = self._analyse(image, orientation, mask)
         chosen = analysed.recognisable()[:limit]
         image_id = str(uuid.uuid4())
+        vectors = self.analyzer.embed_all(analysed.image.rgb, chosen)
         candidates = [
             NewFace(
                 face_id=str(uuid.uuid4()),
@@ -187,9 +188,9 @@ class FaceService:
                 external_image_id=external_image_id,
                 bbox=analysed.detail(face, False, False)["bbox"],
                 confidence=round(face.confidence * 100.0, 6),
-                vector=self._embed(analysed, face),
+                vector=vector,
             )
-            for face in chosen
+            for face, vector in zip(chosen, vectors, strict=True)
         ]
         with self.indexes.lock(owner, group_id):
             added = self.store.add_faces(owner, group_id, candidates, self.group_quota)
@@ -264,9 +265,11 @@ class FaceService:
         source_face = self._largest_face(source_analysed, "sourceImage")
         source_vector = self._embed(source_analysed, source_face)
         target_analysed = self._analyse(target, orientation, mask)
+        targets = target_analysed.recognisable()
+        target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets)
         scored = [
-            (face, _similarity(unit_distance(source_vector, self._embed(target_analysed, face))))
-            for face in target_analysed.recognisable()
+            (face, _similarity(unit_distance(source_vector, vector)))
+            for face, vector in zip(targets, target_vectors, strict=True)
         ]
         scored.sort(key=lambda pair: pair[1], reverse=True)
         matched = [

@@ -61,14 +61,14 @@ def configured_backend() -> Backend:
     return Backend(_secret("FACERECO_APPKEY"), _secret("FACERECO_BASE_URL") or CLOUD_BASE_URL)
 
 
-@st.cache_resource(show_spinner="Loading the face models…")
+@st.cache_resource(show_spinner=False)
 def shared_transport(backend: Backend) -> Transport:
-    """One transport per backend per process: the local engine loads its models once here."""
+    """One transport per backend per process: the local engine starts loading its models here, in the background."""
     if backend.is_local:
         from facereco.engine.api import LocalEngine
 
         engine = LocalEngine()
-        engine.warm_up()
+        engine.start_warm_up()
         return LocalTransport(engine)
     return HttpTransport(backend.appkey or "", backend.base_url)
 
@@ -84,6 +84,12 @@ def client() -> FaceRecoClient:
 
 def recorder() -> RecordingTransport:
     return client().transport  # type: ignore[return-value]
+
+
+def engine_ready() -> bool | None:
+    """Whether the local engine has loaded every model; None for a remote backend."""
+    transport = shared_transport(configured_backend())
+    return transport.engine.models_ready if isinstance(transport, LocalTransport) else None
 
 
 def model_description() -> str:

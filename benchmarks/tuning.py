@@ -147,7 +147,8 @@ def print_figures(scores: GroupScores) -> None:
             f"({r.false_matches:,}/{r.impostors:,}), FNMR {r.fnmr:.2%}{support}"
         )
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, 90)
-    print(f"  rank-1 identification {ident.rank1_rate:.2%}; at 90: FNIR {ident.fnir:.2%}, FPIR {ident.fpir:.2%}")
+    fpir = f"FPIR {ident.fpir:.2%}" if ident.non_mated_probes else "no probe without a mate, so no FPIR"
+    print(f"  rank-1 identification {ident.rank1_rate:.2%}; at 90: FNIR {ident.fnir:.2%}, {fpir}")
 
 
 def main() -> None:

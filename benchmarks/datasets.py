@@ -88,14 +88,19 @@ def pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     return np.array(genuine), np.array(impostor), missing
 
 
-def all_pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-vector distances of every same-identity and every cross-identity pair of the folder."""
+def labeled_unit_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(identity per face, unit descriptors one per row) of every photo with a recognisable face."""
     files = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*") if p.suffix.lower() in (".jpg", ".png"))
     vectors = embed_files(folder, files)
     kept = [(f.split("/")[0], v) for f, v in vectors.items() if v is not None]
     identities = np.array([i for i, _ in kept])
-    matrix = np.vstack([v / np.linalg.norm(v) for _, v in kept]).astype(np.float32)
-    upper = np.triu_indices(len(kept), k=1)
+    return identities, np.vstack([v / np.linalg.norm(v) for _, v in kept]).astype(np.float32)
+
+
+def all_pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-vector distances of every same-identity and every cross-identity pair of the folder."""
+    identities, matrix = labeled_unit_vectors(folder)
+    upper = np.triu_indices(len(identities), k=1)
     distances = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ matrix.T), 0.0))[upper]
     same = (identities[:, None] == identities[None, :])[upper]
     return distances[same], distances[~same]

@@ -376,7 +376,12 @@ class Store:
 
 
 def load_synthetic_faces(
-    store: Store, owner: str, group_id: str, vectors: np.ndarray, external_image_ids: list[str] | None = None
+    store: Store,
+    owner: str,
+    group_id: str,
+    vectors: np.ndarray,
+    external_image_ids: list[str] | None = None,
+    face_ids: list[str] | None = None,
 ) -> list[FaceRow]:
     """Benchmarks and tests only: faces with no photo behind them, straight into a group (no quota).
 
@@ -385,8 +390,9 @@ def load_synthetic_faces(
     """
     bbox = {"x0": 0.25, "y0": 0.25, "x1": 0.75, "y1": 0.75}
     labels = external_image_ids or [None] * len(vectors)
+    ids = face_ids or [str(uuid.uuid4()) for _ in range(len(vectors))]
     faces = [
-        NewFace(str(uuid.uuid4()), str(uuid.uuid4()), label, bbox, 99.9, v)
-        for v, label in zip(vectors, labels, strict=True)
+        NewFace(face_id, str(uuid.uuid4()), label, bbox, 99.9, v)
+        for v, label, face_id in zip(vectors, labels, ids, strict=True)
     ]
     return store.add_faces(owner, group_id, faces, quota=len(faces) + 10**9)[0]

@@ -339,10 +339,12 @@ def _search_one(
     client: FaceRecoClient, group_id: str, face_id: str, index: dict[str, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """One face's labeled matches (indexes, scores), best first; the transport retries 5xx/throttling."""
-    result = client.search_by_face_id(group_id, face_id, limit=SEARCH_LIMIT.high, threshold=1)
-    kept = [(index[m.face.face_id], m.similarity) for m in result.match_faces if m.face.face_id in index]
-    kept = [(j, s) for j, s in kept if j != index[face_id]]
-    return np.array([j for j, _ in kept], dtype=np.int32), np.array([s for _, s in kept], dtype=np.float64)
+    matches = client.search_by_face_id(group_id, face_id, limit=SEARCH_LIMIT.high, threshold=1).match_faces
+    # thousands of matches per answer: one pass per column, the filtering in numpy
+    rows = np.fromiter((index.get(m.face.face_id, -1) for m in matches), dtype=np.int32, count=len(matches))
+    scores = np.fromiter((m.similarity for m in matches), dtype=np.float64, count=len(matches))
+    kept = (rows >= 0) & (rows != index[face_id])  # faces unknown to the listing, and the probe itself, left out
+    return rows[kept], scores[kept]
 
 
 def score_group(

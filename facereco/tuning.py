@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import os
+import tempfile
 import threading
 import time
 import zipfile
@@ -324,8 +327,10 @@ class ScoringCheckpoint:
         done = [f for f in self.faces if f in self.answers]
         counts = np.array([self.answers[f][0].size for f in done], dtype=np.int64)
         empty_i, empty_s = np.zeros(0, np.int32), np.zeros(0)
-        partial = path.with_name(path.name + ".partial")
-        with open(partial, "wb") as handle:
+        # a temporary name of its own (two runs may save at once), fsynced before it replaces the old file
+        descriptor, partial_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+        partial = Path(partial_name)
+        with os.fdopen(descriptor, "wb") as handle:
             np.savez(
                 handle,
                 faces=np.array(self.faces, dtype=str),
@@ -334,6 +339,8 @@ class ScoringCheckpoint:
                 neighbours=np.concatenate([self.answers[f][0] for f in done]) if done else empty_i,
                 scores=np.concatenate([self.answers[f][1] for f in done]) if done else empty_s,
             )
+            handle.flush()
+            os.fsync(handle.fileno())
         partial.replace(path)
 
     @classmethod
@@ -344,9 +351,9 @@ class ScoringCheckpoint:
                 faces, done, counts = data["faces"].tolist(), data["done"].tolist(), data["counts"]
                 neighbours = np.split(data["neighbours"], np.cumsum(counts)[:-1]) if len(done) else []
                 scores = np.split(data["scores"], np.cumsum(counts)[:-1]) if len(done) else []
-        except (OSError, ValueError, KeyError):
+                return cls(faces, {f: (n, s) for f, n, s in zip(done, neighbours, scores, strict=True)})
+        except Exception:  # noqa: BLE001 - empty, truncated, not a ZIP, wrong arrays: a checkpoint is only a cache
             return cls()
-        return cls(faces, {f: (n, s) for f, n, s in zip(done, neighbours, scores, strict=True)})
 
 
 def labeled_faces(client: FaceRecoClient, group_id: str) -> list[Face]:
@@ -453,13 +460,18 @@ def _assemble(faces: list[Face], checkpoint: ScoringCheckpoint) -> GroupScores:
 FMR_TARGETS = (0.01, 0.001, 0.0001)
 
 
-def _rates_fields(rates: Rates) -> dict[str, float | int]:
+def _known(value: float) -> float | None:
+    """A rate, or None (JSON null) where it is undefined: no impostor or no genuine pair to count it on."""
+    return None if math.isnan(value) else value
+
+
+def _rates_fields(rates: Rates) -> dict[str, float | int | None]:
     return {
         "threshold": rates.threshold,
-        "fmr": rates.fmr,
+        "fmr": _known(rates.fmr),
         "falseMatches": rates.false_matches,
         "impostorPairs": rates.impostors,
-        "fnmr": rates.fnmr,
+        "fnmr": _known(rates.fnmr),
         "falseNonMatches": rates.false_non_matches,
         "genuinePairs": rates.genuines,
     }
@@ -472,7 +484,7 @@ def scoring_summary(scores: GroupScores) -> dict[str, object]:
     targets = [score_set.for_fmr(t) for t in FMR_TARGETS]
     return {
         "faces": len(scores.faces),
-        "eer": {"eer": eer.mean_error, **_rates_fields(eer)},
+        "eer": {"eer": _known(eer.mean_error), **_rates_fields(eer)},
         "thresholdForFmr": [
             {
                 "targetFmr": t.target,

@@ -31,6 +31,7 @@ from facereco.tuning import (
     labeled_external_id,
     labeled_images,
     score_group,
+    scoring_summary,
 )
 
 from .servers import running_server
@@ -265,6 +266,35 @@ def same_scores(a, b) -> bool:
         and np.allclose(a.scores, b.scores)
         and np.array_equal(a.top_is_mate, b.top_is_mate)
     )
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "mismatched"])
+def test_a_damaged_checkpoint_is_an_empty_one(tmp_path: Path, damage: str):
+    path = tmp_path / "checkpoint.npz"
+    good = ScoringCheckpoint(["a", "b"], {"a": (np.array([1], np.int32), np.array([55.5]))})
+    good.save(path)
+    assert ScoringCheckpoint.load(path).answers.keys() == {"a"}
+    whole = path.read_bytes()
+    if damage == "mismatched":  # two faces done, one answer's arrays
+        np.savez(
+            path,
+            faces=np.array(["a", "b"]),
+            done=np.array(["a", "b"]),
+            counts=np.array([1]),
+            neighbours=np.array([1], np.int32),
+            scores=np.array([55.5]),
+        )
+    else:
+        path.write_bytes({"empty": b"", "truncated": whole[: len(whole) // 2], "garbage": b"not a zip"}[damage])
+    loaded = ScoringCheckpoint.load(path)
+    assert loaded.answers == {} and list(tmp_path.iterdir()) == [path]
+
+
+def test_score_summary_is_valid_json_without_impostors(tmp_path: Path):
+    client = FaceRecoClient.local(tmp_path)
+    add_synthetic_group(client.transport.engine, "one-person", 4, per_identity=4)
+    summary = json.loads(json.dumps(scoring_summary(score_group(client, "one-person")), allow_nan=False))
+    assert summary["eer"]["fmr"] is None and summary["eer"]["fnmr"] == 0.0
 
 
 def test_cancel_keeps_a_checkpoint_and_the_next_run_searches_only_the_rest(tmp_path: Path):

@@ -60,7 +60,7 @@ class LocalEngine:
         index_memory_mb: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the key: owner only
         self.secrets = EngineSecrets(load_or_create_key(self.data_dir))
         self.appkeys = frozenset(appkeys) if appkeys is not None else None
         self.service = FaceService(

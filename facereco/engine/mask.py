@@ -2,9 +2,13 @@
 
 The package ships a Keras HDF5 file and imports TensorFlow-era code, so it is never
 imported: we find the file, convert it once with our own converter (``keras_onnx.py``)
-and cache the ONNX graph in the data folder as ``mask-<sha256 of the source>-v<N>.onnx``.
-A cached graph is trusted only when it loads, names the same source hash and gives the
-probe output recorded at conversion; anything else is rebuilt.
+and cache the ONNX graph as ``models/mask-<sha256 of the source>-v<N>.onnx`` under the process's
+default data folder (``FACERECO_DATA_DIR``, else ``~/.local/share/facereco``): one analyzer serves
+every engine of a process, so an engine's ``--data-dir`` does not move it.
+A cached graph is used only when it loads, names the same source hash and gives the probe output
+recorded at conversion; anything else is rebuilt. That catches damage and stale files, not a
+deliberate forgery: whoever can write the data folder can also read ``secret.key`` and the database,
+so the folder itself is the trust boundary (the engine creates it 0700).
 
 ``cv2.dnn`` (which already runs MTCNN) rather than onnxruntime: onnxruntime is 2-4 ms per
 face faster here (``benchmarks/vision.py`` prints both) but its wheel adds 80 MB to the install,

@@ -37,7 +37,7 @@ except FaceRecoError as error:
     groups, face_total = [], 0
 
 left, middle, right = st.columns(3)
-left.metric("Backend", session.configured_backend().label)
+left.metric("Backend", session.current_backend().label)
 middle.metric("Groups", len(groups))
 right.metric("Faces", face_total)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,76 @@ def test_slider_moves_make_no_api_call(browser, tmp_path: Path, astronaut_path: 
                 assert page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() != "90", path
                 assert server.log().count("facereco.access") == calls, f"{path}: a slider move called the API"
                 assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _sidebar_nav(page, title: str) -> None:
+    """Move within the session (a page.goto would start a new session, and so a new read cache)."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    wait_until_idle(page)
+
+
+def _use_server(page, base_url: str, appkey: str) -> None:
+    page.locator('[data-testid="stSidebar"]').get_by_text("Another server", exact=True).click()
+    wait_until_idle(page)
+    page.get_by_label("Base URL").fill(base_url)
+    page.get_by_label("Base URL").press("Enter")
+    wait_until_idle(page)
+    page.get_by_label("Appkey").fill(appkey)
+    page.get_by_label("Appkey").press("Enter")
+    wait_until_idle(page)
+
+
+def test_backend_switch_to_a_server_and_a_bad_appkey(browser, tmp_path: Path):
+    """Local engine first, then `serve` chosen in the sidebar: its groups appear; a bad appkey is one sentence."""
+    from facereco import FaceRecoClient
+
+    from .servers import running_server
+
+    with running_server(tmp_path / "server", ["good-key"], "--log-level", "info") as server:
+        FaceRecoClient("good-key", server.base_url).create_group("from-the-server")
+        with running_dashboard(tmp_path / "dashboard") as base:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/groups")
+            wait_until_idle(page)
+            assert page.get_by_text("from-the-server").count() == 0
+            started = time.monotonic()
+            _use_server(page, server.base_url, "wrong-key")
+            assert time.monotonic() - started < 8, "a refused appkey must not wait for retries"
+            errors = page.locator('[data-testid="stAlertContentError"]')
+            assert errors.count() >= 1
+            sentence = errors.first.locator("p").inner_text()
+            assert "result code -41000" in sentence and "\n" not in sentence.strip(), sentence
+            assert "wrong-key" not in page.locator("body").inner_text() and "wrong-key" not in page.url
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.get_by_label("Appkey").fill("good-key")
+            page.get_by_label("Appkey").press("Enter")
+            wait_until_idle(page)
+            assert page.get_by_text("from-the-server").count() >= 1
+            assert "good-key" not in page.locator("body").inner_text() and "good-key" not in page.url
+            assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_navigating_all_pages_twice_calls_no_more_than_once(browser, tmp_path: Path):
+    """The read cache: after the first visit of each page, moving between pages makes no API call."""
+    from facereco import FaceRecoClient
+
+    from .servers import running_server
+
+    titles = ("Detect", "Compare", "Search", "Verify", "Groups", "Tuning", "Home")
+    with running_server(tmp_path / "server", ["count-key"], "--log-level", "info") as server:
+        client = FaceRecoClient("count-key", server.base_url)
+        for group in ("alpha", "beta"):
+            client.create_group(group)
+        backend = {"FACERECO_APPKEY": "count-key", "FACERECO_BASE_URL": server.base_url}
+        with running_dashboard(tmp_path / "dashboard", backend) as base:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base)
+            wait_until_idle(page)
+            for title in titles:
+                _sidebar_nav(page, title)
+            once = server.log().count("facereco.access")
+            assert once > 0, "the first visit must have read the groups from the server"
+            for title in titles:
+                _sidebar_nav(page, title)
+            assert server.log().count("facereco.access") == once
+            assert page.locator('[data-testid="stException"]').count() == 0

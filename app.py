@@ -33,9 +33,7 @@ def language_switch() -> None:
     """Defaults to the browser's language where Streamlit exposes it, else English."""
     if LANGUAGE_KEY not in st.session_state:
         st.session_state[LANGUAGE_KEY] = language_from_locale(getattr(st.context, "locale", None))
-    st.sidebar.selectbox(
-        "Language / 言語 / 언어", list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY
-    )
+    st.sidebar.selectbox("Language / 言語 / 언어", list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
 
 
 def backend_switch() -> None:

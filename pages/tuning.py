@@ -16,35 +16,47 @@ from facereco.errors import FaceRecoError
 from facereco.metrics import ScoreSet, identification_rates, min_impostors_for, wilson_interval
 from facereco.tuning import GroupScores, enroll, score_group
 from facereco.ui import session
+from facereco.ui.i18n import _
 from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
 from facereco.ui.widgets import group_picker, show_error
 
 session.require_router(__file__)
-st.title("Threshold tuning")
+st.title(_("Threshold tuning"))
 st.caption(
-    "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
-    "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+    _(
+        "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
+        "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+    )
 )
 client = session.client()
 FMR_TARGETS = (0.01, 0.001, 0.0001)
 THRESHOLD_KEY = "tuning-threshold"
 
-with st.expander("Enroll a labeled set (ZIP of <identity>/<image>)", expanded=False):
-    target = st.text_input("Group", value="labeled", key="tuning-enroll-group")
-    archive = st.file_uploader("ZIP file", type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
-    if st.button("Enroll", key="tuning-enroll", disabled=not (archive and target)):
-        progress = st.progress(0.0, text="enrolling…")
+with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded=False):
+    target = st.text_input(_("Group"), value="labeled", key="tuning-enroll-group")
+    archive = st.file_uploader(_("ZIP file"), type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
+    if st.button(_("Enroll"), key="tuning-enroll", disabled=not (archive and target)):
+        progress = st.progress(0.0, text=_("enrolling…"))
         try:
             client.ensure_group(target)
             report = enroll(
                 client, target, archive.getvalue(), lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}")
             )
             st.success(
-                f"{report.added} face(s) added, {report.skipped} already there, "
-                f"{report.no_face} image(s) without a recognisable face, {len(report.failed)} failed."
+                _(
+                    "{added:,} face(s) added, {skipped:,} already there, "
+                    "{no_face:,} image(s) without a recognisable face, {failed:,} failed."
+                ).format(added=report.added, skipped=report.skipped, no_face=report.no_face, failed=len(report.failed))
             )
+            if report.failed:
+                st.error(enroll_failures(report.failed))
         except FaceRecoError as error:
             show_error(error)
+
+
+def enroll_failures(failed: list) -> str:
+    """Each failed file named with why, in one sentence."""
+    return _("Not enrolled: {files}").format(files="; ".join(f"{name}: {reason}" for name, reason in failed))
 
 
 def group_state(group: str) -> tuple:
@@ -72,14 +84,14 @@ except FaceRecoError as error:
     show_error(error)
     st.stop()
 cache = st.session_state.setdefault("tuning-scores", {})
-if state not in cache and st.button("Score this group", type="primary", key="tuning-score"):
-    bar = st.progress(0.0, text="searching every face…")
+if state not in cache and st.button(_("Score this group"), type="primary", key="tuning-score"):
+    bar = st.progress(0.0, text=_("searching every face…"))
     try:
-        cache[state] = score_group(client, group, lambda d, t, n: bar.progress(d / t, text=f"{d}/{t} faces searched"))
+        cache[state] = score_group(client, group, lambda d, t, n: bar.progress(d / t, text=_("{done:,}/{total:,} faces searched").format(done=d, total=t)))
     except FaceRecoError as error:
         show_error(error)
 if state not in cache:
-    st.info("Press **Score this group**: every face is searched once (threshold 1, limit 4096).")
+    st.info(_("Press **Score this group**: every face is searched once (threshold 1, limit 4096)."))
     st.stop()
 
 scores: GroupScores = cache[state]
@@ -87,8 +99,10 @@ score_set = scores.score_set
 n_genuine, n_impostor = score_set.genuine.size, score_set.impostor.size
 if n_genuine == 0 or n_impostor == 0:
     st.warning(
-        f"{len(scores.faces)} labeled face(s): {n_genuine} genuine and {n_impostor} impostor pairs. "
-        "Tuning needs at least two identities and two faces of one identity."
+        _(
+            "{faces:,} labeled face(s): {genuine:,} genuine and {impostor:,} impostor pairs. "
+            "Tuning needs at least two identities and two faces of one identity."
+        ).format(faces=len(scores.faces), genuine=n_genuine, impostor=n_impostor)
     )
     st.stop()
 thresholds, fmr_curve, fnmr_curve, genuine_bins, impostor_bins = curve_and_bins(score_set, state)
@@ -107,23 +121,25 @@ st.session_state.setdefault(THRESHOLD_KEY, 90)
 buttons = st.columns(len(FMR_TARGETS) + 1)
 for column, target_fmr in zip(buttons, FMR_TARGETS, strict=False):
     column.button(
-        f"Threshold for FMR {target_fmr:.2%}",
+        _("Threshold for FMR {rate}").format(rate=f"{target_fmr:.2%}"),
         key=f"tuning-fmr-{target_fmr}",
         on_click=set_threshold,
         args=(integer_threshold_for(target_fmr),),
     )
-buttons[-1].button("Cloud default 90", key="tuning-default", on_click=set_threshold, args=(90,))
+buttons[-1].button(_("Cloud default 90"), key="tuning-default", on_click=set_threshold, args=(90,))
 
 
 @st.fragment
 def results() -> None:
     """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
-    threshold = st.slider("Threshold", 1, 100, key=THRESHOLD_KEY)
+    threshold = st.slider(_("Threshold"), 1, 100, key=THRESHOLD_KEY)
     for target_fmr in FMR_TARGETS:
         if not score_set.supports_fmr(target_fmr):
             st.warning(
-                f"FMR {target_fmr:.2%} is not supported by this sample: {n_impostor:,} impostor pairs, "
-                f"at least {min_impostors_for(target_fmr):,} needed (rule of three).",
+                _(
+                    "FMR {rate} is not supported by this sample: {impostors:,} impostor pairs, "
+                    "at least {needed:,} needed (rule of three)."
+                ).format(rate=f"{target_fmr:.2%}", impostors=n_impostor, needed=min_impostors_for(target_fmr)),
                 icon=":material/warning:",
             )
             break
@@ -133,58 +149,68 @@ def results() -> None:
     fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
     eer, eer_threshold = score_set.eer()
     columns = st.columns(4)
-    columns[0].metric("FMR", f"{rates.fmr:.3%}", help="impostor pairs matched")
+    columns[0].metric(_("FMR"), f"{rates.fmr:.3%}", help=_("impostor pairs matched"))
     columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
-    columns[1].metric("FNMR", f"{rates.fnmr:.2%}", help="genuine pairs missed")
+    columns[1].metric(_("FNMR"), f"{rates.fnmr:.2%}", help=_("genuine pairs missed"))
     columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
-    columns[2].metric("TMR", f"{1 - rates.fnmr:.2%}", help="genuine pairs matched")
-    columns[3].metric("EER", f"{eer:.2%}", help=f"at similarity {eer_threshold:.1f}")
+    columns[2].metric(_("TMR"), f"{1 - rates.fnmr:.2%}", help=_("genuine pairs matched"))
+    columns[3].metric(_("EER"), f"{eer:.2%}", help=_("at similarity {value:.1f}").format(value=eer_threshold))
 
-    log_y = st.toggle("Log scale", value=True, key="tuning-log")
+    log_y = st.toggle(_("Log scale"), value=True, key="tuning-log")
     st.plotly_chart(score_histograms(genuine_bins, impostor_bins, threshold, log_y), key="tuning-histogram")
     det_column, roc_column = st.columns(2)
     point = (rates.fmr, rates.fnmr)
     det_column.plotly_chart(det_curve(fmr_curve, fnmr_curve, point), key="tuning-det")
     roc_column.plotly_chart(roc_curve(fmr_curve, fnmr_curve, point), key="tuning-roc")
 
-    st.subheader("Operating points")
-    points = [(f"FMR {t:.2%}", integer_threshold_for(t)) for t in FMR_TARGETS]
-    points += [("EER", round(eer_threshold)), ("cloud default", 90), ("slider", threshold)]
+    st.subheader(_("Operating points"))
+    points = [(_("FMR {rate}").format(rate=f"{t:.2%}"), integer_threshold_for(t)) for t in FMR_TARGETS]
+    points += [(_("EER"), round(eer_threshold)), (_("cloud default"), 90), (_("slider"), threshold)]
     rows = []
     for name, value in points:
         r = score_set.rates(value)
         rows.append(
             {
-                "point": name,
-                "threshold": value,
-                "FMR": f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
-                "FNMR": f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
-                "TMR": f"{1 - r.fnmr:.2%}",
+                _("point"): name,
+                _("threshold"): value,
+                _("FMR"): f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
+                _("FNMR"): f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
+                _("TMR"): f"{1 - r.fnmr:.2%}",
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
 
-    st.subheader("1:N identification (each face against the rest of the group)")
+    st.subheader(_("1:N identification (each face against the rest of the group)"))
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
     one, two, three = st.columns(3)
-    one.metric("Rank-1 identification rate", f"{ident.rank1_rate:.2%}", help=f"{ident.mated_probes:,} mated probes")
-    two.metric("FNIR at threshold", f"{ident.fnir:.2%}", help="mated probes whose best candidate is no mate above it")
+    one.metric(
+        _("Rank-1 identification rate"),
+        f"{ident.rank1_rate:.2%}",
+        help=_("{count:,} mated probes").format(count=ident.mated_probes),
+    )
+    two.metric(
+        _("FNIR at threshold"),
+        f"{ident.fnir:.2%}",
+        help=_("mated probes whose best candidate is no mate above it"),
+    )
     three.metric(
-        "FPIR at threshold",
+        _("FPIR at threshold"),
         "—" if not ident.non_mated_probes else f"{ident.fpir:.2%}",
-        help=f"{ident.non_mated_probes:,} probes without a mate in the group",
+        help=_("{count:,} probes without a mate in the group").format(count=ident.non_mated_probes),
     )
 
-    st.subheader("Hardest pairs")
+    st.subheader(_("Hardest pairs"))
     impostor_column, genuine_column = st.columns(2)
-    impostor_column.caption("Highest-scoring impostor pairs")
+    impostor_column.caption(_("Highest-scoring impostor pairs"))
     impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
-    genuine_column.caption("Lowest-scoring genuine pairs")
+    genuine_column.caption(_("Lowest-scoring genuine pairs"))
     genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
-    st.download_button("Export all scores (CSV)", scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
+    st.download_button(_("Export all scores (CSV)"), scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
     st.caption(
-        f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
-        "pairs below similarity 1 are counted but not listed in the CSV."
+        _(
+            "{faces:,} labeled faces, {pairs:,} pairs; {unlisted:,} impostor "
+            "pairs below similarity 1 are counted but not listed in the CSV."
+        ).format(faces=len(scores.faces), pairs=scores.pair_count, unlisted=scores.unreturned_impostors)
     )
 
 

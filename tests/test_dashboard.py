@@ -168,7 +168,7 @@ def test_groups_delete_a_face_then_the_group():
 
 def test_a_bad_upload_shows_a_message_not_an_exception():
     at = open_page("pages/detect.py")
-    at.radio(key="detect-source").set_value("Upload").run()
+    at.radio(key="detect-source").set_value("upload").run()
     at.file_uploader(key="detect-upload").upload("notes.png", b"this is not an image at all", "image/png").run()
     at.button(key="detect-run").click().run()
     assert not at.exception

@@ -16,8 +16,8 @@ from facereco.errors import FaceRecoError
 from facereco.metrics import ScoreSet, identification_rates, min_impostors_for, wilson_interval
 from facereco.tuning import GroupScores, enroll, score_group
 from facereco.ui import session
-from facereco.ui.i18n import _
 from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
+from facereco.ui.i18n import _
 from facereco.ui.widgets import group_picker, show_error
 
 session.require_router(__file__)
@@ -31,6 +31,12 @@ st.caption(
 client = session.client()
 FMR_TARGETS = (0.01, 0.001, 0.0001)
 THRESHOLD_KEY = "tuning-threshold"
+
+
+def enroll_failures(failed: list) -> str:
+    """Each failed file named with why, in one sentence."""
+    return _("Not enrolled: {files}").format(files="; ".join(f"{name}: {reason}" for name, reason in failed))
+
 
 with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded=False):
     target = st.text_input(_("Group"), value="labeled", key="tuning-enroll-group")
@@ -52,11 +58,6 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
                 st.error(enroll_failures(report.failed))
         except FaceRecoError as error:
             show_error(error)
-
-
-def enroll_failures(failed: list) -> str:
-    """Each failed file named with why, in one sentence."""
-    return _("Not enrolled: {files}").format(files="; ".join(f"{name}: {reason}" for name, reason in failed))
 
 
 def group_state(group: str) -> tuple:
@@ -87,7 +88,11 @@ cache = st.session_state.setdefault("tuning-scores", {})
 if state not in cache and st.button(_("Score this group"), type="primary", key="tuning-score"):
     bar = st.progress(0.0, text=_("searching every face…"))
     try:
-        cache[state] = score_group(client, group, lambda d, t, n: bar.progress(d / t, text=_("{done:,}/{total:,} faces searched").format(done=d, total=t)))
+        cache[state] = score_group(
+            client,
+            group,
+            lambda d, t, n: bar.progress(d / t, text=_("{done:,}/{total:,} faces searched").format(done=d, total=t)),
+        )
     except FaceRecoError as error:
         show_error(error)
 if state not in cache:
@@ -205,7 +210,9 @@ def results() -> None:
     impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
     genuine_column.caption(_("Lowest-scoring genuine pairs"))
     genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
-    st.download_button(_("Export all scores (CSV)"), scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv")
+    st.download_button(
+        _("Export all scores (CSV)"), scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv"
+    )
     st.caption(
         _(
             "{faces:,} labeled faces, {pairs:,} pairs; {unlisted:,} impostor "

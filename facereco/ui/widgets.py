@@ -60,7 +60,8 @@ def _uploaded(key: str) -> ImageChoice | None:
 def image_input(key: str, label: str | None = None, default_sample: int = 0) -> ImageChoice | None:
     """Sample photo, upload (PNG/JPEG), camera or URL."""
     names = source_names()
-    st.markdown(f"**{label or _('Image')}**")
+    shown_label = label or _("Image")
+    st.markdown(f"**{shown_label}**")
     source = st.radio(
         _("Source"), list(names), format_func=names.get, key=f"{key}-source", horizontal=True,
         label_visibility="collapsed",

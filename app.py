@@ -29,11 +29,26 @@ def page_titles() -> dict[str, tuple[str, str]]:
     }
 
 
-def language_switch() -> None:
-    """Defaults to the browser's language where Streamlit exposes it, else English."""
+def default_language() -> None:
+    """The browser's language where Streamlit exposes it, else English; before any text is made."""
     if LANGUAGE_KEY not in st.session_state:
         st.session_state[LANGUAGE_KEY] = language_from_locale(getattr(st.context, "locale", None))
-    st.sidebar.selectbox("Language / 言語 / 언어", list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
+
+
+def language_switch() -> None:
+    """The choice is copied to a plain session key, which outlives a run that draws no sidebar."""
+
+    def keep_choice() -> None:
+        st.session_state[LANGUAGE_KEY] = st.session_state["language-choice"]
+
+    st.sidebar.selectbox(
+        "Language / 言語 / 언어",
+        list(LANGUAGES),
+        index=list(LANGUAGES).index(st.session_state[LANGUAGE_KEY]),
+        format_func=LANGUAGES.get,
+        key="language-choice",
+        on_change=keep_choice,
+    )
 
 
 def backend_switch() -> None:
@@ -80,12 +95,13 @@ def _is_streamlit_control_flow(error: BaseException) -> bool:
     return type(error).__name__ in {"RerunException", "StopException"}
 
 
-connected = sidebar()
+default_language()
 PAGES = {
     name: st.Page(f"pages/{name}", title=title, icon=icon, default=name == "home.py", url_path=name[:-3])
     for name, (title, icon) in page_titles().items()
 }
 navigation = st.navigation(list(PAGES.values()))
+connected = sidebar()  # after st.navigation: elements drawn before it are lost on a page switch
 session.mark_router_started()
 wanted = st.session_state.pop(session.WANTED_PAGE_KEY, None)
 if wanted:  # a deep link that arrived before the router was up (see session.require_router)

@@ -18,6 +18,7 @@ from facereco.tuning import GroupScores, enroll, score_group
 from facereco.ui import session
 from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
 from facereco.ui.i18n import _
+from facereco.ui.report import TuningReport, tuning_report_html
 from facereco.ui.widgets import group_picker, show_error
 
 session.require_router(__file__)
@@ -134,6 +135,31 @@ for column, target_fmr in zip(buttons, FMR_TARGETS, strict=False):
 buttons[-1].button(_("Cloud default 90"), key="tuning-default", on_click=set_threshold, args=(90,))
 
 
+REPORT_KEY = "tuning-report"
+
+
+def report_download(rates, figures: tuple, rows: list[dict]) -> None:
+    """Build the hand-out on request (a few MB: not on every slider move), for the threshold it states."""
+    if st.button(_("Prepare the HTML report"), key="tuning-report-build"):
+        report = TuningReport(
+            group=group,
+            faces=len(scores.faces),
+            identities=len(set(scores.identities) - {""}),
+            rates=rates,
+            figures=figures,
+            operating_points=rows,
+            model_version=session.model_description(),
+            backend=session.current_backend().label,
+        )
+        st.session_state[REPORT_KEY] = (group, rates.threshold, tuning_report_html(report))
+    kept = st.session_state.get(REPORT_KEY)
+    if kept and kept[:2] == (group, rates.threshold):
+        st.download_button(
+            _("Download the report (HTML)"), kept[2], f"{group}-tuning-report.html", "text/html",
+            key="tuning-report-download",
+        )  # fmt: skip
+
+
 @st.fragment
 def results() -> None:
     """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
@@ -162,11 +188,16 @@ def results() -> None:
     columns[3].metric(_("EER"), f"{eer:.2%}", help=_("at similarity {value:.1f}").format(value=eer_threshold))
 
     log_y = st.toggle(_("Log scale"), value=True, key="tuning-log")
-    st.plotly_chart(score_histograms(genuine_bins, impostor_bins, threshold, log_y), key="tuning-histogram")
-    det_column, roc_column = st.columns(2)
     point = (rates.fmr, rates.fnmr)
-    det_column.plotly_chart(det_curve(fmr_curve, fnmr_curve, point), key="tuning-det")
-    roc_column.plotly_chart(roc_curve(fmr_curve, fnmr_curve, point), key="tuning-roc")
+    figures = (
+        score_histograms(genuine_bins, impostor_bins, threshold, log_y),
+        det_curve(fmr_curve, fnmr_curve, point),
+        roc_curve(fmr_curve, fnmr_curve, point),
+    )
+    st.plotly_chart(figures[0], key="tuning-histogram")
+    det_column, roc_column = st.columns(2)
+    det_column.plotly_chart(figures[1], key="tuning-det")
+    roc_column.plotly_chart(figures[2], key="tuning-roc")
 
     st.subheader(_("Operating points"))
     points = [(_("FMR {rate}").format(rate=f"{t:.2%}"), integer_threshold_for(t)) for t in FMR_TARGETS]
@@ -184,6 +215,7 @@ def results() -> None:
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
+    report_download(rates, figures, rows)
 
     st.subheader(_("1:N identification (each face against the rest of the group)"))
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)

@@ -155,3 +155,48 @@ def test_navigating_all_pages_twice_calls_no_more_than_once(browser, tmp_path: P
                 _sidebar_nav(page, title)
             assert server.log().count("facereco.access") == once
             assert page.locator('[data-testid="stException"]').count() == 0
+            page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Refresh").click()
+            wait_until_idle(page)
+            assert server.log().count("facereco.access") > once, "Refresh must read the lists again"
+
+
+def test_language_follows_the_browser_and_the_switch(browser, tmp_path: Path):
+    with running_dashboard(tmp_path / "data") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ja-JP")
+        page.goto(base)
+        wait_until_idle(page)
+        assert page.get_by_role("heading", name="顔認識ダッシュボード").count() == 1
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="한국어").click()
+        wait_until_idle(page)
+        assert page.get_by_role("heading", name="얼굴 인식 대시보드").count() == 1
+        assert page.locator('[data-testid="stSidebarNav"]').get_by_text("얼굴 검색").count() == 1
+
+
+def test_exported_report_renders_offline(browser, tmp_path: Path):
+    """Tuning page -> HTML report -> opened with the network off: every chart is drawn."""
+    with running_dashboard(tmp_path / "data") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base)
+        wait_until_idle(page)
+        page.get_by_role("button", name="Build the demo group").click()
+        wait_until_idle(page)
+        _sidebar_nav(page, "Tuning")
+        page.get_by_role("button", name="Score this group").click()
+        wait_until_idle(page)
+        page.get_by_role("button", name="Prepare the HTML report").click()
+        wait_until_idle(page)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the report (HTML)").click()
+        report = tmp_path / "report.html"
+        download.value.save_as(report)
+    offline = browser.new_context(offline=True)
+    requests_seen: list[str] = []
+    offline.on("request", lambda request: requests_seen.append(request.url))
+    viewer = offline.new_page()
+    viewer.goto(report.as_uri())
+    viewer.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3", timeout=30_000)
+    assert viewer.locator(".js-plotly-plot").count() == 3
+    assert viewer.get_by_text("Threshold tuning report: demo").count() == 1
+    assert all(url.startswith(("file:", "data:", "blob:")) for url in requests_seen), requests_seen
+    offline.close()

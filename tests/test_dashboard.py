@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
 from streamlit.testing.v1 import AppTest
 
-from facereco.ui.session import CLIENT_KEY
+from facereco.ui.session import CLIENT_KEY, local_transport
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,7 @@ def engine_data_dir(tmp_path_factory):
     previous = {k: os.environ.get(k) for k in ("FACERECO_DATA_DIR", "FACERECO_APPKEY")}
     os.environ["FACERECO_DATA_DIR"] = str(tmp_path_factory.mktemp("dashboard-engine"))
     os.environ.pop("FACERECO_APPKEY", None)
+    local_transport.clear()  # the app's engine is per process: this module's data directory, not another's
     yield
     for key, value in previous.items():
         if value is None:
@@ -182,3 +184,49 @@ def _tiny_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 40)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def exported_report(at: AppTest) -> str:
+    """The Tuning page's HTML hand-out for the demo group at the cloud default threshold."""
+    at.button(key="build-demo").click().run()
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("demo").run()
+    at.button(key="tuning-score").click().run()
+    at.button(key="tuning-report-build").click().run()
+    assert not at.exception, at.exception
+    return at.session_state["tuning-report"][2]
+
+
+def test_tuning_exports_a_self_contained_report(tmp_path: Path):
+    html = exported_report(open_page())
+    # demo group: 2 identities x 2 faces -> 2 genuine and 4 impostor pairs; threshold 90
+    assert "Threshold tuning report: demo" in html
+    assert "<th>Genuine pairs</th><td>2</td>" in html and "<th>Impostor pairs</th><td>4</td>" in html
+    assert "<th>Chosen threshold</th><td>90</td>" in html
+    assert "95 % CI" in html and "/4 = " in html and "/2 = " in html
+    assert html.count("js-plotly-plot") >= 3 and html.count("Plotly.newPlot") == 3
+    assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=", html)  # nothing to fetch when opened
+    (tmp_path / "report.html").write_text(html, encoding="utf-8")
+
+
+def test_reading_pages_again_calls_nothing_until_a_write():
+    """The per-session read cache, on the real engine: a rerun and a page change read nothing again;
+    a write from this session shows at once in the counters (Refresh: see the browser test)."""
+
+    def metrics() -> dict[str, str]:
+        return {m.label: m.value for m in at.metric}
+
+    at = open_page()
+    at.switch_page("pages/groups.py").run()
+    at.switch_page("pages/home.py").run()
+    calls, groups_shown = calls_made(at), int(metrics()["Groups"])
+    at.switch_page("pages/groups.py").run()
+    at.switch_page("pages/home.py").run()
+    at.run()
+    assert calls_made(at) == calls
+    at.switch_page("pages/groups.py").run()
+    at.text_input(key="groups-new-id").set_value("counted").run()
+    at.button(key="groups-create").click().run()
+    assert "counted" in at.selectbox(key="groups-selected").options
+    at.switch_page("pages/home.py").run()
+    assert int(metrics()["Groups"]) == groups_shown + 1

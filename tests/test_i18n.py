@@ -12,6 +12,7 @@ from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from facereco.ui import i18n
+from facereco.ui.session import local_transport
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -49,6 +50,7 @@ def local_engine(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FACERECO_DATA_DIR", str(tmp_path_factory.mktemp("i18n-engine")))
         patch.delenv("FACERECO_APPKEY", raising=False)
+        local_transport.clear()  # the app's engine is per process: this module's data directory
         yield
 
 
@@ -76,6 +78,8 @@ def test_every_page_in_each_language_asks_for_no_missing_msgid(language: str, ti
         assert not failures, (page, failures)
     at.switch_page("pages/tuning.py").run()
     at.button(key="tuning-score").click().run()  # the demo group: two identities, two faces each
+    at.button(key="tuning-report-build").click().run()  # the hand-out is in the session's language too
     assert not at.exception, at.exception
+    assert f"<html lang=\"{language}\">" in at.session_state["tuning-report"][2]
     missing = sorted(message for lang, message in i18n.missing() if lang == language)
     assert not missing, f"{language}: asked for untranslated {missing}"

@@ -80,6 +80,6 @@ def test_every_page_in_each_language_asks_for_no_missing_msgid(language: str, ti
     at.button(key="tuning-score").click().run()  # the demo group: two identities, two faces each
     at.button(key="tuning-report-build").click().run()  # the hand-out is in the session's language too
     assert not at.exception, at.exception
-    assert f"<html lang=\"{language}\">" in at.session_state["tuning-report"][2]
+    assert f'<html lang="{language}">' in at.session_state["tuning-report"][2]
     missing = sorted(message for lang, message in i18n.missing() if lang == language)
     assert not missing, f"{language}: asked for untranslated {missing}"

@@ -6,6 +6,7 @@ labels sit inside the plot area (no clipped "thre" or "100.0"), legends below th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,7 +16,12 @@ from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
 from facereco.ui.i18n import _
 
 CLOUD_DEFAULT_THRESHOLD = 90
-COUNT_AXIS = {"tickformat": ",d", "rangemode": "tozero"}  # whole faces, never 0.5
+def count_axis(largest_count: int) -> dict:
+    """A y axis of whole counts: integer steps, so ",d" never prints 0.5 as "0" and 1.5 as "2"."""
+    step = max(1, math.ceil(largest_count / 6))
+    return {"tickformat": ",d", "rangemode": "tozero", "dtick": step}
+
+
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}  # clear of the x ticks and title
 
 
@@ -59,6 +65,11 @@ def similarity_bars(names: Sequence[str], similarities: Sequence[float], thresho
     return figure
 
 
+def _largest_bin(similarities: Sequence[float]) -> int:
+    counts, _edges = np.histogram(np.clip(similarities, 0, 100), bins=50, range=(0, 100))
+    return int(counts.max()) if counts.size else 0
+
+
 def similarity_histogram(similarities: Sequence[float], threshold: float, title: str = "") -> go.Figure:
     """Distribution of similarities (0..100) with the threshold and the cloud default drawn."""
     above = [s for s in similarities if s >= threshold]
@@ -74,7 +85,7 @@ def similarity_histogram(similarities: Sequence[float], threshold: float, title:
         barmode="stack",
         title=title or None,
         xaxis={"range": [0, 100], "title": _("similarity")},
-        yaxis={"title": _("faces"), **COUNT_AXIS},
+        yaxis={"title": _("faces"), **count_axis(_largest_bin(similarities))},
         height=340,
         margin={"l": 60, "r": 20, "t": 50 if title else 30, "b": 40},
         legend=LEGEND_BELOW,

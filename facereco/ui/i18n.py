@@ -56,12 +56,12 @@ def current_language() -> str:
     override = _override.get()
     if override:
         return override
-    try:
-        import streamlit as st
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-        return st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
-    except Exception:  # outside a Streamlit run: no session  # noqa: BLE001
+    if get_script_run_ctx(suppress_warning=True) is None:  # outside a Streamlit run: no session
         return DEFAULT_LANGUAGE
+    return st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
 
 
 def _(message: str) -> str:

@@ -6,11 +6,13 @@ import streamlit as st
 
 from facereco.errors import FaceRecoError
 from facereco.ui import session
+from facereco.ui.gallery import GALLERY_GROUP, GalleryUnavailable, build_gallery, choose_people, lfw_folder
 from facereco.ui.i18n import _
 from facereco.ui.widgets import exchange_panel, explain, show_error
 
 DEMO_GROUP = "demo"
 DEMO_OUTCOME_KEY = "home-demo-outcome"
+GALLERY_OUTCOME_KEY = "home-gallery-outcome"
 
 session.require_router(__file__)
 st.title(_("Face Recognition dashboard"))
@@ -80,3 +82,53 @@ if outcome is not None:
     ok, sentence = outcome
     (st.success if ok else st.error)(sentence)
     exchange_panel()
+
+
+def build_lfw_gallery(people: int, per_person: int) -> tuple[bool, str]:
+    """Fetch (once) and enroll an LFW gallery with a progress bar; the outcome as one sentence."""
+    try:
+        with st.spinner(_("Looking for LFW in scikit-learn's cache (downloading it once, about 200 MB)…")):
+            folder = lfw_folder()
+    except GalleryUnavailable:
+        return False, _(
+            "LFW is not in scikit-learn's cache and cannot be downloaded from this machine (no internet?): "
+            "the gallery needs it once."
+        )
+    chosen = choose_people(folder, people, per_person)
+    bar = st.progress(0.0, text=_("enrolling…"))
+    try:
+        report = build_gallery(
+            client, chosen, lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,}")
+        )
+    except FaceRecoError as error:
+        return False, explain(error)
+    sentence = _(
+        "Group `{group}` is ready: {people:,} people, {added:,} face(s) added, {skipped:,} already there, "
+        "{no_face:,} photo(s) without a recognisable face, {failed:,} failed."
+    ).format(
+        group=GALLERY_GROUP, people=len(chosen), added=report.added, skipped=report.skipped,
+        no_face=len(report.no_face), failed=len(report.failed),
+    )  # fmt: skip
+    if report.failed:
+        sentence += " " + _("Not enrolled: {files}").format(files="; ".join(f"{n}: {r}" for n, r in report.failed))
+    return not report.failed, sentence
+
+
+st.subheader(_("A gallery of real people (LFW)"))
+st.write(
+    _(
+        "Builds the group `{group}` from Labeled Faces in the Wild with scikit-learn's own loader and its "
+        "cache folder (downloaded once where the machine has internet). Resumable: faces already there are "
+        "skipped."
+    ).format(group=GALLERY_GROUP)
+)
+people_column, photos_column = st.columns(2)
+people = people_column.number_input(_("People"), 2, 50, 8, key="lfw-people")
+per_person = photos_column.number_input(_("Photos per person"), 2, 10, 4, key="lfw-per-person")
+if st.button(_("Build the LFW gallery"), key="build-lfw"):
+    st.session_state[GALLERY_OUTCOME_KEY] = build_lfw_gallery(int(people), int(per_person))
+    st.rerun()  # the counters above were drawn before the write
+gallery_outcome = st.session_state.pop(GALLERY_OUTCOME_KEY, None)
+if gallery_outcome is not None:
+    ok, sentence = gallery_outcome
+    (st.success if ok else st.error)(sentence)

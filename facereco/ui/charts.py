@@ -16,6 +16,8 @@ from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
 from facereco.ui.i18n import _
 
 CLOUD_DEFAULT_THRESHOLD = 90
+
+
 def count_axis(largest_count: int) -> dict:
     """A y axis of whole counts: integer steps, so ",d" never prints 0.5 as "0" and 1.5 as "2"."""
     step = max(1, math.ceil(largest_count / 6))

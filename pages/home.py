@@ -68,19 +68,32 @@ left.metric(_("Backend"), session.current_backend().label)
 middle.metric(_("Groups"), f"{len(groups):,}")
 right.metric(_("Faces"), f"{face_total:,}")
 
-st.subheader(_("Demo group"))
-st.write(
+
+def show_outcome(key: str) -> bool:
+    """The last build's sentence (kept across the rerun that refreshed the counters); True if there was one."""
+    outcome = st.session_state.pop(key, None)
+    if outcome is not None:
+        ok, sentence = outcome
+        (st.success if ok else st.error)(sentence)
+    return outcome is not None
+
+
+def section(title: str, text: str, group: str) -> None:
+    st.subheader(title)
+    st.write(text.format(group=group))
+
+
+section(
+    _("Demo group"),
     _(
         "Builds the group `{group}` from photos that ship with installed packages: the astronaut and "
         "Grace Hopper, each twice (the second copy mirrored and brightened), so Search and Verify have "
         "something to find."
-    ).format(group=DEMO_GROUP)
+    ),
+    DEMO_GROUP,
 )
 st.button(_("Build the demo group"), type="primary", key="build-demo", on_click=build_demo_group)
-outcome = st.session_state.pop(DEMO_OUTCOME_KEY, None)
-if outcome is not None:
-    ok, sentence = outcome
-    (st.success if ok else st.error)(sentence)
+if show_outcome(DEMO_OUTCOME_KEY):
     exchange_panel()
 
 
@@ -114,13 +127,14 @@ def build_lfw_gallery(people: int, per_person: int) -> tuple[bool, str]:
     return not report.failed, sentence
 
 
-st.subheader(_("A gallery of real people (LFW)"))
-st.write(
+section(
+    _("A gallery of real people (LFW)"),
     _(
         "Builds the group `{group}` from Labeled Faces in the Wild with scikit-learn's own loader and its "
         "cache folder (downloaded once where the machine has internet). Resumable: faces already there are "
         "skipped."
-    ).format(group=GALLERY_GROUP)
+    ),
+    GALLERY_GROUP,
 )
 people_column, photos_column = st.columns(2)
 people = people_column.number_input(_("People"), 2, 50, 8, key="lfw-people")
@@ -128,7 +142,4 @@ per_person = photos_column.number_input(_("Photos per person"), 2, 10, 4, key="l
 if st.button(_("Build the LFW gallery"), key="build-lfw"):
     st.session_state[GALLERY_OUTCOME_KEY] = build_lfw_gallery(int(people), int(per_person))
     st.rerun()  # the counters above were drawn before the write
-gallery_outcome = st.session_state.pop(GALLERY_OUTCOME_KEY, None)
-if gallery_outcome is not None:
-    ok, sentence = gallery_outcome
-    (st.success if ok else st.error)(sentence)
+show_outcome(GALLERY_OUTCOME_KEY)

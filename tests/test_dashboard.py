@@ -188,6 +188,7 @@ def _tiny_png() -> bytes:
 
 def exported_report(at: AppTest) -> str:
     """The Tuning page's HTML hand-out for the demo group at the cloud default threshold."""
+    at.switch_page("pages/home.py").run()
     at.button(key="build-demo").click().run()
     at.switch_page("pages/tuning.py").run()
     at.selectbox(key="tuning-group").set_value("demo").run()
@@ -230,3 +231,16 @@ def test_reading_pages_again_calls_nothing_until_a_write():
     assert "counted" in at.selectbox(key="groups-selected").options
     at.switch_page("pages/home.py").run()
     assert int(metrics()["Groups"]) == groups_shown + 1
+
+
+def test_each_slider_says_what_its_threshold_means():
+    """Local engine: its LFW calibration; after tuning the group in use: that group's measured rates."""
+    at = open_page("pages/compare.py")
+    assert any("At 90, local engine on LFW" in c.value and "false matches 0.100%" in c.value for c in at.caption)
+    at.slider(key="compare-threshold").set_value(60).run()
+    assert any("false matches between 6.39% (at 50) and 1.67% (at 70)" in c.value for c in at.caption)
+    exported_report(at)  # builds and scores the demo group on the Tuning page
+    at.switch_page("pages/search.py").run()
+    at.selectbox(key="search-group").set_value("demo").run()
+    meaning = next(c.value for c in at.caption if c.value.startswith("At 90"))
+    assert "on group demo as last tuned" in meaning and "/4 impostor pairs" in meaning, meaning

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -144,30 +145,30 @@ def refresh() -> None:
 
 
 def connection_check() -> tuple[bool, str]:
-    """Once per backend per session (and after *Refresh*): one cheap call, no retries, short timeouts."""
+    """Once per backend per session (and after *Refresh*): one cheap call, no retries, short timeouts.
+    The outcome is kept, its sentence made on each run (so it follows the language switch)."""
     backend = current_backend()
     kept = st.session_state.get(CHECK_KEY)
     if kept is None or kept[0] != backend:
-        if not backend.is_local and not backend.appkey:
-            kept = (backend, False, _("Enter the appkey to connect."))
-        else:
-            kept = (backend, *_check(backend))
-        st.session_state[CHECK_KEY] = kept
-    return kept[1], kept[2]
+        st.session_state[CHECK_KEY] = kept = (backend, *_check(backend))
+    _backend, ok, sentence = kept
+    return ok, sentence()
 
 
-def _check(backend: Backend) -> tuple[bool, str]:
+def _check(backend: Backend) -> tuple[bool, Callable[[], str]]:
     from facereco.ui.widgets import explain
 
-    problem = None if backend.is_local else base_url_problem(backend.base_url)
-    if problem:
-        return False, problem
+    if not backend.is_local and not backend.appkey:
+        return False, lambda: _("Enter the appkey to connect.")
+    if not backend.is_local and base_url_problem(backend.base_url):
+        return False, lambda: base_url_problem(backend.base_url) or ""
     started = time.perf_counter()
     try:
         FaceRecoClient(transport=_backend_transport(backend, fail_fast=True)).list_groups(limit=1)
     except FaceRecoError as error:
-        return False, explain(error)
-    return True, _("answering ({ms:,.0f} ms)").format(ms=(time.perf_counter() - started) * 1000)
+        return False, lambda failure=error: explain(failure)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return True, lambda: _("answering ({ms:,.0f} ms)").format(ms=elapsed_ms)
 
 
 def model_description() -> str:

@@ -175,6 +175,7 @@ def test_a_bad_upload_shows_a_message_not_an_exception():
     at.button(key="detect-run").click().run()
     assert not at.exception
     assert any("neither PNG nor JPEG" in e.value for e in at.error)
+    assert not any("Pick an image" in i.value for i in at.info)  # the error is where the result would be
     at.file_uploader(key="detect-upload").clear().upload("tiny.png", _tiny_png(), "image/png").run()
     at.button(key="detect-run").click().run()
     assert not at.exception and any("80 px" in e.value for e in at.error)
@@ -244,3 +245,25 @@ def test_each_slider_says_what_its_threshold_means():
     at.selectbox(key="search-group").set_value("demo").run()
     meaning = next(c.value for c in at.caption if c.value.startswith("At 90"))
     assert "on group demo as last tuned" in meaning and "/4 impostor pairs" in meaning, meaning
+
+
+def test_compare_says_when_the_target_has_no_face():
+    at = open_page("pages/compare.py")
+    at.selectbox(key="compare-target-sample").set_value("Coffee (no face)").run()
+    at.button(key="compare-run").click().run()
+    assert not at.exception
+    shown = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("No face was found in the target image" in text for text in shown), shown
+
+
+def test_an_oversized_upload_is_refused_and_not_replaced_by_the_previous_one(astronaut_path: Path):
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("upload").run()
+    uploader = at.file_uploader(key="detect-upload")
+    assert "up to 3,000,000 bytes" in uploader.label  # stated before any upload
+    uploader.upload("astronaut.png", astronaut_path.read_bytes(), "image/png").run()
+    assert not at.button(key="detect-run").disabled
+    oversized = b"\xff\xd8\xff" + b"\0" * 3_000_000
+    at.file_uploader(key="detect-upload").clear().upload("big.jpg", oversized, "image/jpeg").run()
+    assert any("big.jpg is 3,000,003 bytes" in e.value and "3,000,000" in e.value for e in at.error)
+    assert at.button(key="detect-run").disabled  # the astronaut is not silently kept

@@ -27,6 +27,7 @@ class ReadCachingTransport:
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self._answers: dict[str, dict[str, Any]] = {}
+        self.reads_answered = 0  # how many calls the cache saved (benchmarks/dashboard.py prints it)
 
     def __repr__(self) -> str:
         return f"ReadCachingTransport({self.inner!r})"
@@ -48,4 +49,6 @@ class ReadCachingTransport:
             if len(self._answers) >= MAX_CACHED_READS:
                 self._answers.pop(next(iter(self._answers)))
             self._answers[key] = self.inner.send(call)
+        else:
+            self.reads_answered += 1
         return copy.deepcopy(self._answers[key])

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from facereco import FaceRecoClient  # noqa: E402
+from facereco.engine.store import load_synthetic_faces  # noqa: E402
+from facereco.samples import package_photo  # noqa: E402
 from facereco.transport import LocalTransport  # noqa: E402
 
 
@@ -47,7 +49,7 @@ def search_figures(sizes: list[int], queries: int) -> None:
             owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
             client.create_group("bench")
             vectors = np.random.default_rng(size).normal(size=(size, 128)).astype(np.float32)
-            engine.service.store.insert_raw_vectors(owner, "bench", vectors)
+            load_synthetic_faces(engine.service.store, owner, "bench", vectors)
             del vectors
             ids = [f.face_id for f in client.list_faces("bench", limit=200).faces]
             before = rss_mb()
@@ -64,13 +66,12 @@ def search_figures(sizes: list[int], queries: int) -> None:
 
 
 def register_throughput(count: int) -> None:
-    import matplotlib
     from PIL import Image
 
     sys.path.insert(0, str(ROOT / "tests"))
     from servers import start_server, stop_server
 
-    photo = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
+    photo = Image.open(package_photo("grace_hopper")).convert("RGB")
     buffer = io.BytesIO()
     photo.resize((640, 749)).save(buffer, format="JPEG", quality=90)
     image = buffer.getvalue()

@@ -14,7 +14,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from facereco import FaceRecoClient  # noqa: E402
-from facereco.engine.store import NewFace  # noqa: E402
+from facereco.engine.store import load_synthetic_faces  # noqa: E402
 from facereco.metrics import identification_rates  # noqa: E402
 from facereco.transport import LocalTransport  # noqa: E402
 from facereco.tuning import GroupScores, enroll, labeled_external_id, score_group  # noqa: E402
@@ -38,19 +37,9 @@ def synthetic_group(client: FaceRecoClient, size: int) -> None:
     rng = np.random.default_rng(size)
     centres = rng.normal(size=(size // 5, 128))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    bbox = {"x0": 0.2, "y0": 0.2, "x1": 0.8, "y1": 0.8}
-    faces = [
-        NewFace(
-            str(uuid.uuid4()),
-            str(uuid.uuid4()),
-            labeled_external_id(f"id{i // 5}", f"{i}.jpg"),
-            bbox,
-            99.0,
-            centres[i // 5] + rng.normal(scale=0.025, size=128),
-        )
-        for i in range(size)
-    ]
-    engine.service.store.add_faces(owner, "bench", faces, quota=size)
+    vectors = np.vstack([centres[i // 5] + rng.normal(scale=0.025, size=128) for i in range(size)])
+    labels = [labeled_external_id(f"id{i // 5}", f"{i}.jpg") for i in range(size)]
+    load_synthetic_faces(engine.service.store, owner, "bench", vectors, labels)
 
 
 def slider_medians(scores: GroupScores, repeats: int = 21) -> tuple[float, float]:

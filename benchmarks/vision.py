@@ -28,15 +28,11 @@ from facereco.engine.pose import head_pose
 from facereco.engine.similarity import similarity_from_distance
 from facereco.engine.vision import crop_face, shared_analyzer
 from facereco.metrics import equal_error_rate, threshold_for_fmr
+from facereco.samples import package_photo
 
 
 def package_photos() -> list[Image.Image]:
-    import matplotlib
-    import skimage
-
-    astronaut = Path(skimage.__file__).parent / "data" / "astronaut.png"
-    grace = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    return [Image.open(astronaut).convert("RGB"), Image.open(grace).convert("RGB")]
+    return [Image.open(package_photo(name)).convert("RGB") for name in ("astronaut", "grace_hopper")]
 
 
 def composite(size: int, faces: int) -> bytes:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from facereco.contract import GROUP_QUOTA
 from facereco.engine.tokens import DEFAULT_TOKEN_TTL_S
-from facereco.errors import ApiError
+from facereco.errors import ApiError, FaceRecoError
 
 
 def _print(body: dict) -> None:
@@ -40,7 +40,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         url_timeout_s=args.url_timeout,
     )
     if args.warm:
-        engine.service.analyzer.warm_up()
+        engine.warm_up()
     serve(engine, args.host, args.port, args.log_level)
     return 0
 
@@ -148,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except ApiError as error:
         _print({"header": {"isSuccessful": False, "resultCode": error.result_code, "resultMessage": error.message}})
+        return 2
+    except FaceRecoError as error:  # a local refusal (e.g. a ZIP bomb): one sentence, no trace
+        print(f"facereco: {error.message}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as error:
         print(f"facereco: {error}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """FaceRecoClient: one typed method per call of the Face Recognition API v1.0.
 
-The client checks inputs before sending (raising what the server would), builds
-the contract request, hands it to a transport (HTTP, or the in-process local
-engine) and turns the answer into a result model or an ``ApiError``.
+The client builds each call's request model from ``facereco.contract`` (checking
+inputs before sending, raising what the server would), serialises it generically,
+hands it to a transport (HTTP, or the in-process local engine) and turns the answer
+into a result model or an ``ApiError``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import base64
 import io
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from pydantic import ValidationError
 
@@ -25,33 +28,42 @@ from facereco.contract import (
     CompareResult,
     DetectResult,
     EmptyResult,
+    Endpoint,
     Face,
     FaceList,
     Group,
     GroupDetail,
     GroupList,
     RegisterResult,
+    RequestModel,
     SearchResult,
     VerifyResult,
+    request_parts,
 )
 from facereco.errors import ApiError, BadResponse, DuplicatedGroupID
 from facereco.paging import Page, PageIterator
 from facereco.transport import HttpTransport, LocalTransport, PreparedCall, RetryPolicy, Transport
-from facereco.validation import (
-    check_external_image_id,
-    check_face_id,
-    check_group_id,
-    check_image_bytes,
-    check_image_url,
-    check_range,
-)
+from facereco.validation import build_request, check_image_bytes, check_image_url
+
+
+@dataclass(frozen=True)
+class ImageUrl:
+    """An image the API fetches itself: always sent as ``{"url": ...}``, never read as a local file.
+
+    What the dashboard sends for its URL box, so no text a visitor types can name a file here.
+    """
+
+    url: str
+
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-    ImageInput = Union[bytes, str, os.PathLike[str], PILImage]
+    ImageInput = Union[bytes, str, os.PathLike[str], PILImage, ImageUrl]
 else:
     ImageInput = Any
+
+T = TypeVar("T")
 
 
 def image_to_bytes(image: Any) -> bytes:
@@ -71,12 +83,23 @@ def image_to_bytes(image: Any) -> bytes:
 
 
 def image_ref(image: ImageInput) -> dict[str, str]:
-    """The contract's image object: ``{"url": ...}`` for a URL (http/https only), else ``{"bytes": base64}``."""
+    """The contract's image object: ``{"url": ...}`` for a URL (http/https only), else ``{"bytes": base64}``.
+
+    An ``ImageUrl``, or a ``str`` containing ``://``, is a URL; any other ``str`` or path is a file on
+    this machine, read here (a convenience of the Python client: never pass text from a visitor).
+    """
+    if isinstance(image, ImageUrl):
+        return {"url": check_image_url(image.url)}
     if isinstance(image, str) and "://" in image:
         return {"url": check_image_url(image)}
     data = image_to_bytes(image)
     check_image_bytes(data)
     return {"bytes": base64.b64encode(data).decode("ascii")}
+
+
+def _analysis_of(image: ImageInput, orientation: bool, mask: bool) -> dict[str, Any]:
+    """The fields of a call that analyses one image: the image object and its two switches."""
+    return {"image": image_ref(image), "orientation": orientation, "mask": mask}
 
 
 class FaceRecoClient:
@@ -132,14 +155,17 @@ class FaceRecoClient:
         return isinstance(self.transport, LocalTransport)
 
     # ------------------------------------------------------------ plumbing
-    def _call(
-        self,
-        name: str,
-        path_params: dict[str, str] | None = None,
-        query: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> Any:
-        call = PreparedCall(ENDPOINTS[name], path_params or {}, query or {}, body)
+    def _call(self, name: str, **values: Any) -> Any:
+        """Build the call's request model (raising what the server would), send it, parse the answer.
+
+        A value of None means "not given": the contract's default applies.
+        """
+        endpoint = ENDPOINTS[name]
+        request = build_request(endpoint.request, **{k: v for k, v in values.items() if v is not None})
+        return self._send(endpoint, request)
+
+    def _send(self, endpoint: Endpoint, request: RequestModel) -> Any:
+        call = PreparedCall(endpoint, *request_parts(request))
         answer = self.transport.send(call)
         head = answer.get("header") or {}
         code = head.get("resultCode")
@@ -148,20 +174,27 @@ class FaceRecoClient:
         if code < 0:
             raise ApiError.for_code(code, head.get("resultMessage"), call.info())
         try:
-            return call.endpoint.result.from_body(answer)
+            return endpoint.result.from_body(answer)
         except ValidationError as exc:
             raise BadResponse(
                 f"the answer does not match the contract: {exc.error_count()} field error(s)", call.info()
             ) from None
 
-    @staticmethod
-    def _image_options(orientation: bool, mask: bool) -> dict[str, bool]:
-        return {"orientation": bool(orientation), "mask": bool(mask)}
+    def _pages(self, name: str, items: Callable[[Any], list[T]], **values: Any) -> PageIterator[T]:
+        """Every item of a listing, page by page (later pages carry the token, which keeps the first limit)."""
+        endpoint = ENDPOINTS[name]
+        build_request(endpoint.request, **values)  # bad values raise here, not at the first page
+
+        def fetch(token: str | None) -> Page[T]:
+            page = self._call(name, **values, next_token=token)
+            return Page(items(page), page.next_token)
+
+        return PageIterator(fetch)
 
     # ------------------------------------------------------------ groups
     def create_group(self, group_id: str) -> EmptyResult:
         """Create an empty group (groupId: 1-255 of [a-z0-9-])."""
-        return self._call("create_group", body={"groupId": check_group_id(group_id)})
+        return self._call("create_group", group_id=group_id)
 
     def ensure_group(self, group_id: str) -> bool:
         """Create the group unless it exists; True when it was created."""
@@ -172,31 +205,25 @@ class FaceRecoClient:
         return True
 
     def list_groups(self, limit: int | None = None, next_token: str | None = None) -> GroupList:
-        """One page of groups; pass ``next_token`` from the previous page for the next."""
-        return self._call("list_groups", query=self._page_query(limit, next_token))
+        """One page of groups; pass ``next_token`` from the previous page for the next (it keeps its limit)."""
+        return self._call("list_groups", limit=limit, next_token=next_token)
 
     def iter_groups(self, limit: int = LIST_LIMIT.default) -> PageIterator[Group]:
         """Every group, walking the pages."""
-        check_range("limit", limit, LIST_LIMIT)
-
-        def fetch(token: str | None) -> Page[Group]:
-            page = self.list_groups(limit=None if token else limit, next_token=token)
-            return Page(page.groups, page.next_token)
-
-        return PageIterator(fetch)
+        return self._pages("list_groups", lambda page: page.groups, limit=limit)
 
     def get_group(self, group_id: str) -> GroupDetail:
         """A group's detail: model version, creation time, face count."""
-        return self._call("get_group", {"group_id": check_group_id(group_id)})
+        return self._call("get_group", group_id=group_id)
 
     def delete_group(self, group_id: str) -> EmptyResult:
         """Delete a group and all its faces."""
-        return self._call("delete_group", {"group_id": check_group_id(group_id)})
+        return self._call("delete_group", group_id=group_id)
 
     # ------------------------------------------------------------ faces
     def detect(self, image: ImageInput, *, orientation: bool = False, mask: bool = False) -> DetectResult:
         """Every face (up to 20, largest first) with box, five landmarks and confidence."""
-        return self._call("detect", body={"image": image_ref(image), **self._image_options(orientation, mask)})
+        return self._call("detect", **_analysis_of(image, orientation, mask))
 
     def register_faces(
         self,
@@ -212,42 +239,31 @@ class FaceRecoClient:
 
         A partial success (40070, the group filled up) is not raised: check ``result.is_partial``.
         """
-        body: dict[str, Any] = {
-            "image": image_ref(image),
-            "limit": check_range("limit", limit, REGISTER_LIMIT),
-            **self._image_options(orientation, mask),
-        }
-        if check_external_image_id(external_image_id) is not None:
-            body["externalImageId"] = external_image_id
-        return self._call("register_faces", {"group_id": check_group_id(group_id)}, body=body)
+        return self._call(
+            "register_faces",
+            group_id=group_id,
+            external_image_id=external_image_id,
+            limit=limit,
+            **_analysis_of(image, orientation, mask),
+        )
 
     def delete_face(self, group_id: str, face_id: str) -> EmptyResult:
         """Remove one face from a group."""
-        return self._call("delete_face", {"group_id": check_group_id(group_id), "face_id": check_face_id(face_id)})
+        return self._call("delete_face", group_id=group_id, face_id=face_id)
 
     def list_faces(self, group_id: str, limit: int | None = None, next_token: str | None = None) -> FaceList:
-        """One page of a group's faces, newest first."""
-        return self._call("list_faces", {"group_id": check_group_id(group_id)}, self._page_query(limit, next_token))
+        """One page of a group's faces, newest first; ``face_count`` is the whole group's."""
+        return self._call("list_faces", group_id=group_id, limit=limit, next_token=next_token)
 
     def iter_faces(self, group_id: str, limit: int = LIST_LIMIT.default) -> PageIterator[Face]:
         """Every face of a group, walking the pages (the token keeps the first page's limit)."""
-        check_range("limit", limit, LIST_LIMIT)
-
-        def fetch(token: str | None) -> Page[Face]:
-            page = self.list_faces(group_id, limit=None if token else limit, next_token=token)
-            return Page(page.faces, page.next_token)
-
-        return PageIterator(fetch)
+        return self._pages("list_faces", lambda page: page.faces, group_id=group_id, limit=limit)
 
     def search_by_face_id(
         self, group_id: str, face_id: str, *, limit: int = SEARCH_LIMIT.default, threshold: int = THRESHOLD.default
     ) -> SearchResult:
         """Faces of the group like a stored face, highest similarity first (the face itself excluded)."""
-        return self._call(
-            "search_by_face_id",
-            {"group_id": check_group_id(group_id), "face_id": check_face_id(face_id)},
-            self._search_query(limit, threshold),
-        )
+        return self._call("search_by_face_id", group_id=group_id, face_id=face_id, limit=limit, threshold=threshold)
 
     def search_by_image(
         self,
@@ -262,9 +278,10 @@ class FaceRecoClient:
         """Faces of the group like the image's largest face, highest similarity first."""
         return self._call(
             "search_by_image",
-            {"group_id": check_group_id(group_id)},
-            self._search_query(limit, threshold),
-            {"image": image_ref(image), **self._image_options(orientation, mask)},
+            group_id=group_id,
+            limit=limit,
+            threshold=threshold,
+            **_analysis_of(image, orientation, mask),
         )
 
     def compare(
@@ -277,12 +294,14 @@ class FaceRecoClient:
         mask: bool = False,
     ) -> CompareResult:
         """The source's largest face against every face of the target, split by threshold."""
-        body = {
-            "sourceImage": image_ref(source),
-            "targetImage": image_ref(target),
-            **self._image_options(orientation, mask),
-        }
-        return self._call("compare", query={"threshold": check_range("threshold", threshold, THRESHOLD)}, body=body)
+        return self._call(
+            "compare",
+            source_image=image_ref(source),
+            target_image=image_ref(target),
+            threshold=threshold,
+            orientation=orientation,
+            mask=mask,
+        )
 
     def verify(
         self, group_id: str, face_id: str, image: ImageInput, *, orientation: bool = False, mask: bool = False
@@ -290,29 +309,12 @@ class FaceRecoClient:
         """Similarity between a stored face and the image's largest face."""
         return self._call(
             "verify",
-            {"group_id": check_group_id(group_id), "face_id": check_face_id(face_id)},
-            body={"compareImage": image_ref(image), **self._image_options(orientation, mask)},
+            group_id=group_id,
+            face_id=face_id,
+            compare_image=image_ref(image),
+            orientation=orientation,
+            mask=mask,
         )
 
-    # ------------------------------------------------------------ query helpers
-    @staticmethod
-    def _page_query(limit: int | None, next_token: str | None) -> dict[str, Any]:
-        # A token fixes its limit: with a token, send a limit only if the caller named one.
-        if limit is None and not next_token:
-            limit = LIST_LIMIT.default
-        query: dict[str, Any] = {}
-        if limit is not None:
-            query["limit"] = check_range("limit", limit, LIST_LIMIT)
-        if next_token:
-            query["next-token"] = next_token
-        return query
 
-    @staticmethod
-    def _search_query(limit: int, threshold: int) -> dict[str, Any]:
-        return {
-            "limit": check_range("limit", limit, SEARCH_LIMIT),
-            "threshold": check_range("threshold", threshold, THRESHOLD),
-        }
-
-
-__all__ = ["FaceRecoClient", "ImageInput", "image_ref", "image_to_bytes"]
+__all__ = ["FaceRecoClient", "ImageInput", "ImageUrl", "image_ref", "image_to_bytes"]

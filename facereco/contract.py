@@ -1,6 +1,6 @@
 """The NHN Cloud Face Recognition API v1.0 contract, defined once.
 
-Every request body, every response ``data`` shape, the result-code table, the
+Every request (path, query and body, as one model per call), every response ``data`` shape, the result-code table, the
 input rules (patterns, ranges, image size and format) and the table of the
 twelve endpoints live here. The client, the local engine and the HTTP server
 all import them, so a rule changes in one place only.
@@ -9,12 +9,13 @@ See ``../shared/spec/CONTRACT.md`` for the prose version.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
 
 API_PREFIX = "/nhn-face-reco/v1.0/appkeys/{appKey}"
@@ -31,6 +32,19 @@ MAX_TURN_DEGREES = 45.0
 ALLOWED_URL_PORTS = frozenset({80, 443, *range(10000, 12001)})
 GROUP_QUOTA = 100_000
 
+
+def base64_length(size: int) -> int:
+    """Characters of padded base64 for ``size`` bytes."""
+    return 4 * -(-size // 3)
+
+
+# The largest legal request is compare: sourceImage and targetImage, each up to MAX_IMAGE_BYTES as
+# base64, plus the JSON around them (keys, flags, whitespace; 64 KiB is ample). A server may refuse
+# any body over this before reading it: no legal request is that big.
+MAX_IMAGES_PER_REQUEST = 2
+REQUEST_JSON_ALLOWANCE = 65_536
+MAX_REQUEST_BODY_BYTES = MAX_IMAGES_PER_REQUEST * base64_length(MAX_IMAGE_BYTES) + REQUEST_JSON_ALLOWANCE
+
 GROUP_ID_PATTERN = re.compile(r"[a-z0-9-]{1,255}")
 EXTERNAL_IMAGE_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")
 
@@ -42,9 +56,6 @@ class IntRange:
     low: int
     high: int
     default: int
-
-    def contains(self, value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
 
 
 LIST_LIMIT = IntRange(1, 200, 100)
@@ -302,49 +313,195 @@ class VerifyResult(ApiResult):
 
 
 # ---------------------------------------------------------------- requests
-class ImageRef(ContractModel):
+# Each call's request is one model: its path parameters, query parameters and body fields, with
+# the contract's types, patterns and ranges. The client builds and serialises it, the engine
+# parses what arrives into it (``facereco.validation``), the server's OpenAPI schema is made from
+# it: a field or a range changes here and all of them follow.
+@dataclass(frozen=True)
+class Wire:
+    """Where a request field travels, and the result code for a value that breaks its pattern or range.
+
+    A wrong type or a missing value is always InvalidParam; only the pattern/range code varies by call
+    (create group's body groupId is InvalidGroupID, every other groupId InvalidParam, as the guide's
+    error tables list).
+    """
+
+    place: Literal["path", "query", "body"]
+    broken_rule: ResultCode = ResultCode.InvalidParam
+
+
+IN_PATH = Wire("path")
+IN_QUERY = Wire("query")
+IN_BODY = Wire("body")
+# pydantic's error types for "right type, breaks the rule"; every other error is InvalidParam.
+RULE_ERROR_TYPES = frozenset(
+    {"string_pattern_mismatch", "string_too_short", "string_too_long", "greater_than_equal", "less_than_equal"}
+)
+_QUERY_INTEGER = re.compile(r"[+-]?\d{1,12}")
+
+
+def _int_from_query(value: object) -> object:
+    """Query values arrive as text: a digit string becomes an int, anything else stays for strict checking."""
+    if isinstance(value, str) and _QUERY_INTEGER.fullmatch(value):
+        return int(value)
+    return value
+
+
+def within(allowed: IntRange) -> Any:
+    """The pydantic constraint for an IntRange."""
+    return Field(ge=allowed.low, le=allowed.high)
+
+
+def query_int(allowed: IntRange) -> Any:
+    """An integer query parameter in a range. The range sits before the text-to-int step so that
+    it lands in the integer's own schema (OpenAPI ``minimum``/``maximum``)."""
+    return Annotated[int, IN_QUERY, within(allowed), BeforeValidator(_int_from_query)]
+
+
+def matching(pattern: re.Pattern[str]) -> Any:
+    """The pydantic constraint for one of the contract's patterns (matched whole)."""
+    return Field(pattern=f"^{pattern.pattern}$")
+
+
+GroupIdInPath = Annotated[str, IN_PATH, matching(GROUP_ID_PATTERN)]
+FaceIdInPath = Annotated[str, IN_PATH, Field(min_length=1, max_length=255)]
+
+
+class RequestModel(BaseModel):
+    """Base of every call's request: strict types (no "3" for 3 in a JSON body), unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ImageRef(RequestModel):
     """An image object: exactly one of ``url`` or ``bytes`` (base64)."""
+
+    # More keys beside url/bytes are ignored, as unknown keys of the body itself are.
+    model_config = ConfigDict(extra="ignore")
 
     url: str | None = None
     bytes: str | None = None
 
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ImageRef:
+        if (self.url is None) == (self.bytes is None):
+            raise ValueError("an image object holds exactly one of url or bytes")
+        return self
 
-class CreateGroupRequest(ContractModel):
-    group_id: str
 
+class ImageOptions(RequestModel):
+    """The two switches of every call that analyses an image."""
 
-class DetectRequest(ContractModel):
-    image: ImageRef
     orientation: bool = False
     mask: bool = False
 
 
-class RegisterRequest(DetectRequest):
-    external_image_id: str | None = None
-    limit: int = REGISTER_LIMIT.default
+class CreateGroupRequest(RequestModel):
+    group_id: Annotated[str, Wire("body", ResultCode.InvalidGroupID), matching(GROUP_ID_PATTERN)]
 
 
-class SearchImageRequest(DetectRequest):
+class PageRequest(RequestModel):
+    """A listing page. A token fixed its limit when it was issued: a limit sent beside it is ignored."""
+
+    limit: query_int(LIST_LIMIT) = LIST_LIMIT.default
+    # A token too long to be ours is a bad token (-40040), like any other we did not issue.
+    next_token: Annotated[
+        str | None, Wire("query", ResultCode.InvalidTokenError), Field(alias="next-token", max_length=4096)
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_fixes_limit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (data.get("next_token") or data.get("next-token")):
+            return {k: v for k, v in data.items() if k != "limit"}
+        return data
+
+
+class GroupRequest(RequestModel):
+    group_id: GroupIdInPath
+
+
+class FaceRequest(GroupRequest):
+    face_id: FaceIdInPath
+
+
+class ListFacesRequest(GroupRequest, PageRequest):
     pass
 
 
-class CompareRequest(ContractModel):
+class DetectRequest(ImageOptions):
+    image: ImageRef
+
+
+class RegisterRequest(DetectRequest):
+    group_id: GroupIdInPath
+    external_image_id: Annotated[str | None, matching(EXTERNAL_IMAGE_ID_PATTERN)] = None
+    limit: Annotated[int, within(REGISTER_LIMIT)] = REGISTER_LIMIT.default
+
+
+class SearchRequest(RequestModel):
+    limit: query_int(SEARCH_LIMIT) = SEARCH_LIMIT.default
+    threshold: query_int(THRESHOLD) = THRESHOLD.default
+
+
+class SearchByFaceIdRequest(FaceRequest, SearchRequest):
+    pass
+
+
+class SearchByImageRequest(GroupRequest, SearchRequest, DetectRequest):
+    pass
+
+
+class CompareRequest(ImageOptions):
+    threshold: query_int(THRESHOLD) = THRESHOLD.default
     source_image: ImageRef
     target_image: ImageRef
-    orientation: bool = False
-    mask: bool = False
 
 
-class VerifyRequest(ContractModel):
+class VerifyRequest(FaceRequest, ImageOptions):
     compare_image: ImageRef
-    orientation: bool = False
-    mask: bool = False
+
+
+@dataclass(frozen=True)
+class WireField:
+    """One request field as it travels: ``key`` is its name in the path, the query or the body."""
+
+    name: str
+    alias: str
+    key: str
+    wire: Wire
+
+
+@functools.cache
+def wire_fields(model: type[RequestModel]) -> dict[str, WireField]:
+    """A request model's fields by Python name (path parameters keep it: they fill ``{group_id}``)."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        wire = next((m for m in info.metadata if isinstance(m, Wire)), IN_BODY)
+        alias = info.alias or name
+        fields[name] = WireField(name, alias, name if wire.place == "path" else alias, wire)
+    return fields
+
+
+def request_parts(request: RequestModel) -> tuple[dict[str, str], dict[str, Any], dict[str, Any] | None]:
+    """A request as (path parameters, query parameters, JSON body); the body is None for calls without one.
+
+    Only the fields that were given travel (a limit beside a next-token was dropped by the model).
+    """
+    fields = wire_fields(type(request)).values()
+    values = request.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+    parts: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "body": {}}
+    for field in fields:
+        if field.alias in values:
+            parts[field.wire.place][field.key] = values[field.alias]
+    has_body = any(f.wire.place == "body" for f in fields)
+    return parts["path"], parts["query"], parts["body"] if has_body else None
 
 
 # ---------------------------------------------------------------- endpoints
 @dataclass(frozen=True)
 class Endpoint:
-    """One call of the API: how it travels and what it carries.
+    """One call of the API: how it travels, what it carries (``request``) and what it answers (``result``).
 
     ``retry_safe`` marks calls that change nothing, so a transport may send them
     again after a timeout; create group, register and the deletes are never re-sent.
@@ -353,9 +510,8 @@ class Endpoint:
     name: str
     method: Literal["GET", "POST", "DELETE"]
     path: str
+    request: type[RequestModel]
     result: type[ApiResult]
-    request: type[ContractModel] | None = None
-    query: tuple[str, ...] = ()
     retry_safe: bool = False
 
     def render_path(self, **path_params: str) -> str:
@@ -366,36 +522,33 @@ class Endpoint:
 ENDPOINTS: dict[str, Endpoint] = {
     e.name: e
     for e in (
-        Endpoint("create_group", "POST", "/groups", EmptyResult, CreateGroupRequest),
-        Endpoint("list_groups", "GET", "/groups", GroupList, query=("limit", "next-token"), retry_safe=True),
-        Endpoint("get_group", "GET", "/groups/{group_id}", GroupDetail, retry_safe=True),
-        Endpoint("delete_group", "DELETE", "/groups/{group_id}", EmptyResult),
-        Endpoint("detect", "POST", "/detect", DetectResult, DetectRequest, retry_safe=True),
-        Endpoint("register_faces", "POST", "/groups/{group_id}", RegisterResult, RegisterRequest),
-        Endpoint("delete_face", "DELETE", "/groups/{group_id}/faces/{face_id}", EmptyResult),
-        Endpoint(
-            "list_faces", "GET", "/groups/{group_id}/faces", FaceList, query=("limit", "next-token"), retry_safe=True
-        ),
+        Endpoint("create_group", "POST", "/groups", CreateGroupRequest, EmptyResult),
+        Endpoint("list_groups", "GET", "/groups", PageRequest, GroupList, retry_safe=True),
+        Endpoint("get_group", "GET", "/groups/{group_id}", GroupRequest, GroupDetail, retry_safe=True),
+        Endpoint("delete_group", "DELETE", "/groups/{group_id}", GroupRequest, EmptyResult),
+        Endpoint("detect", "POST", "/detect", DetectRequest, DetectResult, retry_safe=True),
+        Endpoint("register_faces", "POST", "/groups/{group_id}", RegisterRequest, RegisterResult),
+        Endpoint("delete_face", "DELETE", "/groups/{group_id}/faces/{face_id}", FaceRequest, EmptyResult),
+        Endpoint("list_faces", "GET", "/groups/{group_id}/faces", ListFacesRequest, FaceList, retry_safe=True),
         Endpoint(
             "search_by_face_id",
             "GET",
             "/groups/{group_id}/faces/{face_id}",
+            SearchByFaceIdRequest,
             SearchResult,
-            query=("limit", "threshold"),
             retry_safe=True,
         ),
         Endpoint(
             "search_by_image",
             "POST",
             "/groups/{group_id}/search",
+            SearchByImageRequest,
             SearchResult,
-            SearchImageRequest,
-            query=("limit", "threshold"),
             retry_safe=True,
         ),
-        Endpoint("compare", "POST", "/compare", CompareResult, CompareRequest, query=("threshold",), retry_safe=True),
+        Endpoint("compare", "POST", "/compare", CompareRequest, CompareResult, retry_safe=True),
         Endpoint(
-            "verify", "POST", "/verify/groups/{group_id}/faces/{face_id}", VerifyResult, VerifyRequest, retry_safe=True
+            "verify", "POST", "/verify/groups/{group_id}/faces/{face_id}", VerifyRequest, VerifyResult, retry_safe=True
         ),
     )
 }

@@ -28,9 +28,8 @@ class PageIterator(Generic[T]):
     ``fetch(next_token)`` returns one page; it is called with None first.
     """
 
-    def __init__(self, fetch: Callable[[str | None], Page[T]], max_pages: int | None = None) -> None:
+    def __init__(self, fetch: Callable[[str | None], Page[T]]) -> None:
         self._fetch = fetch
-        self._max_pages = max_pages
         self.next_token: str | None = None
         self.page_count = 0
 
@@ -42,7 +41,7 @@ class PageIterator(Generic[T]):
             self.next_token = page.next_token or None
             yield page
             token = self.next_token
-            if token is None or (self._max_pages is not None and self.page_count >= self._max_pages):
+            if token is None:
                 return
 
     def __iter__(self) -> Iterator[T]:

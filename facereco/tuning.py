@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Union
 
 import numpy as np
 
 from facereco.client import FaceRecoClient
-from facereco.contract import SEARCH_LIMIT, Face
-from facereco.errors import ApiError
+from facereco.contract import GROUP_QUOTA, MAX_IMAGE_BYTES, SEARCH_LIMIT, Face
+from facereco.errors import ApiError, FaceRecoError
 from facereco.metrics import ScoreSet
 from facereco.validation import external_image_id_from
 
@@ -61,29 +63,99 @@ class EnrollReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def labeled_images(source: Path | bytes) -> Iterator[tuple[str, str, bytes]]:
-    """(identity, file name, bytes) for every ``<identity>/<image>`` in a folder or a ZIP (bytes or path)."""
-    if isinstance(source, bytes) or (isinstance(source, Path) and source.suffix.lower() == ".zip"):
-        data = source if isinstance(source, bytes) else source.read_bytes()
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in sorted(archive.namelist()):
-                parts = PurePosixPath(name).parts
-                if len(parts) >= 2 and name.lower().endswith(IMAGE_SUFFIXES) and not parts[-1].startswith("."):
-                    yield parts[-2], parts[-1], archive.read(name)
-        return
-    for path in sorted(source.glob("*/*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+LabeledSource = Union[Path, bytes, BinaryIO]
+
+# A ZIP is refused from its listing, before anything is decompressed, when it is absurd for photos.
+# JPEG and PNG barely compress (ratio about 1), so 20 times is already a bomb; each member is then
+# read on its own and never past MAX_IMAGE_BYTES + 1, so memory stays at one image whatever it says.
+MAX_ARCHIVE_IMAGES = GROUP_QUOTA
+MAX_ARCHIVE_UNPACKED_BYTES = 2_000_000_000
+MAX_ARCHIVE_RATIO = 20
+
+
+class ArchiveRefused(FaceRecoError):
+    """A ZIP that is not one, or whose sizes are absurd for a set of photos."""
+
+
+def labeled_images(source: LabeledSource) -> Iterator[tuple[str, str, bytes]]:
+    """(identity, file name, bytes) for every ``<identity>/<image>`` of a folder or a ZIP, one at a time.
+
+    A ZIP comes as a path, bytes or a binary file object (the page's upload, read in place).
+    """
+    if not _is_zip(source):
+        for path in _folder_images(source):  # type: ignore[arg-type]
             yield path.parent.name, path.name, path.read_bytes()
+        return
+    with _open_zip(source) as archive:
+        for member in _zip_images(archive):
+            parts = PurePosixPath(member.filename).parts
+            yield parts[-2], parts[-1], _read_member(archive, member)
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """One member, never past MAX_IMAGE_BYTES + 1 bytes (the API refuses more anyway)."""
+    try:
+        with archive.open(member) as handle:
+            return handle.read(MAX_IMAGE_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as error:
+        raise ArchiveRefused(f"The ZIP is damaged at {member.filename!r}: {error}.") from None
+
+
+def count_labeled_images(source: LabeledSource) -> int:
+    """How many images ``labeled_images`` will give, without reading any (the ZIP's listing is checked)."""
+    if not _is_zip(source):
+        return len(_folder_images(source))  # type: ignore[arg-type]
+    with _open_zip(source) as archive:
+        return len(_zip_images(archive))
+
+
+def _is_zip(source: LabeledSource) -> bool:
+    return not isinstance(source, Path) or source.suffix.lower() == ".zip"
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.glob("*/*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+
+
+def _open_zip(source: LabeledSource) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
+        raise ArchiveRefused("This file is not a readable ZIP archive.") from None
+
+
+def _zip_images(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The ``<identity>/<image>`` members, once their declared sizes passed the archive rules."""
+    members = []
+    for member in sorted(archive.infolist(), key=lambda m: m.filename):
+        parts = PurePosixPath(member.filename).parts
+        if len(parts) >= 2 and member.filename.lower().endswith(IMAGE_SUFFIXES) and not parts[-1].startswith("."):
+            members.append(member)
+    unpacked = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members)
+    if len(members) > MAX_ARCHIVE_IMAGES:
+        raise ArchiveRefused(f"The ZIP holds {len(members):,} images; a group holds at most {MAX_ARCHIVE_IMAGES:,}.")
+    if unpacked > MAX_ARCHIVE_UNPACKED_BYTES:
+        raise ArchiveRefused(
+            f"The ZIP's images would unpack to {unpacked:,} bytes; the limit is {MAX_ARCHIVE_UNPACKED_BYTES:,}."
+        )
+    if unpacked > MAX_ARCHIVE_RATIO * max(packed, 1) and unpacked > MAX_IMAGE_BYTES:  # tiny sets cannot hurt
+        raise ArchiveRefused(
+            f"The ZIP's images would unpack to {unpacked / max(packed, 1):,.0f} times their packed size; "
+            f"photos barely compress, so over {MAX_ARCHIVE_RATIO} times is refused as a ZIP bomb."
+        )
+    return members
 
 
 def enroll(
-    client: FaceRecoClient, group_id: str, source: Path | bytes, progress: Progress | None = None
+    client: FaceRecoClient, group_id: str, source: LabeledSource, progress: Progress | None = None
 ) -> EnrollReport:
-    """Register the largest face of every labeled image; resumable: what is already there is skipped."""
+    """Register the largest face of every labeled image, one image in memory at a time; resumable:
+    what is already there is skipped."""
+    total = count_labeled_images(source)  # checks a ZIP before any member is read
     existing = {f.external_image_id for f in client.iter_faces(group_id, limit=200)}
-    items = list(labeled_images(source))
     report = EnrollReport()
-    for i, (identity, name, data) in enumerate(items, 1):
+    for i, (identity, name, data) in enumerate(labeled_images(source), 1):
         external_id = labeled_external_id(identity, name)
         if external_id in existing:
             report.skipped += 1
@@ -96,7 +168,7 @@ def enroll(
             except ApiError as error:
                 report.failed.append((f"{identity}/{name}", str(error)))
         if progress:
-            progress(i, len(items), external_id)
+            progress(i, total, external_id)
     return report
 
 

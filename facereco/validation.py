@@ -1,74 +1,93 @@
 """The contract's input checks, raising the exception the server would answer.
 
-The client runs them before sending (fail fast, no round trip); the local engine
-runs the very same functions on what it receives, so both sides always agree.
+Requests: the client builds each call's request model with ``build_request`` (fail fast, no
+round trip) and the local engine parses what arrives with ``parse_request``; both answer a
+broken rule with the code the guide lists for that call. Images: the client checks the bytes
+and URL it is about to send with the functions the engine runs on what it receives.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from pydantic import ValidationError
 
 from facereco.contract import (
     ALLOWED_URL_PORTS,
-    EXTERNAL_IMAGE_ID_PATTERN,
-    GROUP_ID_PATTERN,
     MAX_IMAGE_BYTES,
-    IntRange,
+    RULE_ERROR_TYPES,
+    RequestModel,
+    ResultCode,
+    base64_length,
     sniff_image_format,
+    wire_fields,
 )
 from facereco.errors import (
+    ApiError,
     ImageTooLarge,
-    InvalidGroupID,
     InvalidImageBytes,
     InvalidImageFormat,
     InvalidImageURL,
     InvalidParam,
 )
 
-
-def check_group_id(group_id: object) -> str:
-    """A groupId is 1-255 characters of [a-z0-9-]."""
-    if not isinstance(group_id, str) or not GROUP_ID_PATTERN.fullmatch(group_id):
-        raise InvalidGroupID(f"groupId must be 1-255 characters of a-z, 0-9 and '-', got {group_id!r:.80}")
-    return group_id
+R = TypeVar("R", bound=RequestModel)
 
 
-def check_external_image_id(value: object) -> str | None:
-    """An externalImageId is optional; when given, 1-255 characters of [a-zA-Z0-9_.-:]."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not EXTERNAL_IMAGE_ID_PATTERN.fullmatch(value):
-        raise InvalidParam(f"externalImageId must be 1-255 characters of a-z A-Z 0-9 _ . - :, got {value!r:.80}")
-    return value
+def parse_request(model: type[R], path: dict[str, str], query: dict[str, str], body: object) -> R:
+    """A call as it arrives on the wire (query values are text, the body is parsed JSON) -> its request model.
+
+    Each field is read from the place the model says it travels, so a body key never fills a path
+    parameter; an empty query value counts as absent (its default applies).
+    """
+    plan = _wire_plan(model)
+    takes_body = any(place == "body" for _, place, _ in plan)
+    if takes_body and not isinstance(body, dict):
+        raise InvalidParam("the request body must be a JSON object")
+    sources: dict[str, Any] = {
+        "path": path,
+        "query": {k: v for k, v in query.items() if v != ""},
+        "body": body if takes_body else {},
+    }
+    values = {name: sources[place][key] for name, place, key in plan if key in sources[place]}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise request_error(model, exc) from None
+
+
+@functools.cache
+def _wire_plan(model: type[RequestModel]) -> tuple[tuple[str, str, str], ...]:
+    """(field name, place, wire key) of each field: the hot path reads plain tuples."""
+    return tuple((f.name, f.wire.place, f.key) for f in wire_fields(model).values())
+
+
+def build_request(model: type[R], **values: Any) -> R:
+    """A request model from Python values (the client's side): the same rules, the same exceptions."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise request_error(model, exc) from None
+
+
+def request_error(model: type[RequestModel], exc: ValidationError) -> ApiError:
+    """The contract's exception for a request that breaks its model: the first problem, in one sentence."""
+    problem = exc.errors(include_url=False, include_input=False)[0]
+    location = [str(part) for part in problem["loc"]]
+    field = wire_fields(model).get(location[0]) if location else None
+    code = field.wire.broken_rule if field and problem["type"] in RULE_ERROR_TYPES else ResultCode.InvalidParam
+    where = ".".join([field.key, *location[1:]]) if field else "request"
+    return ApiError.for_code(int(code), f"{where}: {problem['msg']}")
 
 
 def external_image_id_from(text: str) -> str:
     """Any text (a file name, say) made to fit externalImageId's pattern: other characters become '_'."""
     return re.sub(r"[^a-zA-Z0-9_.\-:]", "_", text)[:255] or "image"
-
-
-def check_range(name: str, value: object, allowed: IntRange) -> int:
-    """An integer parameter inside its inclusive range (booleans are not integers here)."""
-    if not allowed.contains(value):
-        raise InvalidParam(f"{name} must be an integer from {allowed.low} to {allowed.high}, got {value!r:.40}")
-    return value  # type: ignore[return-value]
-
-
-def check_flag(name: str, value: object) -> bool:
-    """orientation and mask are JSON booleans."""
-    if not isinstance(value, bool):
-        raise InvalidParam(f"{name} must be true or false, got {value!r:.40}")
-    return value
-
-
-def check_face_id(face_id: object) -> str:
-    """A faceId is a non-empty string (a UUID for faces this API made)."""
-    if not isinstance(face_id, str) or not face_id or len(face_id) > 255:
-        raise InvalidParam(f"faceId must be a non-empty string, got {face_id!r:.80}")
-    return face_id
 
 
 def check_image_bytes(data: bytes) -> str:
@@ -87,8 +106,8 @@ def decode_base64_image(text: object) -> bytes:
     """Strict base64 to bytes; -45030 when it is not base64."""
     if not isinstance(text, str):
         raise InvalidImageBytes("image.bytes must be a base64 string")
-    # Reject early on size: base64 is 4/3 of the decoded size.
-    if len(text) > (MAX_IMAGE_BYTES * 4) // 3 + 8:
+    # Reject early on size, before decoding anything.
+    if len(text) > base64_length(MAX_IMAGE_BYTES):
         raise ImageTooLarge(f"image is over {MAX_IMAGE_BYTES:,} bytes")
     try:
         return base64.b64decode(text, validate=True)
@@ -110,13 +129,3 @@ def check_image_url(url: object) -> str:
     if port is not None and port not in ALLOWED_URL_PORTS:
         raise InvalidImageURL(f"image.url port {port} is not allowed (80, 443, 10000-12000 only)")
     return url
-
-
-def check_image_ref(ref: object, field: str = "image") -> dict[str, str]:
-    """An image object holds exactly one of url / bytes."""
-    if not isinstance(ref, dict):
-        raise InvalidParam(f"{field} must be an object with url or bytes")
-    has_url, has_bytes = ref.get("url") is not None, ref.get("bytes") is not None
-    if has_url == has_bytes:
-        raise InvalidParam(f"{field} must hold exactly one of url or bytes")
-    return ref

@@ -46,9 +46,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
         progress = st.progress(0.0, text=_("enrolling…"))
         try:
             client.ensure_group(target)
-            report = enroll(
-                client, target, archive.getvalue(), lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}")
-            )
+            report = enroll(client, target, archive, lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}"))
             st.success(
                 _(
                     "{added:,} face(s) added, {skipped:,} already there, "

@@ -8,41 +8,31 @@ from pathlib import Path
 
 import pytest
 
+from facereco.samples import package_photo
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared"))
 SHARED_FACES = SHARED / "faces"
 
 
-def _skimage_data(name: str) -> Path:
-    import skimage
-
-    return Path(skimage.__file__).parent / "data" / name
-
-
-def _mpl_sample(name: str) -> Path:
-    import matplotlib
-
-    return Path(matplotlib.get_data_path()) / "sample_data" / name
-
-
 @pytest.fixture(scope="session")
 def astronaut_path() -> Path:
-    return _skimage_data("astronaut.png")
+    return package_photo("astronaut")
 
 
 @pytest.fixture(scope="session")
 def grace_hopper_path() -> Path:
-    return _mpl_sample("grace_hopper.jpg")
+    return package_photo("grace_hopper")
 
 
 @pytest.fixture(scope="session")
 def coffee_path() -> Path:
-    return _skimage_data("coffee.png")
+    return package_photo("coffee")
 
 
 @pytest.fixture(scope="session")
 def chelsea_path() -> Path:
-    return _skimage_data("chelsea.png")
+    return package_photo("chelsea")
 
 
 @pytest.fixture(scope="session")

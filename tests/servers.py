@@ -24,6 +24,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_allowed_port() -> int:
+    """A free loopback port among those image URLs may name (the contract allows 10000-12000)."""
+    for port in range(11000, 12000):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port in 11000-11999")
+
+
 @dataclass
 class RunningServer:
     base_url: str
@@ -85,3 +97,27 @@ def running_server(data_dir: Path, appkeys: list[str], *extra: str) -> Iterator[
         yield server
     finally:
         stop_server(server)
+
+
+@contextmanager
+def serving_in_thread(app) -> Iterator[str]:
+    """An ASGI app served for real by uvicorn on a free loopback port, in this process (so a test's
+    changes to the contract reach it); yields the base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the in-process server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

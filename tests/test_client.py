@@ -270,6 +270,12 @@ def assert_secret_free(error: BaseException, caplog: pytest.LogCaptureFixture) -
         (lambda c, img: c.create_group("Bad_Group"), E.InvalidGroupID),
         (lambda c, img: c.create_group(""), E.InvalidGroupID),
         (lambda c, img: c.create_group("a" * 256), E.InvalidGroupID),
+        (lambda c, img: c.create_group(12), E.InvalidParam),
+        (lambda c, img: c.get_group("Bad_Group"), E.InvalidParam),
+        (lambda c, img: c.list_faces("Bad_Group"), E.InvalidParam),
+        (lambda c, img: c.delete_face(GROUP, ""), E.InvalidParam),
+        (lambda c, img: c.verify(GROUP, "", img), E.InvalidParam),
+        (lambda c, img: c.detect(img, orientation="yes"), E.InvalidParam),
         (lambda c, img: c.list_groups(limit=0), E.InvalidParam),
         (lambda c, img: c.list_faces(GROUP, limit=201), E.InvalidParam),
         (lambda c, img: c.register_faces(GROUP, img, limit=21), E.InvalidParam),
@@ -288,6 +294,52 @@ def test_bad_input_is_refused_before_sending(call, error, tiny_png: bytes):
     with pytest.raises(error):
         call(make_client(), tiny_png)
     assert len(responses.calls) == 0
+
+
+# Where each call's values travel, from the guide's request tables: (path tail, query, body keys).
+GUIDE_REQUESTS = {
+    "create_group": ("/groups", {}, {"groupId"}),
+    "list_groups": ("/groups", {"limit": ["2"]}, None),
+    "get_group": (f"/groups/{GROUP}", {}, None),
+    "delete_group": (f"/groups/{GROUP}", {}, None),
+    "detect": ("/detect", {}, {"image", "orientation", "mask"}),
+    "register_faces": (f"/groups/{GROUP}", {}, {"image", "externalImageId", "limit", "orientation", "mask"}),
+    "delete_face": (f"/groups/{GROUP}/faces/{FACE}", {}, None),
+    "list_faces": (f"/groups/{GROUP}/faces", {"limit": ["2"]}, None),
+    "search_by_face_id": (f"/groups/{GROUP}/faces/{FACE}", {"limit": ["10"], "threshold": ["70"]}, None),
+    "search_by_image": (
+        f"/groups/{GROUP}/search",
+        {"limit": ["100"], "threshold": ["90"]},
+        {"image", "orientation", "mask"},
+    ),
+    "compare": ("/compare", {"threshold": ["80"]}, {"sourceImage", "targetImage", "orientation", "mask"}),
+    "verify": (f"/verify/groups/{GROUP}/faces/{FACE}", {}, {"compareImage", "orientation", "mask"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GUIDE_REQUESTS))
+@responses.activate
+def test_each_request_travels_as_the_guide_shows(name: str, tiny_png: bytes):
+    responses.add(GUIDE[name]["method"], url_for(name), json=GUIDE[name]["response_example"])
+    invoke(make_client(), name, tiny_png)
+    sent = responses.calls[0].request
+    path, query, body_keys = GUIDE_REQUESTS[name]
+    assert urlsplit(sent.url).path == f"/nhn-face-reco/v1.0/appkeys/{APPKEY}{path}"
+    assert parse_qs(urlsplit(sent.url).query) == query
+    body = json.loads(sent.body) if sent.body else None
+    assert (set(body) if body is not None else None) == body_keys
+    if name == "create_group":
+        assert body == {"groupId": GROUP}
+    if name == "register_faces":
+        assert body["externalImageId"] == "image01.jpg" and body["limit"] == 3 and set(body["image"]) == {"bytes"}
+
+
+@responses.activate
+def test_a_limit_beside_a_next_token_is_not_sent_nor_checked():
+    # The token fixed its limit when it was issued; the guide says a limit beside it is ignored.
+    responses.add("GET", url_for("list_faces"), json=GUIDE["list_faces"]["response_example"])
+    make_client().list_faces(GROUP, limit=0, next_token="tok-1")
+    assert parse_qs(urlsplit(responses.calls[0].request.url).query) == {"next-token": ["tok-1"]}
 
 
 @responses.activate

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 from streamlit.testing.v1 import AppTest
 
+from facereco.samples import package_photo
 from facereco.ui.session import CLIENT_KEY, local_transport
 
 pytestmark = pytest.mark.slow
@@ -124,11 +125,8 @@ def test_groups_create_register_page_delete():
     at.button(key="groups-create").click().run()
     assert any("team" in s.value for s in at.success)
     assert at.selectbox(key="groups-selected").value == "team"
-    import matplotlib
-    import skimage
-
-    astronaut = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png")
-    grace = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    astronaut = Image.open(package_photo("astronaut"))
+    grace = Image.open(package_photo("grace_hopper"))
     uploader = at.file_uploader(key="groups-register-files")
     uploader.upload("astronaut one.jpg", jpeg(astronaut), "image/jpeg")
     uploader.upload("grace.jpg", jpeg(grace), "image/jpeg")
@@ -267,3 +265,16 @@ def test_an_oversized_upload_is_refused_and_not_replaced_by_the_previous_one(ast
     at.file_uploader(key="detect-upload").clear().upload("big.jpg", oversized, "image/jpeg").run()
     assert any("big.jpg is 3,000,003 bytes" in e.value and "3,000,000" in e.value for e in at.error)
     assert at.button(key="detect-run").disabled  # the astronaut is not silently kept
+
+
+@pytest.mark.parametrize("typed", ["ASTRONAUT", "/etc/passwd", "/no/such/file.png", "file:///etc/passwd", "photo.jpg"])
+def test_the_url_box_never_reads_a_file_on_this_machine(typed: str, astronaut_path: Path):
+    """Only an http(s) URL leaves the URL box: a path (even to a real photo) gets one sentence, no call."""
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("url").run()
+    before = calls_made(at)
+    at.text_input(key="detect-url").input(str(astronaut_path) if typed == "ASTRONAUT" else typed).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Enter an http(s) URL (ports 80, 443 or 10000-12000)."]
+    assert at.button(key="detect-run").disabled  # nothing to send
+    assert calls_made(at) == before and "detect-result" not in at.session_state

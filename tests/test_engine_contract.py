@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import io
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
+import annotated_types
 import pytest
 import requests
 from PIL import Image
+from pydantic import create_model
 
 from facereco import FaceRecoClient
 from facereco import errors as E
-from facereco.contract import ENDPOINTS
-from facereco.transport import PreparedCall
+from facereco.contract import API_PREFIX, ENDPOINTS, MAX_REQUEST_BODY_BYTES
+from facereco.engine.api import LocalEngine
+from facereco.engine.server import create_app
+from facereco.transport import LocalTransport, PreparedCall
 
-from .servers import running_server
+from .servers import running_server, serving_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -114,9 +119,38 @@ def test_group_lifecycle(client: FaceRecoClient):
 def test_group_ids_are_checked_by_the_server(client: FaceRecoClient):
     assert code_of(raw(client, "create_group", body={"groupId": "Upper_Case"})) == -40010
     assert code_of(raw(client, "create_group", body={"groupId": "x" * 256})) == -40010
-    assert code_of(raw(client, "create_group", body={"groupId": 12})) == -40010
     assert code_of(raw(client, "create_group", body={})) == -40000
     assert code_of(raw(client, "create_group", body=["not", "an", "object"])) == -40000
+
+
+@pytest.mark.parametrize("group_id", [12, None, True, ["my-group"], {"id": "my-group"}])
+def test_a_group_id_that_is_not_a_string_is_invalid_param(client: FaceRecoClient, group_id):
+    # The guide: -40010 is a groupId that breaks its pattern; a value of the wrong type is a bad parameter.
+    assert code_of(raw(client, "create_group", body={"groupId": group_id})) == -40000
+    with pytest.raises(E.InvalidParam):
+        client.create_group(group_id)
+
+
+@pytest.mark.parametrize(
+    ("call", "path", "body"),
+    [
+        ("get_group", {}, None),
+        ("delete_group", {}, None),
+        ("list_faces", {}, None),
+        ("register_faces", {}, {"image": {"url": "https://a.test/x.png"}}),
+        ("delete_face", {"face_id": "f"}, None),
+        ("search_by_face_id", {"face_id": "f"}, None),
+        ("search_by_image", {}, {"image": {"url": "https://a.test/x.png"}}),
+        ("verify", {"face_id": "f"}, {"compareImage": {"url": "https://a.test/x.png"}}),
+    ],
+)
+def test_a_malformed_group_id_in_the_path_is_invalid_param(client: FaceRecoClient, call, path, body):
+    # Every call with {group-id} in its path lists only -40000 for it in the guide's error table.
+    for bad in ("Upper_Case", "x" * 256, "dots.not.allowed"):
+        answer = raw(client, call, {"group_id": bad, **path}, body=body)
+        assert code_of(answer) == -40000, (call, bad, answer)
+    with pytest.raises(E.InvalidParam):
+        client.get_group("Upper_Case")
 
 
 def test_list_groups_pages_with_tokens(client: FaceRecoClient):
@@ -132,11 +166,29 @@ def test_list_groups_pages_with_tokens(client: FaceRecoClient):
         assert code_of(raw(client, "list_groups", query={"limit": "0"})) == -40000
         assert code_of(raw(client, "list_groups", query={"limit": "abc"})) == -40000
         assert code_of(raw(client, "list_groups", query={"next-token": first.next_token[:-2] + "xx"})) == -40040
+        assert code_of(raw(client, "list_groups", query={"next-token": "x" * 5000})) == -40040
         with pytest.raises(E.InvalidTokenError):
             client.list_groups(next_token="garbage")
     finally:
         for group_id in created:
             client.delete_group(group_id)
+
+
+def test_a_limit_beside_a_next_token_is_ignored(client: FaceRecoClient, group: str, pair_photo: bytes):
+    # The guide: with a next-token the limit cannot change; the token fixed it when it was issued.
+    client.create_group(f"{group}-2")
+    try:
+        first = client.list_groups(limit=1)
+        assert first.next_token
+        for limit in ("0", "abc", "500", "7"):
+            answer = raw(client, "list_groups", query={"next-token": first.next_token, "limit": limit})
+            assert code_of(answer) == 0 and answer["data"]["groupCount"] == 1, (limit, answer["header"])
+    finally:
+        client.delete_group(f"{group}-2")
+    client.register_faces(group, pair_photo, limit=2)
+    page = client.list_faces(group, limit=1)
+    answer = raw(client, "list_faces", {"group_id": group}, {"next-token": page.next_token, "limit": "0"})
+    assert code_of(answer) == 0 and len(answer["data"]["faces"]) == 1
 
 
 # ---------------------------------------------------------------- detect
@@ -247,6 +299,16 @@ def test_list_faces_newest_first_and_delete(client: FaceRecoClient, group: str, 
         client.list_faces("no-such-group")
 
 
+def test_list_faces_face_count_is_the_whole_groups(client: FaceRecoClient, group: str, pair_photo: bytes, grace):
+    # The guide: faceCount is "the number of faces registered in the group", not the length of the page.
+    client.register_faces(group, pair_photo, limit=2)
+    client.register_faces(group, grace)
+    first = client.list_faces(group, limit=2)
+    assert first.face_count == 3 and len(first.faces) == 2 and first.next_token
+    last = client.list_faces(group, next_token=first.next_token)
+    assert last.face_count == 3 and len(last.faces) == 1 and not last.next_token
+
+
 def test_delete_group_takes_its_faces(client: FaceRecoClient, astronaut: bytes):
     group_id = f"gone-{uuid.uuid4().hex[:8]}"
     client.create_group(group_id)
@@ -259,6 +321,40 @@ def test_delete_group_takes_its_faces(client: FaceRecoClient, astronaut: bytes):
             client.search_by_face_id(group_id, face.face_id)
     finally:
         client.delete_group(group_id)
+
+
+# ---------------------------------------------------------------- which faces count
+@pytest.fixture(scope="module")
+def narrow_face(astronaut_path) -> bytes:
+    """The astronaut squeezed to 317x384: her face box is about 56x79 px, 67 px by the sides' geometric mean."""
+    buffer = io.BytesIO()
+    Image.open(astronaut_path).convert("RGB").resize((317, 384)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_face_under_60_px_on_either_side_is_not_recognised(client: FaceRecoClient, group: str, narrow_face: bytes):
+    # CONTRACT.md: only faces >= 60x60 px are recognised: both sides, not their mean.
+    assert client.detect(narrow_face).face_detail_count == 0
+    result = client.register_faces(group, narrow_face)
+    assert result.added_face_count == 0 and result.not_added_face_count == 1  # listed, as the contract says
+    box = result.not_added_faces[0].bbox
+    width, height = box.width * 317, box.height * 384
+    assert width < 60 <= height and (width * height) ** 0.5 >= 60  # the mean alone would have let it through
+    with pytest.raises(E.InvalidParam, match="no face found in image"):
+        client.search_by_image(group, narrow_face)
+
+
+def test_a_face_turned_beyond_45_degrees_is_not_recognised(client: FaceRecoClient, group: str, shared_faces):
+    # Two faces: Susan Sarandon facing the camera, and a man beside her in profile (yaw ~75 degrees).
+    photo = (shared_faces / "lfw-dev" / "susan-sarandon" / "Susan_Sarandon_0001.jpg").read_bytes()
+    detected = client.detect(photo, orientation=True)
+    assert detected.face_detail_count == 1
+    assert abs(detected.face_details[0].orientation.x) <= 45 and abs(detected.face_details[0].orientation.y) <= 45
+    result = client.register_faces(group, photo, limit=20)  # orientation not asked: pose still decides
+    assert result.added_face_count == 1 and result.not_added_face_count == 1
+    assert result.not_added_faces[0].orientation is None
+    compared = client.compare(photo, photo, threshold=1)
+    assert compared.matched_face_detail_count + compared.unmatched_face_detail_count == 1
 
 
 # ---------------------------------------------------------------- search, compare, verify
@@ -327,6 +423,50 @@ def test_verify(client: FaceRecoClient, group: str, astronaut: bytes, grace: byt
         client.verify(group, face.face_id, coffee_path)
 
 
+# ---------------------------------------------------------------- one definition of each request
+@pytest.fixture
+def narrowed_list_limit(monkeypatch) -> None:
+    """list groups' limit narrowed from 1-200 to 1-5 in its request model, and nowhere else."""
+    endpoint = ENDPOINTS["list_groups"]
+    limit = endpoint.request.model_fields["limit"]
+    metadata = [annotated_types.Le(5) if isinstance(m, annotated_types.Le) else m for m in limit.metadata]
+    narrowed = create_model(
+        endpoint.request.__name__, __base__=endpoint.request, limit=(Annotated[(int, *metadata)], 5)
+    )
+    monkeypatch.setitem(ENDPOINTS, "list_groups", dataclasses.replace(endpoint, request=narrowed))
+
+
+def test_a_range_changed_in_one_model_is_followed_everywhere(narrowed_list_limit, tmp_path):
+    engine = LocalEngine(tmp_path / "data")
+    with serving_in_thread(create_app(engine)) as base_url:
+        for client in (FaceRecoClient(transport=LocalTransport(engine)), FaceRecoClient(APPKEY, base_url)):
+            with pytest.raises(E.InvalidParam, match="limit"):
+                client.list_groups(limit=6)  # the client, before sending
+            assert code_of(raw(client, "list_groups", query={"limit": "6"})) == -40000  # the engine
+            assert code_of(raw(client, "list_groups", query={"limit": "5"})) == 0
+        operation = requests.get(f"{base_url}/openapi.json").json()["paths"][API_PREFIX + "/groups"]["get"]
+    limit = next(p for p in operation["parameters"] if p["name"] == "limit")
+    assert limit["in"] == "query" and limit["schema"]["maximum"] == 5 and limit["schema"]["minimum"] == 1
+
+
+def test_openapi_takes_every_request_from_its_model(backend):
+    name, client, server = backend
+    if server is None:
+        pytest.skip("HTTP only")
+    paths = requests.get(f"{server.base_url}/openapi.json").json()["paths"]
+    search = paths[API_PREFIX + "/groups/{group_id}/search"]["post"]
+    parameters = {p["name"]: p for p in search["parameters"]}
+    assert parameters["group_id"]["in"] == "path" and parameters["group_id"]["required"]
+    assert parameters["limit"]["schema"]["maximum"] == 4096 and parameters["threshold"]["schema"]["maximum"] == 100
+    body = search["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"image", "orientation", "mask"} and body["required"] == ["image"]
+    register = paths[API_PREFIX + "/groups/{group_id}"]["post"]["requestBody"]["content"]["application/json"]
+    assert register["schema"]["properties"]["limit"]["maximum"] == 20
+    assert register["schema"]["properties"]["externalImageId"]["anyOf"][0]["pattern"]
+    pages = {p["name"] for p in paths[API_PREFIX + "/groups/{group_id}/faces"]["get"]["parameters"]}
+    assert pages == {"group_id", "limit", "next-token"}
+
+
 # ---------------------------------------------------------------- appkeys and HTTP specifics
 def test_appkeys_are_checked_and_isolated(backend, group: str):
     name, client, server = backend
@@ -352,7 +492,8 @@ def test_http_wire_behaviour(backend, astronaut: bytes):
     assert malformed.status_code == 200 and malformed.json()["header"]["resultCode"] == -40000
     wrong_type = requests.post(f"{prefix}/detect", json={"image": "a string"})
     assert wrong_type.status_code == 200 and wrong_type.json()["header"]["resultCode"] == -40000
-    huge = requests.post(f"{prefix}/detect", data=b"x" * 4_200_000, headers={"Content-Type": "application/json"})
+    too_big = b"x" * (MAX_REQUEST_BODY_BYTES + 1)
+    huge = requests.post(f"{prefix}/detect", data=too_big, headers={"Content-Type": "application/json"})
     assert huge.status_code == 200 and huge.json()["header"]["resultCode"] == -45020
     assert requests.get(f"{server.base_url}/no/such/path").status_code == 404
     schema = requests.get(f"{server.base_url}/openapi.json").json()

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import http.server
 import io
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +15,12 @@ import pytest
 from PIL import Image
 
 from facereco import errors as E
-from facereco.engine.images import UrlPolicy, decode_image, fetch_image_url, load_image_ref
+from facereco.contract import DetectRequest, ImageRef
+from facereco.engine.fetch import UrlPolicy, fetch_image_url
+from facereco.engine.images import decode_image, load_image_ref
+from facereco.validation import parse_request
+
+from .servers import free_allowed_port
 
 OPEN = UrlPolicy(allow_private_hosts=True, total_timeout=2.0)
 
@@ -55,7 +59,8 @@ def astronaut(astronaut_path) -> Image.Image:
 )
 def test_bad_image_refs_get_their_code(image_ref, error):
     with pytest.raises(error):
-        load_image_ref(image_ref, "image", OPEN)
+        # As the engine does: the request model checks the image object's shape, loading checks the rest.
+        load_image_ref(parse_request(DetectRequest, {}, {}, {"image": image_ref}).image, OPEN)
 
 
 def test_corrupt_and_truncated_files_are_invalid_files(astronaut: Image.Image):
@@ -136,17 +141,6 @@ class _ImageHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _free_allowed_port() -> int:
-    for port in range(11000, 12000):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in 11000-11999")
-
-
 @pytest.fixture(scope="module")
 def image_server(astronaut: Image.Image) -> Iterator[str]:
     _ImageHandler.payloads = {
@@ -155,7 +149,7 @@ def image_server(astronaut: Image.Image) -> Iterator[str]:
         "/huge.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 3_200_000,
         "/text.png": b"hello, not an image",
     }
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_allowed_port()), _ImageHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_allowed_port()), _ImageHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -163,14 +157,14 @@ def image_server(astronaut: Image.Image) -> Iterator[str]:
 
 
 def test_url_fetch_from_an_allowed_port(image_server: str):
-    decoded = load_image_ref({"url": f"{image_server}/face.png"}, "image", OPEN)
+    decoded = load_image_ref(ImageRef(url=f"{image_server}/face.png"), OPEN)
     assert (decoded.width, decoded.height) == (512, 512)
     assert fetch_image_url(f"{image_server}/redirect", OPEN).startswith(b"\x89PNG")
 
 
 def test_loopback_urls_are_refused_by_default(image_server: str):
     with pytest.raises(E.InvalidImageURL, match="not a public address"):
-        load_image_ref({"url": f"{image_server}/face.png"}, "image", UrlPolicy())
+        load_image_ref(ImageRef(url=f"{image_server}/face.png"), UrlPolicy())
     for host in ("10.1.2.3", "169.254.169.254", "[::1]"):
         with pytest.raises(E.InvalidImageURL):
             fetch_image_url(f"http://{host}/x.png", UrlPolicy())
@@ -184,6 +178,6 @@ def test_url_errors_get_their_codes(image_server: str):
     with pytest.raises(E.InvalidImageURL, match="HTTP 404"):
         fetch_image_url(f"{image_server}/missing.png", OPEN)
     with pytest.raises(E.InvalidImageFormat):
-        load_image_ref({"url": f"{image_server}/text.png"}, "image", OPEN)
+        load_image_ref(ImageRef(url=f"{image_server}/text.png"), OPEN)
     with pytest.raises(E.InvalidImageURL, match="unreachable"):
-        fetch_image_url(f"http://127.0.0.1:{_free_allowed_port()}/x.png", OPEN)
+        fetch_image_url(f"http://127.0.0.1:{free_allowed_port()}/x.png", OPEN)

@@ -24,7 +24,7 @@ from PIL import Image
 from facereco import FaceRecoClient
 from facereco import errors as E
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
-from facereco.engine.store import DB_FILE_NAME, Store
+from facereco.engine.store import DB_FILE_NAME, Store, load_synthetic_faces
 
 from .servers import running_server, start_server, stop_server
 
@@ -34,9 +34,9 @@ APPKEY = "robust-key"
 
 @pytest.fixture(scope="module")
 def small_face(astronaut_path) -> bytes:
-    """The astronaut at 320 px: a quick register (one ~70 px face)."""
+    """The astronaut at 400 px: a quick register (one face of about 68x88 px, over 60 px on both sides)."""
     buffer = io.BytesIO()
-    Image.open(astronaut_path).convert("RGB").resize((320, 320)).save(buffer, format="JPEG", quality=90)
+    Image.open(astronaut_path).convert("RGB").resize((400, 400)).save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
 
 
@@ -52,7 +52,7 @@ def test_pagination_sees_every_face_once_while_faces_are_added(tmp_path: Path, s
         client = FaceRecoClient(APPKEY, server.base_url)
         client.create_group("paging")
         store, owner = owner_store(data_dir)
-        store.insert_raw_vectors(owner, "paging", np.random.default_rng(1).normal(size=(250, 128)))
+        load_synthetic_faces(store, owner, "paging", np.random.default_rng(1).normal(size=(250, 128)))
         original = {f.face_id for f in client.iter_faces("paging", limit=200)}
         assert len(original) == 250
 
@@ -66,7 +66,7 @@ def test_pagination_sees_every_face_once_while_faces_are_added(tmp_path: Path, s
                 break
             page = client.list_faces("paging", next_token=page.next_token, limit=7)  # limit is fixed by the token
             pages += 1
-            assert page.face_count <= 100
+            assert len(page.faces) <= 100
         counts = Counter(seen)
         assert pages == 3 and max(counts.values()) == 1
         assert original <= set(seen)
@@ -78,9 +78,9 @@ def test_expired_tokens_are_refused(tmp_path: Path):
     client.create_group("expiry")
     store = client.transport.engine.service.store
     owner = client.transport.engine.secrets.appkey_digest("local")
-    store.insert_raw_vectors(owner, "expiry", np.ones((3, 128)))
+    load_synthetic_faces(store, owner, "expiry", np.ones((3, 128)))
     token = client.list_faces("expiry", limit=1).next_token
-    assert client.list_faces("expiry", next_token=token).face_count == 1
+    assert len(client.list_faces("expiry", next_token=token).faces) == 1
     time.sleep(0.5)
     with pytest.raises(E.InvalidTokenError, match="expired"):
         client.list_faces("expiry", next_token=token)

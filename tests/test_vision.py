@@ -104,7 +104,7 @@ def test_same_person_altered_compares_above_90(client: FaceRecoClient, astronaut
 
 def test_group_photo_composite_finds_both_largest_first(client: FaceRecoClient, astronaut, grace):
     canvas = Image.new("RGB", (1400, 700), (200, 200, 200))
-    canvas.paste(astronaut.resize((350, 350)), (50, 200))
+    canvas.paste(astronaut.resize((400, 400)), (50, 200))  # face ~68x88 px: over 60 on both sides
     canvas.paste(grace.resize((600, 700)), (700, 0))
     result = client.detect(jpeg(canvas))
     assert result.face_detail_count == 2
@@ -127,17 +127,15 @@ def test_mask_flag_reports_unmasked(client: FaceRecoClient, grace_hopper_path):
     assert face.mask is False and face.orientation is None
 
 
-def test_small_faces_are_found_but_not_registered(client: FaceRecoClient, astronaut: Image.Image):
+def test_small_faces_are_neither_reported_nor_registered(client: FaceRecoClient, astronaut: Image.Image):
     canvas = Image.new("RGB", (900, 500), (128, 128, 128))
     canvas.paste(astronaut, (0, 0))  # face ~100 px
-    canvas.paste(astronaut.resize((256, 256)), (600, 100))  # face ~50 px
-    detected = client.detect(jpeg(canvas))
+    canvas.paste(astronaut.resize((256, 256)), (600, 100))  # face ~43x56 px
+    assert client.detect(jpeg(canvas)).face_detail_count == 1
     client.create_group("small-faces")
     result = client.register_faces("small-faces", jpeg(canvas), limit=5)
-    if detected.face_detail_count == 2:
-        assert result.added_face_count == 1 and result.not_added_face_count == 1
-    else:  # MTCNN may drop the 50 px copy entirely; then it must not be added either
-        assert result.added_face_count == 1
+    # Register lists an unrecognisable face in notAddedFaces, when MTCNN found it at all.
+    assert result.added_face_count == 1 and result.not_added_face_count <= 1
 
 
 def test_similarity_map_is_monotone_and_invertible():

@@ -1,31 +1,28 @@
-"""The guide's input rules for images: base64, size, format, decoding, EXIF, scaling, safe URL fetch.
+"""The guide's input rules for images: base64, size, format, decoding in bounded memory, EXIF, scaling.
 
-Every failure raises the contract's exception (via ``facereco.validation``), so the
-service answers the right result code and never a stack trace. Nothing here keeps
-or writes the image.
+URLs are fetched by ``facereco.engine.fetch``. Every failure raises the contract's exception
+(via ``facereco.validation``), so the service answers the right result code and never a stack
+trace. Nothing here keeps or writes the image.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import ipaddress
-import socket
-import time
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import numpy as np
-import requests
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from facereco.contract import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
-from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageURL, InvalidParam
-from facereco.validation import check_image_bytes, check_image_ref, check_image_url, decode_base64_image
+from facereco.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, ImageRef
+from facereco.engine.fetch import UrlPolicy, fetch_image_url
+from facereco.errors import ImageTooLarge, InvalidImageFile, InvalidParam
+from facereco.validation import check_image_bytes, decode_base64_image
 
-# A 3 MB PNG can still unpack to gigapixels; refuse past this many pixels before decoding.
-MAX_DECODED_PIXELS = 50_000_000
+# A 3 MB PNG can still unpack to gigapixels: refuse past this many pixels before decoding.
+# 25 MP is 75 MB as RGB (100 MB as RGBA), which keeps one request's peak under +150 MB; a real
+# photo of that size does not fit in 3 MB as PNG, and a JPEG is decoded at reduced size (draft).
+MAX_DECODED_PIXELS = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -44,52 +41,91 @@ class DecodedImage:
         return int(self.rgb.shape[0])
 
 
-@dataclass(frozen=True)
-class UrlPolicy:
-    """How image URLs are fetched. Loopback/private/link-local hosts are refused unless allowed."""
-
-    allow_private_hosts: bool = False
-    connect_timeout: float = 5.0
-    total_timeout: float = 10.0
-    max_redirects: int = 3
-
-
-def load_image_ref(ref: object, field: str, policy: UrlPolicy) -> DecodedImage:
-    """An image object of a request (url or base64 bytes) to a decoded image."""
-    image = check_image_ref(ref, field)
-    data = (
-        fetch_image_url(image["url"], policy) if image.get("url") is not None else decode_base64_image(image["bytes"])
-    )
+def load_image_ref(ref: ImageRef, policy: UrlPolicy) -> DecodedImage:
+    """An image object of a request (url or base64 bytes; its shape checked by the contract) to a decoded image."""
+    data = fetch_image_url(ref.url, policy) if ref.url is not None else decode_base64_image(ref.bytes)
     return decode_image(data)
 
 
 def decode_image(data: bytes) -> DecodedImage:
-    """PNG/JPEG bytes to RGB pixels, enforcing every rule of the guide."""
+    """PNG/JPEG bytes to RGB pixels, enforcing every rule of the guide, in bounded memory.
+
+    A JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale still at least the 2048 px the
+    contract scales it to anyway (``Image.draft``), so a 7000x7000 JPEG costs 3500x3500 pixels.
+    What the decoder would allocate is checked before anything is decoded.
+    """
     check_image_bytes(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            original_size = image.size
+            if image.format == "JPEG":
+                image.draft(image.mode, _scaled_size(original_size))
             width, height = image.size
             if width * height > MAX_DECODED_PIXELS:
-                raise ImageTooLarge(f"image is {width}x{height} pixels; the limit is {MAX_DECODED_PIXELS:,} pixels")
+                raise ImageTooLarge(
+                    f"image is {original_size[0]}x{original_size[1]} pixels; "
+                    f"the limit is {MAX_DECODED_PIXELS:,} decoded pixels"
+                )
             image.load()
+            orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"image has too many pixels to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageFile(f"image does not decode: {exc}") from None
-    # A broken EXIF block is no reason to refuse the pixels.
-    with contextlib.suppress(Exception):
-        image = ImageOps.exif_transpose(image)
-    width, height = image.size
-    if min(width, height) < MIN_IMAGE_SIDE:
+    if orientation in _SWAPS_SIDES:
+        original_size = (original_size[1], original_size[0])
+    if min(original_size) < MIN_IMAGE_SIDE:
+        width, height = original_size
         raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
-    rgb = _to_rgb(image)
-    if max(width, height) > MAX_IMAGE_SIDE:
-        scale = MAX_IMAGE_SIDE / max(width, height)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
-    return DecodedImage(np.ascontiguousarray(rgb), (width, height))
+    # Scale first, then turn and convert: every later copy is of the small image.
+    image = _fit_side(image)
+    if orientation in _TRANSPOSE:
+        image = image.transpose(_TRANSPOSE[orientation])
+    return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
+
+
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose does).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})
+
+
+def _exif_orientation(image: Image.Image) -> int:
+    # A broken EXIF block is no reason to refuse the pixels.
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - any EXIF parse failure means "upright"
+        return 1
+
+
+def _scaled_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size the contract scales an image to: longest side at most 2048 px, ratio kept."""
+    width, height = size
+    if max(width, height) <= MAX_IMAGE_SIDE:
+        return size
+    scale = MAX_IMAGE_SIDE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _fit_side(image: Image.Image) -> Image.Image:
+    """Scale to the contract's 2048 px in PIL (before any conversion, so copies stay small)."""
+    target = _scaled_size(image.size)
+    if target == image.size:
+        return image
+    if image.mode == "P":  # palette images resize by nearest neighbour: convert first
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode == "1":
+        image = image.convert("L")
+    return image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -107,71 +143,3 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
     return np.asarray(image.convert("RGB"))
-
-
-# ---------------------------------------------------------------- URL fetch
-def _check_host_allowed(url: str, policy: UrlPolicy) -> None:
-    """Refuse hosts that resolve to loopback, private, link-local or reserved addresses (SSRF)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise InvalidImageURL(f"image.url host {parts.hostname!r} does not resolve") from None
-    if policy.allow_private_hosts:
-        return
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidImageURL(f"image.url host {parts.hostname!r} is not a public address")
-
-
-def fetch_image_url(url: str, policy: UrlPolicy) -> bytes:
-    """Download an image: allowed ports only, public hosts only, a deadline and a size cut-off."""
-    deadline = time.monotonic() + policy.total_timeout
-    for _ in range(policy.max_redirects + 1):
-        check_image_url(url)
-        _check_host_allowed(url, policy)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ImageTimeout(f"image download took over {policy.total_timeout:g} s")
-        try:
-            response = requests.get(
-                url,
-                stream=True,
-                allow_redirects=False,
-                timeout=(min(policy.connect_timeout, remaining), remaining),
-                headers={"User-Agent": "facereco-engine"},
-            )
-        except requests.Timeout:
-            raise ImageTimeout(f"image download took over {policy.total_timeout:g} s") from None
-        except requests.RequestException as exc:
-            raise InvalidImageURL(f"image.url is unreachable ({type(exc).__name__})") from None
-        with response:
-            if response.is_redirect and "location" in response.headers:
-                url = urljoin(url, response.headers["location"])
-                continue
-            if response.status_code != 200:
-                raise InvalidImageURL(f"image.url answered HTTP {response.status_code}")
-            return _read_capped(response, deadline, policy.total_timeout)
-    raise InvalidImageURL(f"image.url redirected more than {policy.max_redirects} times")
-
-
-def _read_capped(response: requests.Response, deadline: float, total_timeout: float) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
-        raise ImageTooLarge(f"image is {int(declared):,} bytes; the limit is {MAX_IMAGE_BYTES:,} bytes")
-    chunks, size = [], 0
-    try:
-        for chunk in response.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > MAX_IMAGE_BYTES:
-                raise ImageTooLarge(f"image is over {MAX_IMAGE_BYTES:,} bytes")
-            if time.monotonic() > deadline:
-                raise ImageTimeout(f"image download took over {total_timeout:g} s")
-            chunks.append(chunk)
-    except requests.RequestException as exc:
-        if isinstance(exc, (requests.Timeout, requests.exceptions.ConnectionError)) and time.monotonic() > deadline:
-            raise ImageTimeout(f"image download took over {total_timeout:g} s") from None
-        raise InvalidImageURL(f"image download failed ({type(exc).__name__})") from None
-    return b"".join(chunks)

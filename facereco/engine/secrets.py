@@ -1,7 +1,7 @@
 """The engine's secret key: AES-GCM for vectors at rest, HMAC for page tokens and appkey digests.
 
 The key comes from ``FACERECO_SECRET_KEY`` (64 hex characters or urlsafe base64 of 32 bytes)
-or from ``<data dir>/secret.key``, created on first run with permissions 0600. Subkeys are
+or from ``<data dir>/secret.key``, created atomically on first run with permissions 0600. Subkeys are
 derived per purpose, so a token signature can never be replayed as anything else.
 """
 
@@ -21,7 +21,7 @@ KEY_FILE_NAME = "secret.key"
 NONCE_BYTES = 12
 
 
-def _parse_key(text: str) -> bytes:
+def _parse_key(text: str, source: str) -> bytes:
     text = text.strip()
     try:
         key = bytes.fromhex(text)
@@ -31,7 +31,7 @@ def _parse_key(text: str) -> bytes:
         except (binascii.Error, ValueError):
             key = b""
     if len(key) != 32:
-        raise ValueError("FACERECO_SECRET_KEY must be 32 bytes as 64 hex characters or urlsafe base64")
+        raise ValueError(f"{source} must hold 32 bytes as 64 hex characters or urlsafe base64")
     return key
 
 
@@ -39,21 +39,46 @@ def load_or_create_key(data_dir: Path) -> bytes:
     """The 32-byte master key: from the environment, else the key file (made once, 0600)."""
     from_env = os.environ.get("FACERECO_SECRET_KEY")
     if from_env:
-        return _parse_key(from_env)
+        return _parse_key(from_env, "FACERECO_SECRET_KEY")
     path = data_dir / KEY_FILE_NAME
     try:
-        return _parse_key(path.read_text())
+        return _parse_key(path.read_text(), str(path))
     except FileNotFoundError:
         pass
+    return _create_key_file(path)
+
+
+def _create_key_file(path: Path) -> bytes:
+    """Write a new key so the key file is either absent or whole, never empty or half-written.
+
+    The key goes to a temporary file of our own (exclusive create, 0600, fsync), which is then
+    hard-linked to the final name: the link fails if another process got there first, and that
+    process's key is used instead. (A rename would silently replace the other process's key.)
+    """
     key = secrets.token_bytes(32)
-    # O_EXCL: if two processes start at once, one writes and the other reads what it wrote.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _parse_key(path.read_text())
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex() + "\n")
-    return key
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _parse_key(path.read_text(), str(path))
+        _fsync_directory(path.parent)
+        return key
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class EngineSecrets:

@@ -1,7 +1,8 @@
 """The HTTP face of the local engine: every path of the contract, answered as the cloud answers.
 
 Always HTTP 200 with the result header (unknown paths are 404); malformed JSON is
--40000; bodies over ``MAX_BODY_BYTES`` are refused before they are read whole;
+-40000; bodies over the contract's largest legal request (``MAX_REQUEST_BODY_BYTES``: compare
+with two 3,000,000-byte images) are refused before they are read whole;
 no stack trace ever leaves the process. uvicorn's access log is off because it
 would print the appkey that sits in every path: ``facereco.access`` logs the
 redacted path instead, and never image bytes.
@@ -20,15 +21,21 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from facereco import __version__
-from facereco.contract import API_PREFIX, ENDPOINTS, Endpoint, ResultCode, response_body
+from facereco.contract import (
+    API_PREFIX,
+    ENDPOINTS,
+    MAX_IMAGE_BYTES,
+    MAX_REQUEST_BODY_BYTES,
+    Endpoint,
+    RequestModel,
+    ResultCode,
+    response_body,
+    wire_fields,
+)
 from facereco.engine.api import LocalEngine
 from facereco.errors import REDACTED
 
 access_log = logging.getLogger("facereco.access")
-
-# 3,000,000 image bytes are 4,000,000 base64 characters; compare carries two images but each is
-# capped on its own, so the body cap leaves room for one full image plus JSON around it.
-MAX_BODY_BYTES = 4_100_000
 
 
 class _BodyTooLarge(Exception):
@@ -37,12 +44,12 @@ class _BodyTooLarge(Exception):
 
 async def _read_body_capped(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
         raise _BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > MAX_REQUEST_BODY_BYTES:
             raise _BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
@@ -75,25 +82,54 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
         answer = await run_in_threadpool(engine.handle, appkey, endpoint.name, params, query, body)
         return _logged(request, endpoint, started, answer)
 
-    extra: dict[str, Any] = {}
-    if endpoint.request is not None:
-        schema = endpoint.request.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     app.add_api_route(
         path,
         handler,
         methods=[endpoint.method],
         name=endpoint.name,
         summary=endpoint.name.replace("_", " "),
-        openapi_extra=extra or None,
+        openapi_extra=request_openapi(endpoint.request),
         response_class=JSONResponse,
     )
+
+
+def _json_schema(model: type[RequestModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+
+
+def request_openapi(model: type[RequestModel]) -> dict[str, Any]:
+    """An operation's parameters and request body, generated from the call's request model.
+
+    Path and query fields become parameters (by their wire names), the rest the JSON body;
+    nested models (the image object) are referenced from ``components`` (see ``create_app``).
+    """
+    schema = _json_schema(model)
+    properties, required = schema["properties"], set(schema.get("required", ()))
+    parameters, body, body_required = [], {}, []
+    for field in wire_fields(model).values():
+        if field.wire.place == "body":
+            body[field.alias] = properties[field.alias]
+            body_required += [field.alias] if field.alias in required else []
+            continue
+        parameters.append(
+            {
+                "name": field.key,
+                "in": field.wire.place,
+                "required": field.wire.place == "path" or field.alias in required,
+                "schema": properties[field.alias],
+            }
+        )
+    operation: dict[str, Any] = {"parameters": parameters}
+    if body:
+        body_schema = {"type": "object", "title": model.__name__, "properties": body, "required": body_required}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+    return operation
 
 
 def _too_large() -> dict[str, Any]:
     return response_body(
         ResultCode.ImageTooLargeException,
-        message=f"request body over {MAX_BODY_BYTES:,} bytes; images are 3 MB at most",
+        message=f"request body over {MAX_REQUEST_BODY_BYTES:,} bytes; images are {MAX_IMAGE_BYTES:,} bytes at most",
     )
 
 
@@ -110,7 +146,7 @@ def _logged(request: Request, endpoint: Endpoint, started: float, body: dict[str
 
 
 def create_app(engine: LocalEngine) -> FastAPI:
-    """The FastAPI app for an engine; routes come from the contract's endpoint table."""
+    """The FastAPI app for an engine; routes and their OpenAPI schemas come from the contract's endpoint table."""
     app = FastAPI(
         title="facereco local engine — NHN Cloud Face Recognition API v1.0",
         version=__version__,
@@ -134,15 +170,7 @@ def create_app(engine: LocalEngine) -> FastAPI:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for endpoint in ENDPOINTS.values():
-                if endpoint.request is not None:
-                    full = endpoint.request.model_json_schema(
-                        by_alias=True, ref_template="#/components/schemas/{model}"
-                    )
-                    components.update(full.get("$defs", {}))
-            for path in schema.get("paths", {}).values():
-                for operation in path.values():
-                    body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-                    body_schema.get("schema", {}).pop("$defs", None)
+                components.update(_json_schema(endpoint.request).get("$defs", {}))
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, ResultCode
+from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, ImageRef, ResultCode
 from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
 from facereco.engine.index import IndexCache
 from facereco.engine.similarity import similarity_from_distance, unit_distance
@@ -35,7 +35,7 @@ class Analysed:
         return face_detail(face, self.image.width, self.image.height, orientation, mask)
 
     def recognisable(self) -> list[DetectedFace]:
-        return [f for f in self.faces if f.not_recognisable_reason is None]
+        return [f for f in self.faces if f.recognisable]
 
 
 def _unit(value: float) -> float:
@@ -84,8 +84,8 @@ class FaceService:
         self.indexes = IndexCache(store.load_vectors)
 
     # ------------------------------------------------------------ helpers
-    def _analyse(self, ref: object, field: str, orientation: bool, mask: bool) -> Analysed:
-        image = load_image_ref(ref, field, self.url_policy)
+    def _analyse(self, ref: ImageRef, orientation: bool, mask: bool) -> Analysed:
+        image = load_image_ref(ref, self.url_policy)
         return Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))
 
     def _largest_face(self, analysed: Analysed, field: str) -> DetectedFace:
@@ -160,23 +160,24 @@ class FaceService:
             self.indexes.drop(owner, group_id)
 
     # ------------------------------------------------------------ faces
-    def detect(self, image: object, orientation: bool, mask: bool) -> dict[str, Any]:
-        analysed = self._analyse(image, "image", orientation, mask)
-        details = [analysed.detail(f, orientation, mask) for f in analysed.faces]
+    def detect(self, image: ImageRef, orientation: bool, mask: bool) -> dict[str, Any]:
+        analysed = self._analyse(image, orientation, mask)
+        # The contract reports only recognisable faces (>= 60x60 px, yaw and pitch within 45 degrees).
+        details = [analysed.detail(f, orientation, mask) for f in analysed.recognisable()]
         return {"faceDetailCount": len(details), "faceDetails": details}
 
     def register(
         self,
         owner: str,
         group_id: str,
-        image: object,
+        image: ImageRef,
         external_image_id: str | None,
         limit: int,
         orientation: bool,
         mask: bool,
     ) -> tuple[dict[str, Any], ResultCode]:
         self.store.require_group(owner, group_id)  # -40030 before any image work
-        analysed = self._analyse(image, "image", orientation, mask)
+        analysed = self._analyse(image, orientation, mask)
         chosen = analysed.recognisable()[:limit]
         image_id = str(uuid.uuid4())
         candidates = [
@@ -227,7 +228,7 @@ class FaceService:
         )
         data: dict[str, Any] = {
             "modelVersion": MODEL_VERSION,
-            "faceCount": len(page),
+            "faceCount": self.store.get_group(owner, group_id).face_count,  # the group's, not the page's (the guide)
             "faces": [r.to_wire() for r in page],
         }
         if next_token:
@@ -244,10 +245,10 @@ class FaceService:
         return self._match_faces(owner, group_id, hits, threshold)
 
     def search_by_image(
-        self, owner: str, group_id: str, image: object, limit: int, threshold: int, orientation: bool, mask: bool
+        self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         self.store.require_group(owner, group_id)
-        analysed = self._analyse(image, "image", orientation, mask)
+        analysed = self._analyse(image, orientation, mask)
         source = self._largest_face(analysed, "image")
         hits = self.indexes.get(owner, group_id).nearest(self._embed(analysed, source), limit)
         return {
@@ -256,11 +257,13 @@ class FaceService:
             "sourceFace": analysed.detail(source, orientation, mask),
         }
 
-    def compare(self, source: object, target: object, threshold: int, orientation: bool, mask: bool) -> dict[str, Any]:
-        source_analysed = self._analyse(source, "sourceImage", orientation, mask)
+    def compare(
+        self, source: ImageRef, target: ImageRef, threshold: int, orientation: bool, mask: bool
+    ) -> dict[str, Any]:
+        source_analysed = self._analyse(source, orientation, mask)
         source_face = self._largest_face(source_analysed, "sourceImage")
         source_vector = self._embed(source_analysed, source_face)
-        target_analysed = self._analyse(target, "targetImage", orientation, mask)
+        target_analysed = self._analyse(target, orientation, mask)
         scored = [
             (face, _similarity(unit_distance(source_vector, self._embed(target_analysed, face))))
             for face in target_analysed.recognisable()
@@ -286,7 +289,7 @@ class FaceService:
         }
 
     def verify(
-        self, owner: str, group_id: str, face_id: str, image: object, orientation: bool, mask: bool
+        self, owner: str, group_id: str, face_id: str, image: ImageRef, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         self.store.require_group(owner, group_id)
         index = self.indexes.get(owner, group_id)
@@ -294,7 +297,7 @@ class FaceService:
         rows = self.store.get_faces(owner, group_id, [face_id])
         if stored is None or face_id not in rows:
             raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
-        analysed = self._analyse(image, "compareImage", orientation, mask)
+        analysed = self._analyse(image, orientation, mask)
         source = self._largest_face(analysed, "compareImage")
         return {
             "similarity": _similarity(unit_distance(stored, self._embed(analysed, source))),

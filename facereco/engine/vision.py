@@ -56,20 +56,28 @@ class DetectedFace:
 
     @property
     def size(self) -> float:
-        """Face size in px: the geometric mean of the box's sides."""
+        """Face size in px for ordering (largest first): the geometric mean of the box's sides."""
         x0, y0, x1, y1 = self.box
         return math.sqrt(max(x1 - x0, 0.0) * max(y1 - y0, 0.0))
 
     @property
-    def not_recognisable_reason(self) -> str | None:
-        """Why the contract would not recognise this face (too small, turned too far), else None."""
-        if self.size < MIN_FACE_SIDE:
-            return f"face is {self.size:.0f} px; at least {MIN_FACE_SIDE} px is needed"
-        if self.orientation is not None:
-            yaw, pitch, _ = self.orientation
-            if abs(yaw) > MAX_TURN_DEGREES or abs(pitch) > MAX_TURN_DEGREES:
-                return f"face is turned beyond {MAX_TURN_DEGREES:g} degrees"
-        return None
+    def too_small(self) -> bool:
+        """The contract recognises faces of at least 60x60 px: both sides of the box, not their mean."""
+        x0, y0, x1, y1 = self.box
+        return min(x1 - x0, y1 - y0) < MIN_FACE_SIDE
+
+    @property
+    def turned_too_far(self) -> bool:
+        """Yaw or pitch beyond 45 degrees (pose is always estimated, asked for or not)."""
+        if self.orientation is None:
+            return False
+        yaw, pitch, _ = self.orientation
+        return abs(yaw) > MAX_TURN_DEGREES or abs(pitch) > MAX_TURN_DEGREES
+
+    @property
+    def recognisable(self) -> bool:
+        """What detect, register, search, compare and verify may report as a face."""
+        return not (self.too_small or self.turned_too_far)
 
 
 class _Lazy:
@@ -86,10 +94,6 @@ class _Lazy:
                 if self._value is None:
                     self._value = self._build()
         return self._value
-
-    @property
-    def loaded(self) -> bool:
-        return self._value is not None
 
 
 def _build_detector() -> Any:
@@ -136,9 +140,6 @@ class FaceAnalyzer:
         self._dlib.get()
         if mask:
             self._mask.get()
-
-    def loaded_models(self) -> dict[str, bool]:
-        return {"detector": self._detector.loaded, "embedder": self._dlib.loaded, "mask": self._mask.loaded}
 
     # ------------------------------------------------------------ detection
     def detect(self, rgb: np.ndarray, *, orientation: bool = False, mask: bool = False) -> list[DetectedFace]:

@@ -22,6 +22,7 @@ import streamlit as st
 from facereco.client import FaceRecoClient
 from facereco.contract import CLOUD_BASE_URL
 from facereco.errors import FaceRecoError
+from facereco.samples import package_photo
 from facereco.transport import HttpTransport, LocalTransport, RetryPolicy, Transport
 from facereco.tuning import labeled_external_id
 from facereco.ui.i18n import _
@@ -107,7 +108,7 @@ def local_transport() -> LocalTransport:
     from facereco.engine.api import LocalEngine
 
     engine = LocalEngine()
-    engine.service.analyzer.warm_up()
+    engine.warm_up()
     return LocalTransport(engine)
 
 
@@ -173,20 +174,16 @@ def _check(backend: Backend) -> tuple[bool, Callable[[], str]]:
 
 def model_description() -> str:
     if current_backend().is_local:
-        return local_transport().engine.model_name
+        return local_transport().engine.model_description
     return _("NHN Cloud model v1.0")
 
 
 # ---------------------------------------------------------------- sample photos
 def _sample_paths() -> dict[str, Path]:
-    import matplotlib
-    import skimage
-
-    skimage_data = Path(skimage.__file__).parent / "data"
     return {
-        "Astronaut (Eileen Collins)": skimage_data / "astronaut.png",
-        "Grace Hopper": Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
-        "Coffee (no face)": skimage_data / "coffee.png",
+        "Astronaut (Eileen Collins)": package_photo("astronaut"),
+        "Grace Hopper": package_photo("grace_hopper"),
+        "Coffee (no face)": package_photo("coffee"),
     }
 
 

@@ -11,13 +11,14 @@ from typing import Any
 import streamlit as st
 from PIL import Image
 
-from facereco.client import FaceRecoClient
+from facereco.client import FaceRecoClient, ImageUrl
 from facereco.contract import MAX_IMAGE_BYTES, Face, ResultCode
-from facereco.engine.images import UrlPolicy, fetch_image_url
-from facereco.errors import ApiError, FaceRecoError, TransportError
+from facereco.engine.fetch import UrlPolicy, fetch_image_url
+from facereco.errors import ApiError, FaceRecoError, InvalidImageURL, TransportError
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
 from facereco.ui.session import current_backend, local_transport, recorder, sample_photos
+from facereco.validation import check_image_url
 
 SAMPLE, UPLOAD, CAMERA, URL = "sample", "upload", "camera", "url"
 
@@ -35,8 +36,9 @@ class ImageChoice:
     url: str | None = None
 
     @property
-    def payload(self) -> bytes | str:
-        return self.data if self.data is not None else (self.url or "")
+    def payload(self) -> bytes | ImageUrl:
+        """Bytes, or an explicit URL: never a string the client could take for a file path."""
+        return self.data if self.data is not None else ImageUrl(self.url or "")
 
 
 def _uploaded(key: str) -> ImageChoice | None:
@@ -77,8 +79,15 @@ def image_input(key: str, label: str | None = None, default_sample: int = 0) -> 
     if source == CAMERA:
         shot = st.camera_input(_("Take a photo"), key=f"{key}-camera")
         return ImageChoice("camera.jpg", data=shot.getvalue()) if shot else None
-    url = st.text_input(_("Image URL (http or https)"), key=f"{key}-url", placeholder="https://…/photo.jpg")
-    return ImageChoice(url.rsplit("/", 1)[-1] or url, url=url.strip()) if url.strip() else None
+    url = st.text_input(_("Image URL (http or https)"), key=f"{key}-url", placeholder="https://…/photo.jpg").strip()
+    if not url:
+        return None
+    try:
+        check_image_url(url)
+    except InvalidImageURL:
+        st.error(_("Enter an http(s) URL (ports 80, 443 or 10000-12000)."), icon=":material/link_off:")
+        return None
+    return ImageChoice(url.rsplit("/", 1)[-1] or url, url=url)
 
 
 def show_preview(choice: ImageChoice) -> None:

@@ -1,0 +1,127 @@
+"""Security bounds: peak resident memory added by hostile or largest-legal inputs (issue #9).
+
+    python benchmarks/security.py
+
+Each figure is the peak RSS (VmHWM, reset after set-up) that one piece of work adds in a fresh
+process, so Pillow's, zlib's and numpy's C allocations count; models and inputs are loaded before
+the reset. The bound the engine promises is +150 MB per request; beside each figure is the bare
+physical work it compares to (a full Pillow decode, the size of what is read).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import matplotlib  # noqa: E402
+import skimage  # noqa: E402
+from memory import peak_added  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from facereco.contract import MAX_IMAGE_BYTES  # noqa: E402
+
+ASTRONAUT = Path(skimage.__file__).parent / "data" / "astronaut.png"
+GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def large_jpeg(folder: Path) -> None:
+    path = folder / "7000.jpg"
+    path.write_bytes(jpeg(Image.open(ASTRONAUT).resize((7000, 7000), Image.Resampling.BILINEAR), 80))
+    setup = f"""
+import io
+from PIL import Image
+from facereco.engine.images import decode_image
+data = open({str(path)!r}, "rb").read()
+"""
+    engine_mb, sizes = peak_added(setup, "d = decode_image(data)\n_result = [d.width, d.height]")
+    bare_mb, _ = peak_added(setup, "image = Image.open(io.BytesIO(data))\nimage.load()")
+    print(f"7000x7000 JPEG ({path.stat().st_size:,} bytes) decoded to {sizes[0]}x{sizes[1]}:")
+    print(f"  decode_image (draft at 1/2, then 2048 px)   +{engine_mb:6.1f} MB peak RSS")
+    print(f"  bare full Pillow decode of 7000x7000 RGB    +{bare_mb:6.1f} MB peak RSS")
+    print(f"  ratio engine / bare decode: {engine_mb / bare_mb:.2f}")
+
+
+def zip_figures(folder: Path) -> None:
+    bomb = folder / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("set/a/x.jpg", "w") as handle:
+        handle.write(b"\xff\xd8\xff")
+        for _ in range(1000):
+            handle.write(bytes(1_000_000))
+    small = jpeg(Image.open(ASTRONAUT).resize((100, 100)), 85)
+    honest = folder / "set.zip"
+    with zipfile.ZipFile(honest, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(40):
+            archive.writestr(f"set/p{i % 4}/{i}.jpg", small + random.Random(i).randbytes(2_900_000 - len(small)))
+    setup = f"""
+import tempfile
+from pathlib import Path
+from facereco import FaceRecoClient
+from facereco.tuning import enroll
+client = FaceRecoClient.local(tempfile.mkdtemp(dir={str(folder)!r}))
+client.create_group("g")
+client.register_faces("g", {str(ASTRONAUT)!r})
+"""
+    bomb_mb, message = peak_added(
+        setup,
+        f"try:\n    enroll(client, 'g', Path({str(bomb)!r}))\nexcept Exception as error:\n    _result = str(error)",
+    )
+    set_mb, counts = peak_added(
+        setup, f"r = enroll(client, 'g', Path({str(honest)!r}))\n_result = [r.added, r.no_face, len(r.failed)]"
+    )
+    print(f"\nZIP bomb ({bomb.stat().st_size:,} bytes, one member of 1,000,000,003 bytes), enrollment refused:")
+    print(f"  +{bomb_mb:6.1f} MB peak RSS   ({message[:90]}...)")
+    print(f"ZIP of 40 members x 2.9 MB ({honest.stat().st_size:,} bytes), every member registered (no face):")
+    print(f"  +{set_mb:6.1f} MB peak RSS   outcome added/no-face/failed = {counts}; one member is 2.9 MB")
+
+
+def largest_compare(folder: Path) -> None:
+    def padded(path: Path) -> str:
+        data = jpeg(Image.open(path), 90)
+        return base64.b64encode(data + bytes(MAX_IMAGE_BYTES - 10 - len(data))).decode()
+
+    body = json.dumps({"sourceImage": {"bytes": padded(ASTRONAUT)}, "targetImage": {"bytes": padded(GRACE_HOPPER)}})
+    (folder / "body.json").write_text(body)
+    setup = f"""
+import json
+from facereco.engine.api import LocalEngine
+engine = LocalEngine({str(folder / "engine")!r})
+raw = open({str(folder / "body.json")!r}, "rb").read()
+engine.handle("k", "compare", {{}}, {{"threshold": "1"}}, json.loads(raw))  # models loaded before the measure
+"""
+    added_mb, code = peak_added(
+        setup,
+        "answer = engine.handle('k', 'compare', {}, {'threshold': '1'}, json.loads(raw))\n"
+        "_result = [answer['header']['resultCode'], answer['data']['sourceFace']['confidence']]",
+    )
+    print(f"\nLargest legal request: compare, two {MAX_IMAGE_BYTES - 10:,}-byte JPEGs, body {len(body):,} bytes:")
+    print(
+        f"  JSON parse + decode + detect + compare      +{added_mb:6.1f} MB peak RSS   resultCode {code[0]}, "
+        f"source face confidence {code[1]:.1f}"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        large_jpeg(Path(folder))
+        zip_figures(Path(folder))
+        largest_compare(Path(folder))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Image URLs fetched so that no URL (or DNS answer) can steer the engine into this machine's network.
+
+Each hop of a download (the URL, then every redirect, ``max_redirects`` at most) goes through:
+
+1. the contract's URL rule (``validation.check_image_url``): http or https, ports 80, 443, 10000-12000;
+2. one resolution of the host name; every address it answers must be public (``is_public_address``)
+   or the URL is refused. Refused: loopback in any spelling (``127.1``, ``2130706433``,
+   ``0177.0.0.1``, ``0x7f.0.0.1`` all resolve to 127.0.0.1), ``0.0.0.0`` and ``::``, private,
+   shared (100.64/10), link-local (169.254/16, fe80::/10), multicast, reserved and documentation
+   ranges, and the IPv6 forms that embed an IPv4 address (``::ffff:a.b.c.d``, 6to4, Teredo);
+3. a connection to the checked address only, pinned: a urllib3 pool whose host is that IP, sending
+   the URL's own Host header and using the host name for TLS SNI and the certificate check. The
+   name is never resolved a second time, so an answer that changes between the check and the
+   connection (DNS rebinding) is never used. Proxies from the environment are not used either:
+   a proxy would resolve the name itself.
+
+``allow_private_hosts`` (``serve --allow-private-urls``) lifts rule 2 for local use, never rule 3.
+Bodies are read raw (``Accept-Encoding: identity``, no decompression), capped at MAX_IMAGE_BYTES,
+against one deadline for the whole download.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urljoin, urlsplit
+
+import certifi
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+
+from facereco.contract import MAX_IMAGE_BYTES
+from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageURL
+from facereco.validation import check_image_url
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CHUNK_BYTES = 65_536
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """How image URLs are fetched. Non-public hosts are refused unless allowed."""
+
+    allow_private_hosts: bool = False
+    connect_timeout: float = 5.0
+    total_timeout: float = 10.0
+    max_redirects: int = 3
+    ca_certs: str | None = None  # PEM bundle trusted for https; None: certifi's (as requests uses)
+
+
+def is_public_address(address: IpAddress) -> bool:
+    """Globally routable unicast, and no IPv6 form that smuggles an IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and (
+        address.ipv4_mapped is not None or address.sixtofour is not None or address.teredo is not None
+    ):
+        return False
+    return address.is_global and not address.is_multicast
+
+
+def checked_address(host: str, port: int, policy: UrlPolicy) -> str:
+    """The address to connect to: the host's first answer, once every answer passed the check."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    except (OSError, UnicodeError, ValueError):
+        raise InvalidImageURL(f"image.url host {host!r} does not resolve") from None
+    if not addresses:
+        raise InvalidImageURL(f"image.url host {host!r} does not resolve")
+    if not policy.allow_private_hosts and not all(is_public_address(a) for a in addresses):
+        raise InvalidImageURL(f"image.url host {host!r} is not a public address")
+    return str(addresses[0])
+
+
+def fetch_image_url(url: str, policy: UrlPolicy) -> bytes:
+    """Download an image: allowed ports, public hosts, pinned connections, a deadline and a size cut-off."""
+    deadline = time.monotonic() + policy.total_timeout
+    for _ in range(policy.max_redirects + 1):
+        parts = urlsplit(check_image_url(url))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = checked_address(parts.hostname or "", port, policy)
+        pool = _pinned_pool(parts, address, port, policy)
+        try:
+            response = _get(pool, parts, policy, deadline)
+            try:
+                location = response.headers.get("location")
+                if response.status in REDIRECT_STATUSES and location:
+                    url = urljoin(url, location)
+                    continue
+                if response.status != 200:
+                    raise InvalidImageURL(f"image.url answered HTTP {response.status}")
+                return _read_capped(response, deadline, policy.total_timeout)
+            finally:
+                response.release_conn()
+        finally:
+            pool.close()
+    raise InvalidImageURL(f"image.url redirected more than {policy.max_redirects} times")
+
+
+def _pinned_pool(parts: SplitResult, address: str, port: int, policy: UrlPolicy) -> urllib3.HTTPConnectionPool:
+    """A one-connection pool to ``address``; for https, SNI and the certificate check use the host name."""
+    if parts.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            maxsize=1,
+            retries=False,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=policy.ca_certs or certifi.where(),
+        )
+    return urllib3.HTTPConnectionPool(address, port, maxsize=1, retries=False)
+
+
+def _get(
+    pool: urllib3.HTTPConnectionPool, parts: SplitResult, policy: UrlPolicy, deadline: float
+) -> urllib3.BaseHTTPResponse:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ImageTimeout(f"image download took over {policy.total_timeout:g} s")
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    headers = {
+        "Host": f"{host}:{parts.port}" if parts.port else str(host),
+        "User-Agent": "facereco-engine",
+        "Accept-Encoding": "identity",
+    }
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        return pool.urlopen(
+            "GET",
+            target,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+            timeout=urllib3.Timeout(connect=min(policy.connect_timeout, remaining), read=remaining),
+        )
+    except NewConnectionError:  # refused or unroutable (urllib3 files it under timeouts)
+        raise InvalidImageURL("image.url is unreachable (the connection failed)") from None
+    except TimeoutError:
+        raise ImageTimeout(f"image download took over {policy.total_timeout:g} s") from None
+    except HTTPError as exc:
+        raise InvalidImageURL(f"image.url is unreachable ({type(exc).__name__})") from None
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, deadline: float, total_timeout: float) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+        raise ImageTooLarge(f"image is {int(declared):,} bytes; the limit is {MAX_IMAGE_BYTES:,} bytes")
+    chunks, size = [], 0
+    try:
+        for chunk in response.stream(CHUNK_BYTES, decode_content=False):
+            size += len(chunk)
+            if size > MAX_IMAGE_BYTES:
+                raise ImageTooLarge(f"image is over {MAX_IMAGE_BYTES:,} bytes")
+            if time.monotonic() > deadline:
+                raise ImageTimeout(f"image download took over {total_timeout:g} s")
+            chunks.append(chunk)
+    except TimeoutError:
+        raise ImageTimeout(f"image download took over {total_timeout:g} s") from None
+    except HTTPError as exc:
+        raise InvalidImageURL(f"image download failed ({type(exc).__name__})") from None
+    return b"".join(chunks)

@@ -67,10 +67,14 @@ def backend_switch() -> None:
         base_url = st.sidebar.text_input(
             _("Base URL"), value=preset, key="backend-base-url", placeholder="http://127.0.0.1:8000"
         ).strip()
-    appkey = st.sidebar.text_input(
-        _("Appkey"), value=current.appkey or "", type="password", key=f"backend-appkey-{kind}"
-    ).strip()
-    session.choose_backend(session.Backend(kind, appkey or None, base_url))
+    # A preset appkey (environment, secrets.toml) is the operator's: it is used, never sent to a browser.
+    preset = session.configured_backend()
+    preset_key = preset.appkey if preset.kind == kind else None
+    typed = st.sidebar.text_input(
+        _("Appkey"), type="password", key=f"backend-appkey-{kind}",
+        placeholder=_("preset by the server's configuration") if preset_key else "",
+    ).strip()  # fmt: skip
+    session.choose_backend(session.Backend(kind, typed or preset_key, base_url))
 
 
 def sidebar() -> bool:

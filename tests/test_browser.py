@@ -174,6 +174,9 @@ def test_navigating_all_pages_twice_calls_no_more_than_once(browser, tmp_path: P
             for title in titles:
                 _sidebar_nav(page, title)
             assert settled_calls(server) == once, server.log().splitlines()[len(first_pass) :]
+            # the preset appkey is used, never sent to the browser: not in the page, not in any field's value
+            values = page.eval_on_selector_all("input", "fields => fields.map(f => f.value)")
+            assert "count-key" not in page.content() and "count-key" not in values
             assert page.locator('[data-testid="stException"]').count() == 0
             page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Refresh").click()
             wait_until_idle(page)

@@ -89,6 +89,11 @@ def sidebar() -> bool:
         (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
         if ok:
             st.caption(_("Model: {model}").format(model=session.model_description()))
+        ready = session.engine_ready()
+        if ready is not None:
+            st.caption(
+                _("Engine ready: models loaded.") if ready else _("Engine loading its models in the background…")
+            )
         if st.button(_("Refresh"), icon=":material/refresh:", key="refresh", help=_("Read lists and counts again")):
             session.refresh()
             st.rerun()

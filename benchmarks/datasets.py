@@ -37,14 +37,23 @@ def read_pairs(folder: Path) -> list[tuple[str, str, bool]]:
         return [(row["file_a"], row["file_b"], row["same"] == "1") for row in csv.DictReader(handle)]
 
 
+def read_vector_cache(path: Path) -> dict[str, np.ndarray | None]:
+    """File name -> cached descriptor (None: no face), empty when there is no cache yet."""
+    if not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        return {k: (v if v.size else None) for k, v in data.items()}
+
+
+def write_vector_cache(path: Path, vectors: dict[str, np.ndarray | None]) -> None:
+    np.savez(path, **{k: (v if v is not None else np.zeros(0, np.float32)) for k, v in vectors.items()})
+
+
 def embed_files(folder: Path, files: list[str], *, progress: bool = True) -> dict[str, np.ndarray | None]:
     """Largest-face descriptor of each file (None when no recognisable face), cached per folder."""
     CACHE.mkdir(parents=True, exist_ok=True)
     cache_file = CACHE / f"{folder.name}.npz"
-    cached: dict[str, np.ndarray | None] = {}
-    if cache_file.exists():
-        with np.load(cache_file, allow_pickle=False) as data:
-            cached = {k: (v if v.size else None) for k, v in data.items()}
+    cached = read_vector_cache(cache_file)
     analyzer = shared_analyzer()
     todo = [f for f in files if f not in cached]
     started = time.perf_counter()
@@ -60,7 +69,7 @@ def embed_files(folder: Path, files: list[str], *, progress: bool = True) -> dic
             rate = i / (time.perf_counter() - started)
             print(f"  embedded {i}/{len(todo)} of {folder.name} ({rate:.1f} img/s)", file=sys.stderr)
     if todo:
-        np.savez(cache_file, **{k: (v if v is not None else np.zeros(0, np.float32)) for k, v in cached.items()})
+        write_vector_cache(cache_file, cached)
     return {f: cached.get(f) for f in files}
 
 
@@ -79,14 +88,19 @@ def pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     return np.array(genuine), np.array(impostor), missing
 
 
-def all_pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-vector distances of every same-identity and every cross-identity pair of the folder."""
+def labeled_unit_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(identity per face, unit descriptors one per row) of every photo with a recognisable face."""
     files = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*") if p.suffix.lower() in (".jpg", ".png"))
     vectors = embed_files(folder, files)
     kept = [(f.split("/")[0], v) for f, v in vectors.items() if v is not None]
     identities = np.array([i for i, _ in kept])
-    matrix = np.vstack([v / np.linalg.norm(v) for _, v in kept]).astype(np.float32)
-    upper = np.triu_indices(len(kept), k=1)
+    return identities, np.vstack([v / np.linalg.norm(v) for _, v in kept]).astype(np.float32)
+
+
+def all_pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-vector distances of every same-identity and every cross-identity pair of the folder."""
+    identities, matrix = labeled_unit_vectors(folder)
+    upper = np.triu_indices(len(identities), k=1)
     distances = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ matrix.T), 0.0))[upper]
     same = (identities[:, None] == identities[None, :])[upper]
     return distances[same], distances[~same]

@@ -1,15 +1,20 @@
-"""Tuning benchmark: scoring through the API and the slider's recompute, synthetic and on ../shared/faces.
+"""Tuning benchmark: scoring a labeled group through the API, and the Tuning page's reruns on it.
 
-    python benchmarks/tuning.py [--sizes 2000 10000] [--lfw]
+    python benchmarks/tuning.py [--sizes 1000] [--http] [--lfw]
 
-Synthetic groups: vectors inserted through the store (identities of 5 faces: a random centre plus
-noise), scored with score_group over the in-process client. --lfw enrolls ../shared/faces/lfw-dev
-(3,461 photos) through the in-process client, scores it and prints EER and FNMR at FMR 0.1 %.
+Synthetic groups (facereco/engine/synthetic.py: identities of 5 faces, impostors spread over the
+similarity scale) are scored through the in-process client with 1 and 4 searches at once, and with
+--http through a real ``python -m facereco serve`` on 127.0.0.1. --lfw puts lfw-dev's cached
+descriptors (benchmarks/datasets.py; one face per photo, as enrollment stores them) into a local
+engine, then runs the real dashboard on it (Streamlit AppTest of app.py -> pages/tuning.py): the
+scoring the page's button starts, then reruns after slider moves and after an FMR button. Each
+scoring is set beside the bare work: one matrix product of all descriptors plus a top-4096 per face.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -20,94 +25,139 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from facereco import FaceRecoClient  # noqa: E402
-from facereco.engine.store import load_synthetic_faces  # noqa: E402
+from facereco.contract import SEARCH_LIMIT  # noqa: E402
+from facereco.engine.synthetic import add_labeled_vectors, add_synthetic_group  # noqa: E402
 from facereco.metrics import identification_rates  # noqa: E402
 from facereco.transport import LocalTransport  # noqa: E402
-from facereco.tuning import GroupScores, enroll, labeled_external_id, score_group  # noqa: E402
-from facereco.ui.charts import binned  # noqa: E402
+from facereco.tuning import FMR_TARGETS, GroupScores, ScoringCheckpoint, score_group  # noqa: E402
+
+APP = str(ROOT / "app.py")
+SCORING_CACHE = "lfw-dev-scoring.npz"  # the page's answers for lfw-dev, so a later run times the reruns alone
 
 
-def synthetic_group(client: FaceRecoClient, size: int) -> None:
-    """``size`` faces in identities of five: a random direction plus a little noise each."""
-    engine = client.transport.engine
-    owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)
-    client.create_group("bench")
-    rng = np.random.default_rng(size)
-    centres = rng.normal(size=(size // 5, 128))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    vectors = np.vstack([centres[i // 5] + rng.normal(scale=0.025, size=128) for i in range(size)])
-    labels = [labeled_external_id(f"id{i // 5}", f"{i}.jpg") for i in range(size)]
-    load_synthetic_faces(engine.service.store, owner, "bench", vectors, labels)
-
-
-def slider_medians(scores: GroupScores, repeats: int = 21) -> tuple[float, float]:
-    """(first compute: sort + curve + bins, ms), (median of a slider move, ms)."""
+def bare_scan_s(vectors: np.ndarray) -> float:
+    """The physical work of scoring: every descriptor against every other, the best 4,096 kept per face."""
     started = time.perf_counter()
-    score_set = scores.score_set
-    score_set.curve()
-    binned(score_set.genuine), binned(score_set.impostor)
-    first = (time.perf_counter() - started) * 1000
-    moves = []
-    for threshold in np.linspace(1, 100, repeats):
-        started = time.perf_counter()
-        score_set.rates(threshold)
-        identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
-        moves.append((time.perf_counter() - started) * 1000)
-    return first, statistics.median(moves)
+    matrix = np.asarray(vectors, np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    similarities = matrix @ matrix.T
+    keep = min(SEARCH_LIMIT.high, similarities.shape[1] - 1)
+    np.argpartition(-similarities, keep, axis=1)[:, :keep]
+    return time.perf_counter() - started
 
 
-def synthetic(sizes: list[int]) -> None:
-    print("Synthetic groups, in-process client")
-    print(f"{'faces':>7} {'pairs':>12} {'score s':>8} {'first ms':>9} {'slider ms':>9}")
+def timed_scoring(client: FaceRecoClient, group: str, workers: int) -> tuple[GroupScores, float]:
+    first = next(iter(client.iter_faces(group, limit=1)))
+    client.search_by_face_id(group, first.face_id, threshold=1)  # load the group's index before timing
+    started = time.perf_counter()
+    scores = score_group(client, group, workers=workers)
+    return scores, time.perf_counter() - started
+
+
+def describe(scores: GroupScores) -> str:
+    returned = scores.scores.size
+    return f"{len(scores.faces):,} faces, {scores.pair_count:,} pairs ({returned:,} returned by the searches)"
+
+
+def synthetic(sizes: list[int], http: bool) -> None:
     for size in sizes:
         with tempfile.TemporaryDirectory() as data_dir:
             client = FaceRecoClient.local(data_dir)
-            synthetic_group(client, size)
-            started = time.perf_counter()
-            scores = score_group(client, "bench")
-            scoring = time.perf_counter() - started
-            first, move = slider_medians(scores)
-            print(f"{size:7,d} {scores.pair_count:12,d} {scoring:8.1f} {first:9.1f} {move:9.3f}")
+            vectors = add_synthetic_group(client.transport.engine, "bench", size)
+            for workers in (1, 4):
+                scores, seconds = timed_scoring(client, "bench", workers)
+                print(f"synthetic {describe(scores)}: in-process, {workers} at once: {seconds:.1f} s")
+            print(f"  bare numpy scan of the same descriptors: {bare_scan_s(vectors):.2f} s")
+            if http:
+                from servers import running_server
+
+                # every appkey accepted: "local" is the in-process client's owner, so the server sees the group
+                with running_server(Path(data_dir), []) as server:
+                    remote = FaceRecoClient(LocalTransport.LOCAL_APPKEY, server.base_url)
+                    for workers in (1, 4):
+                        _, seconds = timed_scoring(remote, "bench", workers)
+                        print(f"  over HTTP (python -m facereco serve), {workers} at once: {seconds:.1f} s")
 
 
 def lfw() -> None:
-    from datasets import require_faces
+    from datasets import CACHE, SHARED_FACES, labeled_unit_vectors, require_faces
+    from streamlit.testing.v1 import AppTest
 
-    folder = require_faces() / "lfw-dev"
+    require_faces()
+    identities, vectors = labeled_unit_vectors(SHARED_FACES / "lfw-dev")
     with tempfile.TemporaryDirectory() as data_dir:
         client = FaceRecoClient.local(data_dir)
-        client.create_group("lfw-dev")
+        labels = [(identity, f"{i}.jpg") for i, identity in enumerate(identities)]
+        add_labeled_vectors(client.transport.engine, "lfw-dev", labels, vectors)
+        print(f"lfw-dev: {len(labels):,} faces (cached descriptors; photos without a face left out)")
+        print(f"  bare numpy scan (all-pairs product + top-4096 per face): {bare_scan_s(vectors):.2f} s")
+        os.environ["FACERECO_DATA_DIR"] = data_dir
+        os.environ.pop("FACERECO_APPKEY", None)
+        at = AppTest.from_file(APP, default_timeout=3600)
+        at.run()
+        at.switch_page("pages/tuning.py").run()
+        # faceIds follow the labels, so an earlier run's answers (kept in the cache) are valid: the page resumes
+        checkpoint = ScoringCheckpoint.load(CACHE / SCORING_CACHE)
+        at.session_state["tuning-checkpoints"] = {"lfw-dev": checkpoint}
+        at.selectbox(key="tuning-group").set_value("lfw-dev").run()
+        workers, resumed = at.number_input(key="tuning-workers").value, len(checkpoint.answers)
         started = time.perf_counter()
-        report = enroll(client, "lfw-dev", folder)
-        enroll_s = time.perf_counter() - started
-        started = time.perf_counter()
-        scores = score_group(client, "lfw-dev")
-        score_s = time.perf_counter() - started
-        s = scores.score_set
-        eer, eer_at = s.eer()
-        at = s.threshold_for_fmr(0.001)
-        ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, 90)
-        print(f"lfw-dev: enrolled {report.added} faces ({report.no_face} photos without a face) in {enroll_s:.0f} s")
+        at.button(key="tuning-score").click().run()  # the page's own scoring
+        scoring = time.perf_counter() - started
+        assert not at.exception, at.exception
+        checkpoint.save(CACHE / SCORING_CACHE)
+        scores: GroupScores = next(iter(at.session_state["tuning-scores"].values()))
         print(
-            f"  scored {len(scores.faces):,} faces, {s.genuine.size:,} genuine / {s.impostor.size:,} impostor "
-            f"pairs in {score_s:.0f} s"
+            f"  dashboard scoring (Score button, {workers} at once, in-process client): {scoring:.0f} s for "
+            f"{len(scores.faces) - resumed:,} searches ({resumed:,} answers from an earlier run), {describe(scores)}"
         )
-        print(f"  EER {eer:.2%} at similarity {eer_at:.1f}")
-        print(f"  FNMR {at.fnmr:.2%} at FMR {at.fmr:.3%}, threshold {at.threshold:.1f}")
-        for threshold in (50, 70, 90):
-            r = s.rates(threshold)
-            print(f"  threshold {threshold}: FMR {r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,}), FNMR {r.fnmr:.2%}")
-        print(f"  rank-1 identification {ident.rank1_rate:.2%}; at 90: FNIR {ident.fnir:.2%}, FPIR {ident.fpir:.2%}")
+        moves = []
+        for threshold in (50, 60, 70, 75, 80, 85, 90, 95, 65):
+            started = time.perf_counter()
+            at.slider(key="tuning-threshold").set_value(threshold).run()
+            moves.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        at.button(key=f"tuning-fmr-{FMR_TARGETS[1]}").click().run()
+        button = time.perf_counter() - started
+        print(
+            f"  page rerun after a slider move: median {statistics.median(moves) * 1000:.0f} ms "
+            f"({len(moves)} moves, {scores.pair_count:,} pairs); after an FMR 0.1 % button: {button * 1000:.0f} ms"
+        )
+        print_figures(scores)
+
+
+def print_figures(scores: GroupScores) -> None:
+    s = scores.score_set
+    eer = s.eer_point()
+    print(
+        f"  EER {eer.mean_error:.2%} at threshold {eer.threshold:.0f} "
+        f"(FMR {eer.fmr:.3%}, FNMR {eer.fnmr:.2%}; {s.genuine.size:,} genuine / {s.impostor.size:,} impostor pairs)"
+    )
+    for target in (s.for_fmr(t) for t in FMR_TARGETS):
+        if target.rates is None:
+            print(f"  FMR {target.target:.2%}: no threshold reaches it")
+            continue
+        r = target.rates
+        support = "" if target.supported else f" (not supported: {target.needed_impostors:,} impostor pairs needed)"
+        print(
+            f"  FMR <= {target.target:.2%}: threshold {r.threshold:.0f}, FMR {r.fmr:.4%} "
+            f"({r.false_matches:,}/{r.impostors:,}), FNMR {r.fnmr:.2%}{support}"
+        )
+    ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, 90)
+    fpir = f"FPIR {ident.fpir:.2%}" if ident.non_mated_probes else "no probe without a mate, so no FPIR"
+    print(f"  rank-1 identification {ident.rank1_rate:.2%}; at 90: FNIR {ident.fnir:.2%}, {fpir}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000])
+    parser.add_argument("--http", action="store_true", help="also score the synthetic groups over HTTP")
     parser.add_argument("--lfw", action="store_true")
     args = parser.parse_args()
-    synthetic(args.sizes)
+    synthetic(args.sizes, args.http)
     if args.lfw:
         lfw()
 

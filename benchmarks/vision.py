@@ -2,6 +2,12 @@
 
     python benchmarks/vision.py [--repeats 7] [--no-dataset]
 
+First the mask model (issue #12): cold load from the ONNX cache and with a conversion, in a
+fresh interpreter each, against the Keras original where Keras is installed; time per face
+against the bare cv2.dnn forward pass (and onnxruntime on the same graph where installed);
+a 6-face 2048 px photo through detect+embed+mask on all embed lanes against one lane; and
+the installed size of the runtime requirements against main's.
+
 Timing images are composites of the package photos (astronaut, grace_hopper) at
 640, 1024 and 2048 px with 1 and 6 faces. Accuracy uses the labeled photos in
 ../shared/faces (skipped when absent): verification EER and FNMR at FMR 0.1 % with
@@ -13,20 +19,26 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from datasets import SHARED_FACES, all_pair_distances, embed_files, pair_distances
+from datasets import ROOT, SHARED_FACES, all_pair_distances, embed_files, pair_distances
+from install_size import installed_size_mb
 from PIL import Image
 
 from facereco.engine.images import decode_image
+from facereco.engine.mask import MaskClassifier, preprocess
 from facereco.engine.pose import head_pose
 from facereco.engine.similarity import similarity_from_distance
-from facereco.engine.vision import crop_face, shared_analyzer
+from facereco.engine.vision import EMBED_LANES, crop_face, shared_analyzer
 from facereco.metrics import equal_error_rate, threshold_for_fmr
 from facereco.samples import package_photo
 
@@ -80,6 +92,110 @@ def time_stages(data: bytes, repeats: int) -> tuple[int, list[float]]:
         lambda: [analyzer.embed(image.rgb, f) for f in analyzer.detect(image.rgb)],
     ]
     return len(found), [median_ms(stage, repeats) for stage in stages]
+
+
+COLD_LOAD = """
+import sys, time
+started = time.perf_counter()
+{load}
+print(time.perf_counter() - started)
+"""
+ONNX_LOAD = "from facereco.engine.mask import MaskClassifier; MaskClassifier(sys.argv[1])"
+KERAS_LOAD = "sys.path.insert(0, 'benchmarks'); from keras_reference import keras_mask_model; keras_mask_model()"
+
+
+def cold_seconds(load: str, cache_dir: str) -> float:
+    """Seconds to import and load the mask model in a fresh interpreter (imports included)."""
+    process = subprocess.run(
+        [sys.executable, "-c", COLD_LOAD.format(load=load), cache_dir],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return float(process.stdout.strip().splitlines()[-1])
+
+
+def mask_cold_load() -> None:
+    with tempfile.TemporaryDirectory(prefix="facereco-bench-models-") as cache_dir:
+        converting = cold_seconds(ONNX_LOAD, cache_dir)
+        cached = statistics.median(cold_seconds(ONNX_LOAD, cache_dir) for _ in range(3))
+    print(f"mask cold load, fresh interpreter: {cached:.2f} s from the ONNX cache, {converting:.2f} s converting first")
+    if importlib.util.find_spec("keras") is not None:
+        print(f"                 Keras original (before #12): {cold_seconds(KERAS_LOAD, '.'):.2f} s")
+
+
+def _bare_forward_ms(classifier: MaskClassifier, batch: np.ndarray, repeats: int) -> str:
+    """The forward pass alone, on cv2.dnn and (where installed) onnxruntime."""
+    network = classifier._network
+    bare = median_ms(lambda: (network.setInput(batch), network.forward()), repeats)
+    line = f"bare cv2.dnn forward {bare / len(batch):.1f} ms/face"
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(classifier.path), providers=["CPUExecutionProvider"])
+        ort = median_ms(lambda: session.run(None, {"input": batch}), repeats)
+        line += f", onnxruntime {ort / len(batch):.1f} ms/face"
+    return line
+
+
+def mask_per_face(repeats: int) -> None:
+    classifier = shared_analyzer()._mask.get()
+    image = decode_image(composite(1024, 6))
+    crops = [crop_face(image.rgb, f.box) for f in shared_analyzer().detect(image.rgb)]
+    one = median_ms(lambda: classifier.predict(crops[:1]), repeats)
+    six = median_ms(lambda: classifier.predict(crops), repeats)
+    print(
+        f"mask per face: {one:.1f} ms for 1 face ({_bare_forward_ms(classifier, preprocess(crops[:1]), repeats)}); "
+        f"{six / len(crops):.1f} ms/face in a batch of {len(crops)} "
+        f"({_bare_forward_ms(classifier, preprocess(crops), repeats)})"
+    )
+
+
+def group_photo(repeats: int) -> None:
+    """6 faces at 2048 px: detect (+mask) and embed every face, on all lanes and on one."""
+    analyzer = shared_analyzer()
+    rgb = decode_image(composite(2048, 6)).rgb
+    faces = analyzer.detect(rgb, mask=True)
+    masked = sum(bool(f.mask) for f in faces)
+
+    def all_lanes() -> None:
+        found = analyzer.detect(rgb, mask=True)
+        analyzer.embed_all(rgb, found)
+
+    def one_lane() -> None:
+        found = analyzer.detect(rgb, mask=True)
+        [analyzer.embed(rgb, f) for f in found]
+
+    print(
+        f"6-face 2048 px detect+embed+mask: {median_ms(all_lanes, repeats):.0f} ms on {EMBED_LANES} embed lanes, "
+        f"{median_ms(one_lane, repeats):.0f} ms on one ({len(faces)} faces, {masked} called masked); "
+        f"detect+mask alone {median_ms(lambda: analyzer.detect(rgb, mask=True), repeats):.0f} ms"
+    )
+
+
+def install_size() -> None:
+    files = {"requirements": ROOT / "requirements.txt", "no_deps": ROOT / "requirements-nodeps.txt"}
+    now = installed_size_mb(**files)
+    before = installed_size_mb(**files, git_ref="main")
+    if before is None:
+        print(f"runtime requirements installed: {now.total_mb:.0f} MB in {now.packages} distributions")
+        return
+    print(
+        f"runtime requirements installed: {now.total_mb:.0f} MB in {now.packages} distributions; "
+        f"main's: {before.total_mb:.0f} MB in {before.packages} ({before.total_mb - now.total_mb:.0f} MB smaller; "
+        f"gone: {', '.join(sorted(before.names - now.names))}; new: {', '.join(sorted(now.names - before.names))})"
+    )
+
+
+def mask_figures(repeats: int) -> None:
+    print("Mask model and several faces (issue #12)")
+    mask_cold_load()
+    shared_analyzer().warm_up(mask=True)
+    mask_per_face(repeats)
+    group_photo(repeats)
+    install_size()
+    print()
 
 
 def stage_timings(repeats: int) -> None:
@@ -173,28 +289,38 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def mask_accuracy() -> None:
+def largest_face_masks(paths: list[Path]) -> tuple[list[bool], list[np.ndarray]]:
+    """The engine's mask call on each photo's largest face, and that face's crop (photos without a face left out)."""
     analyzer = shared_analyzer()
+    calls, crops = [], []
+    for path in paths:
+        rgb = decode_image(path.read_bytes()).rgb
+        faces = analyzer.detect(rgb, mask=True)
+        if faces:
+            calls.append(bool(faces[0].mask))
+            crops.append(crop_face(rgb, faces[0].box))
+    return calls, crops
+
+
+def mask_accuracy() -> None:
     masked_paths = images_in(SHARED_FACES / "masked" / "single")
-    detected = called = 0
-    for path in masked_paths:
-        faces = analyzer.detect(decode_image(path.read_bytes()).rgb, mask=True)
-        if faces:
-            detected += 1
-            called += bool(faces[0].mask)
-    unmasked_paths = sorted((SHARED_FACES / "lfw-dev").glob("*/*.jpg"))[::50][:60]
-    unmasked_right = unmasked_seen = 0
-    for path in unmasked_paths:
-        faces = analyzer.detect(decode_image(path.read_bytes()).rgb, mask=True)
-        if faces:
-            unmasked_seen += 1
-            unmasked_right += not faces[0].mask
-    total = detected + unmasked_seen
+    masked, masked_crops = largest_face_masks(masked_paths)
+    unmasked, unmasked_crops = largest_face_masks(sorted((SHARED_FACES / "lfw-dev").glob("*/*.jpg"))[::50][:60])
+    right = sum(masked) + unmasked.count(False)
     print(
-        f"{'mask':>17}: masked/single called masked {called}/{detected} detected ({len(masked_paths)} photos); "
-        f"LFW called unmasked {unmasked_right}/{unmasked_seen}; "
-        f"accuracy {(called + unmasked_right) / max(total, 1):.1%}"
+        f"{'mask':>17}: masked/single called masked {sum(masked)}/{len(masked)} detected ({len(masked_paths)} photos); "
+        f"LFW called unmasked {unmasked.count(False)}/{len(unmasked)}; "
+        f"accuracy {right / max(len(masked) + len(unmasked), 1):.1%}"
     )
+    if importlib.util.find_spec("keras") is not None:
+        from keras_reference import keras_mask_model, keras_probabilities
+
+        reference = keras_probabilities(keras_mask_model(), masked_crops + unmasked_crops)[:, 0] >= 0.5
+        same = int(np.sum(reference == np.array(masked + unmasked)))
+        print(
+            f"{'':>19}Keras original on the same crops: masked {int(reference[: len(masked)].sum())}/{len(masked)}, "
+            f"unmasked {int((~reference[len(masked) :]).sum())}/{len(unmasked)}; same call on {same}/{len(reference)}"
+        )
 
 
 def main() -> None:
@@ -202,6 +328,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-dataset", action="store_true")
     args = parser.parse_args()
+    mask_figures(args.repeats)
     stage_timings(args.repeats)
     if args.no_dataset:
         return

@@ -1,4 +1,4 @@
-"""Command line: ``python -m facereco serve | detect | compare | enroll``.
+"""Command line: ``python -m facereco serve | detect | compare | enroll | score``.
 
 detect and compare print the contract's response JSON computed by the local engine;
 serve runs the offline stand-in for the cloud over HTTP.
@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from facereco.contract import GROUP_QUOTA
 from facereco.engine.tokens import DEFAULT_TOKEN_TTL_S
-from facereco.errors import ApiError, FaceRecoError
+from facereco.errors import ApiError, FaceRecoError, TransportError
+
+CHECKPOINT_EVERY_S = 30.0  # a killed run loses at most this much searching
 
 
 def _print(body: dict) -> None:
@@ -38,9 +40,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         group_quota=args.group_quota,
         token_ttl_s=args.token_ttl,
         url_timeout_s=args.url_timeout,
+        index_memory_mb=args.index_memory_mb,
     )
     if args.warm:
-        engine.warm_up()
+        engine.warm_up(mask=True)
+    else:
+        engine.start_warm_up()  # accept requests at once; the first one waits for this load, not a second
     serve(engine, args.host, args.port, args.log_level)
     return 0
 
@@ -65,14 +70,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _labeled_set_client(args: argparse.Namespace):
+    """The server named by --appkey/FACERECO_APPKEY (and --base-url), else the local engine."""
+    from facereco.client import FaceRecoClient
+
+    appkey = args.appkey or os.environ.get("FACERECO_APPKEY")
+    return FaceRecoClient(appkey, args.base_url) if appkey else FaceRecoClient.local(args.data_dir)
+
+
 def _cmd_enroll(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from facereco.client import FaceRecoClient
     from facereco.tuning import enroll
 
-    appkey = args.appkey or os.environ.get("FACERECO_APPKEY")
-    client = FaceRecoClient(appkey, args.base_url) if appkey else FaceRecoClient.local(args.data_dir)
+    client = _labeled_set_client(args)
     client.ensure_group(args.group)  # resuming: the group may be there already
 
     def progress(done: int, total: int, name: str) -> None:
@@ -94,6 +105,41 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0  # a script or CI must see that a file failed
 
 
+def _cmd_score(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from facereco.tuning import ScoringCheckpoint, ScoringProgress, score_group, scoring_summary
+
+    client = _labeled_set_client(args)
+    path = Path(args.checkpoint or f"facereco-score-{args.group}.npz")
+    checkpoint = ScoringCheckpoint.load(path)
+    saved_at = time.monotonic()
+
+    def progress(step: ScoringProgress) -> None:
+        nonlocal saved_at
+        left = f", {step.remaining_s:,.0f} s left" if step.rate else ""
+        print(f"\r{step.done}/{step.total} faces, {step.rate:.1f}/s{left}   ", end="", file=sys.stderr, flush=True)
+        if time.monotonic() - saved_at > CHECKPOINT_EVERY_S:
+            checkpoint.save(path)
+            saved_at = time.monotonic()
+
+    try:
+        scores = score_group(client, args.group, progress, workers=args.workers, checkpoint=checkpoint)
+    except (KeyboardInterrupt, ApiError, TransportError) as stopped:
+        checkpoint.save(path)  # the next run resumes from here
+        print(f"\nstopped: {len(checkpoint.answers)} faces kept in {path}", file=sys.stderr)
+        if isinstance(stopped, KeyboardInterrupt):
+            return 130
+        raise
+    print(file=sys.stderr)
+    path.unlink(missing_ok=True)
+    if args.csv:
+        Path(args.csv).write_text(scores.to_csv())
+    _print({"group": args.group, **scoring_summary(scores)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facereco", description=__doc__)
     # --data-dir is accepted before or after the command (`serve --data-dir D` as well as `--data-dir D serve`).
@@ -111,10 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=10080)
     serve.add_argument("--appkey", action="append", help="an accepted appkey (repeatable; also FACERECO_APPKEYS)")
     serve.add_argument("--allow-private-urls", action="store_true", help="let image URLs name loopback/private hosts")
-    serve.add_argument("--warm", action="store_true", help="load the models before accepting requests")
+    serve.add_argument(
+        "--warm", action="store_true", help="load the models before accepting requests (default: in the background)"
+    )
     serve.add_argument("--group-quota", type=int, default=GROUP_QUOTA, help="faces per group (default 100,000)")
     serve.add_argument("--token-ttl", type=float, default=DEFAULT_TOKEN_TTL_S, help="page token lifetime, seconds")
     serve.add_argument("--url-timeout", type=float, default=10.0, help="image download limit, seconds")
+    serve.add_argument(
+        "--index-memory-mb",
+        type=float,
+        default=None,
+        help="memory for loaded search indexes; least recently used groups are dropped past it "
+        "(default: FACERECO_INDEX_MEMORY_MB, else 1024)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_cmd_serve)
 
@@ -136,9 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enroll.add_argument("source", help="folder of <identity>/<image> files, or a ZIP of them")
     enroll.add_argument("--group", required=True)
-    enroll.add_argument("--appkey", help="use this server instead of the local engine (also FACERECO_APPKEY)")
-    enroll.add_argument("--base-url", default=None, help="with --appkey: the server (default: the NHN cloud)")
     enroll.set_defaults(run=_cmd_enroll)
+    score = commands.add_parser(
+        "score",
+        parents=[common],
+        help="search every labeled face of a group and print EER and thresholds for FMR targets; resumable",
+    )
+    score.add_argument("--group", required=True)
+    score.add_argument(
+        "--workers", type=int, default=None, help="searches at once (default: 4 against a server, 1 in-process)"
+    )
+    score.add_argument(
+        "--checkpoint", help="resume file (default facereco-score-GROUP.npz here; removed when scoring completes)"
+    )
+    score.add_argument("--csv", help="also write every listed pair's score to this CSV file")
+    score.set_defaults(run=_cmd_score)
+    for command in (enroll, score):
+        command.add_argument("--appkey", help="use this server instead of the local engine (also FACERECO_APPKEY)")
+        command.add_argument("--base-url", default=None, help="with --appkey: the server (default: the NHN cloud)")
     return parser
 
 

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
 
+from facereco.allocation import collector_paused
+
 API_PREFIX = "/nhn-face-reco/v1.0/appkeys/{appKey}"
 CLOUD_BASE_URL = "https://face-recognition.api.nhncloudservice.com"
 MODEL_VERSION = "v1.0"
@@ -224,7 +226,8 @@ class ApiResult(ContractModel):
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ApiResult:
         """Parse a whole response body (header + data) and keep it verbatim."""
-        result = cls.model_validate(body.get("data") or {})
+        with collector_paused():  # thousands of small objects for a long search answer
+            result = cls.model_validate(body.get("data") or {})
         result._raw = body
         result._header = ResultHeader.model_validate(body["header"])
         return result

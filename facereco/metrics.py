@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facereco.contract import THRESHOLD
+
 
 @dataclass(frozen=True)
 class Rates:
@@ -27,6 +29,11 @@ class Rates:
     @property
     def fnmr(self) -> float:
         return self.false_non_matches / self.genuines if self.genuines else float("nan")
+
+    @property
+    def mean_error(self) -> float:
+        """(FMR + FNMR) / 2: the EER when taken where the two rates cross."""
+        return (self.fmr + self.fnmr) / 2.0
 
 
 def rates_at(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> Rates:
@@ -52,18 +59,17 @@ def error_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, 
 
 
 def equal_error_rate(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
-    """(EER, threshold): where FMR and FNMR cross, the mean of the two at the closest threshold."""
+    """(EER, threshold) over every distinct score: the mean of the two rates where they are closest."""
     thresholds, fmr, fnmr = error_curve(genuine, impostor)
     i = int(np.argmin(np.abs(fmr - fnmr)))
     return float((fmr[i] + fnmr[i]) / 2.0), float(thresholds[i])
 
 
-def threshold_for_fmr(genuine: np.ndarray, impostor: np.ndarray, target_fmr: float) -> Rates:
-    """The lowest threshold whose FMR is <= target (the most genuine matches at that FMR)."""
-    thresholds, fmr, _ = error_curve(genuine, impostor)
-    ok = np.nonzero(fmr <= target_fmr)[0]
-    threshold = float(thresholds[ok[0]]) if ok.size else float(np.max(thresholds)) + 1e-9
-    return rates_at(genuine, impostor, threshold)
+def threshold_for_fmr(
+    genuine: np.ndarray, impostor: np.ndarray, target_fmr: float, grid: np.ndarray | None = None
+) -> Rates | None:
+    """The smallest threshold whose measured FMR is at most ``target_fmr`` (see ``ScoreSet.threshold_for_fmr``)."""
+    return ScoreSet(genuine, impostor).threshold_for_fmr(target_fmr, grid)
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -80,6 +86,33 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 def min_impostors_for(fmr: float) -> int:
     """Rule of three: with zero false matches in n impostor pairs, FMR < 3/n at 95 %; so n >= 3/FMR."""
     return int(np.ceil(3.0 / fmr))
+
+
+# The API takes integer thresholds 1..100, so the Tuning slider and every recommendation live on that
+# grid: a recommended threshold is one a user can set, never rounded into another operating point.
+API_THRESHOLDS = np.arange(THRESHOLD.low, THRESHOLD.high + 1, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class FmrTarget:
+    """A "threshold for FMR t" recommendation: the threshold and its rates, or why there is none."""
+
+    target: float
+    rates: Rates | None  # at the smallest grid threshold whose measured FMR <= target; None: none reaches it
+    impostors: int
+
+    @property
+    def needed_impostors(self) -> int:
+        return min_impostors_for(self.target)
+
+    @property
+    def reachable(self) -> bool:
+        return self.rates is not None
+
+    @property
+    def supported(self) -> bool:
+        """A threshold exists and the sample is large enough to vouch for it (rule of three)."""
+        return self.reachable and self.impostors >= self.needed_impostors
 
 
 class ScoreSet:
@@ -104,15 +137,42 @@ class ScoreSet:
         """(thresholds, FMR, FNMR) at every distinct score."""
         return error_curve(self.genuine, self.impostor)
 
-    def eer(self) -> tuple[float, float]:
-        return equal_error_rate(self.genuine, self.impostor)
+    def threshold_for_fmr(self, target_fmr: float, grid: np.ndarray | None = None) -> Rates | None:
+        """The smallest threshold whose measured FMR is at most ``target_fmr`` (the most genuine matches there).
 
-    def threshold_for_fmr(self, target: float) -> Rates:
-        return threshold_for_fmr(self.genuine, self.impostor, target)
+        With ``score >= threshold`` matching, FMR <= target allows k = floor(target * n) false matches,
+        so the (k+1)-th highest impostor score must be rejected: the answer is just above it, i.e. the
+        first ``grid`` value strictly above it (None when the grid ends first), or without a grid the
+        next float up. None as well when there are no impostor pairs to measure FMR on.
+        """
+        n = self.impostor.size
+        if n == 0:
+            return None
+        allowed = int(np.floor(target_fmr * n + 1e-9))
+        bound = self.impostor[n - allowed - 1] if allowed < n else -np.inf
+        if grid is None:
+            lowest = min(float(self.impostor[0]), float(self.genuine[0]) if self.genuine.size else np.inf)
+            return self.rates(float(np.nextafter(bound, np.inf)) if np.isfinite(bound) else lowest)
+        grid = np.asarray(grid, dtype=np.float64)
+        above = grid[grid > bound]
+        return self.rates(float(above[0])) if above.size else None
 
-    def supports_fmr(self, target: float) -> bool:
-        """Enough impostor pairs to say anything about ``target`` (rule of three)."""
-        return self.impostor.size >= min_impostors_for(target)
+    def for_fmr(self, target: float, grid: np.ndarray = API_THRESHOLDS) -> FmrTarget:
+        """The smallest ``grid`` threshold whose measured FMR is at most ``target``, with its support."""
+        return FmrTarget(target, self.threshold_for_fmr(target, grid), int(self.impostor.size))
+
+    def eer_point(self, grid: np.ndarray = API_THRESHOLDS) -> Rates:
+        """Where FMR (falling) and FNMR (rising) cross on ``grid``: of the two grid thresholds around
+        the crossing, the one where the rates are closer (the higher one on a tie, fewer false matches).
+        ``Rates.mean_error`` there is the EER a user can actually run with."""
+        grid = np.asarray(grid, dtype=np.float64)
+        fmr = (self.impostor.size - np.searchsorted(self.impostor, grid, side="left")) / max(self.impostor.size, 1)
+        fnmr = np.searchsorted(self.genuine, grid, side="left") / max(self.genuine.size, 1)
+        crossed = np.nonzero(fnmr >= fmr)[0]
+        i = int(crossed[0]) if crossed.size else grid.size - 1
+        if i > 0 and abs(fmr[i - 1] - fnmr[i - 1]) < abs(fmr[i] - fnmr[i]):
+            i -= 1
+        return self.rates(float(grid[i]))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """How a prepared call reaches an API and comes back as a JSON body.
 
 ``HttpTransport`` speaks HTTP with ``requests`` (timeouts, retries with
-exponential backoff and full jitter for calls that change nothing).
+exponential backoff and full jitter on 5xx, throttling (429) and connection
+failures, for calls that change nothing).
 ``LocalTransport`` hands the same call to the in-process engine, with no HTTP.
 Both return the raw response body; the client turns it into models or errors.
 """
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import requests
 
 from facereco import __version__
+from facereco.allocation import collector_paused
 from facereco.contract import API_PREFIX, CLOUD_BASE_URL, Endpoint
 from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout
 
@@ -67,6 +69,11 @@ class RetryPolicy:
         return random.uniform(0.0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
 
 
+def _retryable_status(status: int | None) -> bool:
+    """5xx, and 429 (throttling: the cloud asks to slow down, which the backoff does)."""
+    return status is not None and (status >= 500 or status == 429)
+
+
 class HttpTransport:
     """HTTP to the NHN cloud or to ``python -m facereco serve``."""
 
@@ -110,7 +117,7 @@ class HttpTransport:
                     raise
                 log.info("retrying %s after %s", call.info(), type(exc).__name__)
             except BadResponse as exc:
-                if last or exc.status is None or exc.status < 500:
+                if last or not _retryable_status(exc.status):
                     raise
                 log.info("retrying %s after HTTP %s", call.info(), exc.status)
             self._sleep(self.retry.delay(attempt))
@@ -141,7 +148,8 @@ class HttpTransport:
                 status=response.status_code,
             )
         try:
-            body = response.json()
+            with collector_paused():  # a long search answer is tens of thousands of small objects
+                body = response.json()
         except (ValueError, json.JSONDecodeError):
             raise BadResponse("the answer is not JSON", info, status=response.status_code) from None
         if not isinstance(body, dict) or not isinstance(body.get("header"), dict):

@@ -1,20 +1,30 @@
 """Tuning: which threshold, and what it costs in false matches and missed matches.
 
-Scores come from the API (search by faceId, threshold 1), once per group state; the slider
-then recomputes every figure from sorted scores, with no call.
+Scores come from the API (search by faceId, threshold 1, a few searches at once, resumable), once
+per group state; the slider then recomputes every figure from sorted scores, with no call.
 """
 
 from __future__ import annotations
 
-import math
+import threading
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from facereco.errors import FaceRecoError
-from facereco.metrics import ScoreSet, identification_rates, min_impostors_for, wilson_interval
-from facereco.tuning import GroupScores, enroll, score_group
+from facereco.metrics import FmrTarget, Rates, ScoreSet, identification_rates, wilson_interval
+from facereco.tuning import (
+    FMR_TARGETS,
+    MAX_WORKERS,
+    GroupScores,
+    ScoringCancelled,
+    ScoringCheckpoint,
+    ScoringProgress,
+    default_workers,
+    enroll,
+    score_group,
+)
 from facereco.ui import session
 from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
 from facereco.ui.i18n import _
@@ -24,37 +34,24 @@ from facereco.ui.widgets import group_picker, show_error
 session.require_router(__file__)
 st.title(_("Threshold tuning"))
 st.caption(
-    _(
-        "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
-        "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
-    )
+    "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
+    "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
 )
 client = session.client()
-FMR_TARGETS = (0.01, 0.001, 0.0001)
 THRESHOLD_KEY = "tuning-threshold"
 
-
-def enroll_failures(failed: list) -> str:
-    """Each failed file named with why, in one sentence."""
-    return _("Not enrolled: {files}").format(files="; ".join(f"{name}: {reason}" for name, reason in failed))
-
-
 with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded=False):
-    target = st.text_input(_("Group"), value="labeled", key="tuning-enroll-group")
-    archive = st.file_uploader(_("ZIP file"), type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
-    if st.button(_("Enroll"), key="tuning-enroll", disabled=not (archive and target)):
-        progress = st.progress(0.0, text=_("enrolling…"))
+    target = st.text_input("Group", value="labeled", key="tuning-enroll-group")
+    archive = st.file_uploader("ZIP file", type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
+    if st.button("Enroll", key="tuning-enroll", disabled=not (archive and target)):
+        progress = st.progress(0.0, text="enrolling…")
         try:
             client.ensure_group(target)
             report = enroll(client, target, archive, lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}"))
             st.success(
-                _(
-                    "{added:,} face(s) added, {skipped:,} already there, "
-                    "{no_face:,} image(s) without a recognisable face, {failed:,} failed."
-                ).format(added=report.added, skipped=report.skipped, no_face=report.no_face, failed=len(report.failed))
+                f"{report.added} face(s) added, {report.skipped} already there, "
+                f"{report.no_face} image(s) without a recognisable face, {len(report.failed)} failed."
             )
-            if report.failed:
-                st.error(enroll_failures(report.failed))
         except FaceRecoError as error:
             show_error(error)
 
@@ -84,17 +81,47 @@ except FaceRecoError as error:
     show_error(error)
     st.stop()
 cache = st.session_state.setdefault("tuning-scores", {})
-if state not in cache and st.button(_("Score this group"), type="primary", key="tuning-score"):
-    bar = st.progress(0.0, text=_("searching every face…"))
-    try:
-        cache[state] = score_group(
-            client,
-            group,
-            lambda d, t, n: bar.progress(d / t, text=_("{done:,}/{total:,} faces searched").format(done=d, total=t)),
-        )
-    except FaceRecoError as error:
-        show_error(error)
+checkpoints: dict[str, ScoringCheckpoint] = st.session_state.setdefault("tuning-checkpoints", {})
+cancel: threading.Event = st.session_state.setdefault("tuning-cancel-event", threading.Event())
+
+
+def show_progress(bar, step: ScoringProgress) -> None:
+    left = f", about {step.remaining_s:,.0f} s left" if step.rate else ""
+    bar.progress(step.done / step.total, text=f"{step.done:,}/{step.total:,} faces, {step.rate:.1f} faces/s{left}")
+
+
 if state not in cache:
+    checkpoint = checkpoints.setdefault(group, ScoringCheckpoint())
+    workers = st.number_input(
+        "Searches at once",
+        min_value=1,
+        max_value=MAX_WORKERS,
+        value=default_workers(session.configured_backend().is_local),
+        key="tuning-workers",
+        help="Parallel searches against the backend; lower it if the cloud throttles.",
+    )
+    resume = f" (resume: {len(checkpoint.answers):,} faces done)" if checkpoint.answers else ""
+    if st.button(f"Score this group{resume}", type="primary", key="tuning-score"):
+        cancel.clear()
+        st.button("Cancel", key="tuning-cancel", on_click=cancel.set)
+        bar = st.progress(0.0, text="searching every face…")
+        try:
+            cache[state] = score_group(
+                client,
+                group,
+                lambda step: show_progress(bar, step),
+                workers=workers,
+                checkpoint=checkpoint,
+                cancel=cancel,
+            )
+            checkpoints.pop(group, None)
+        except ScoringCancelled as stopped:
+            st.warning(f"Scoring paused at {stopped.done:,} of {stopped.total:,} faces. Press Score to resume.")
+        except FaceRecoError as error:
+            show_error(error)
+if state not in cache:
+    if cancel.is_set():
+        st.warning("Scoring paused. Press Score to resume where it stopped.")
     st.info(_("Press **Score this group**: every face is searched once (threshold 1, limit 4096)."))
     st.stop()
 
@@ -103,40 +130,77 @@ score_set = scores.score_set
 n_genuine, n_impostor = score_set.genuine.size, score_set.impostor.size
 if n_genuine == 0 or n_impostor == 0:
     st.warning(
-        _(
-            "{faces:,} labeled face(s): {genuine:,} genuine and {impostor:,} impostor pairs. "
-            "Tuning needs at least two identities and two faces of one identity."
-        ).format(faces=len(scores.faces), genuine=n_genuine, impostor=n_impostor)
+        f"{len(scores.faces)} labeled face(s): {n_genuine} genuine and {n_impostor} impostor pairs. "
+        "Tuning needs at least two identities and two faces of one identity."
     )
     st.stop()
 thresholds, fmr_curve, fnmr_curve, genuine_bins, impostor_bins = curve_and_bins(score_set, state)
 
 
-def integer_threshold_for(target_fmr: float) -> int:
-    """The API takes integer thresholds: the smallest one whose FMR is at most the target."""
-    return int(min(100, max(1, math.ceil(score_set.threshold_for_fmr(target_fmr).threshold - 1e-9))))
+recommendations = [score_set.for_fmr(t) for t in FMR_TARGETS]
+eer_point = score_set.eer_point()
 
 
 def set_threshold(value: int) -> None:
     st.session_state[THRESHOLD_KEY] = value
 
 
+def unsupported_reason(target: FmrTarget) -> str:
+    if not target.reachable:
+        return f"no threshold up to 100 brings FMR to {target.target:.2%} or below"
+    return f"{target.impostors:,} impostor pairs, at least {target.needed_impostors:,} needed (rule of three)"
+
+
 st.session_state.setdefault(THRESHOLD_KEY, 90)
-buttons = st.columns(len(FMR_TARGETS) + 1)
-for column, target_fmr in zip(buttons, FMR_TARGETS, strict=False):
-    column.button(
-        _("Threshold for FMR {rate}").format(rate=f"{target_fmr:.2%}"),
-        key=f"tuning-fmr-{target_fmr}",
-        on_click=set_threshold,
-        args=(integer_threshold_for(target_fmr),),
-    )
-buttons[-1].button(_("Cloud default 90"), key="tuning-default", on_click=set_threshold, args=(90,))
+buttons = st.columns(len(FMR_TARGETS) + 2)
+for column, target in zip(buttons, recommendations, strict=False):
+    if target.supported:
+        value = int(target.rates.threshold)
+        column.button(
+            f"FMR {target.target:.2%}: threshold {value}",
+            key=f"tuning-fmr-{target.target}",
+            on_click=set_threshold,
+            args=(value,),
+            help="The smallest threshold whose measured FMR is at most the target.",
+        )
+    elif column.button(  # says why, and sets nothing
+        f"FMR {target.target:.2%}: not supported",
+        key=f"tuning-fmr-{target.target}",
+        help=f"Not supported: {unsupported_reason(target)}.",
+    ):
+        column.info(f"Not supported: {unsupported_reason(target)}. The threshold is unchanged.")
+buttons[-2].button(
+    f"EER: threshold {eer_point.threshold:.0f}",
+    key="tuning-eer",
+    on_click=set_threshold,
+    args=(int(eer_point.threshold),),
+)
+buttons[-1].button("Cloud default 90", key="tuning-default", on_click=set_threshold, args=(90,))
+
+
+def point_row(name: str, r: Rates) -> dict[str, object]:
+    return {
+        "point": name,
+        "threshold": f"{r.threshold:.0f}",
+        "FMR": f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
+        "FNMR": f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
+        "TMR": f"{1 - r.fnmr:.2%}",
+        "note": "",
+    }
+
+
+def target_row(target: FmrTarget) -> dict[str, object]:
+    name = f"FMR ≤ {target.target:.2%}"
+    if target.supported:
+        return point_row(name, target.rates)
+    row = {"point": name, "threshold": "—", "FMR": "—", "FNMR": "—", "TMR": "—"}
+    return row | {"note": f"not supported: {unsupported_reason(target)}"}
 
 
 REPORT_KEY = "tuning-report"
 
 
-def report_download(rates, figures: tuple, rows: list[dict]) -> None:
+def report_download(rates: Rates, figures: tuple, rows: list[dict]) -> None:
     """Build the hand-out on request (a few MB: not on every slider move), for the threshold it states."""
     if st.button(_("Prepare the HTML report"), key="tuning-report-build"):
         report = TuningReport(
@@ -162,28 +226,27 @@ def report_download(rates, figures: tuple, rows: list[dict]) -> None:
 def results() -> None:
     """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
     threshold = st.slider(_("Threshold"), 1, 100, key=THRESHOLD_KEY)
-    for target_fmr in FMR_TARGETS:
-        if not score_set.supports_fmr(target_fmr):
-            st.warning(
-                _(
-                    "FMR {rate} is not supported by this sample: {impostors:,} impostor pairs, "
-                    "at least {needed:,} needed (rule of three)."
-                ).format(rate=f"{target_fmr:.2%}", impostors=n_impostor, needed=min_impostors_for(target_fmr)),
-                icon=":material/warning:",
-            )
-            break
+    unsupported = next((t for t in recommendations if not t.supported), None)
+    if unsupported:
+        st.warning(
+            f"FMR {unsupported.target:.2%} is not supported by this sample: {unsupported_reason(unsupported)}.",
+            icon=":material/warning:",
+        )
 
     rates = score_set.rates(threshold)
     fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
     fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
-    eer, eer_threshold = score_set.eer()
     columns = st.columns(4)
     columns[0].metric(_("FMR"), f"{rates.fmr:.3%}", help=_("impostor pairs matched"))
     columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
     columns[1].metric(_("FNMR"), f"{rates.fnmr:.2%}", help=_("genuine pairs missed"))
     columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
     columns[2].metric(_("TMR"), f"{1 - rates.fnmr:.2%}", help=_("genuine pairs matched"))
-    columns[3].metric(_("EER"), f"{eer:.2%}", help=_("at similarity {value:.1f}").format(value=eer_threshold))
+    columns[3].metric("EER", f"{eer_point.mean_error:.2%}", help="where FMR and FNMR cross")
+    columns[3].caption(
+        f"at threshold {eer_point.threshold:.0f}: FMR {eer_point.false_matches:,}/{eer_point.impostors:,}, "
+        f"FNMR {eer_point.false_non_matches:,}/{eer_point.genuines:,}"
+    )
 
     log_y = st.toggle(_("Log scale"), value=True, key="tuning-log")
     point = (rates.fmr, rates.fnmr)
@@ -198,56 +261,37 @@ def results() -> None:
     roc_column.plotly_chart(figures[2], key="tuning-roc")
 
     st.subheader(_("Operating points"))
-    points = [(_("FMR {rate}").format(rate=f"{t:.2%}"), integer_threshold_for(t)) for t in FMR_TARGETS]
-    points += [(_("EER"), round(eer_threshold)), (_("cloud default"), 90), (_("slider"), threshold)]
-    rows = []
-    for name, value in points:
-        r = score_set.rates(value)
-        rows.append(
-            {
-                _("point"): name,
-                _("threshold"): value,
-                _("FMR"): f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
-                _("FNMR"): f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
-                _("TMR"): f"{1 - r.fnmr:.2%}",
-            }
-        )
+    rows = [target_row(t) for t in recommendations]
+    rows += [
+        point_row(name, score_set.rates(value))
+        for name, value in (("EER", eer_point.threshold), ("cloud default", 90), ("slider", threshold))
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
     report_download(rates, figures, rows)
 
     st.subheader(_("1:N identification (each face against the rest of the group)"))
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
     one, two, three = st.columns(3)
-    one.metric(
-        _("Rank-1 identification rate"),
-        f"{ident.rank1_rate:.2%}",
-        help=_("{count:,} mated probes").format(count=ident.mated_probes),
-    )
-    two.metric(
-        _("FNIR at threshold"),
-        f"{ident.fnir:.2%}",
-        help=_("mated probes whose best candidate is no mate above it"),
-    )
+    one.metric("Rank-1 identification rate", f"{ident.rank1_rate:.2%}", help=f"{ident.mated_probes:,} mated probes")
+    two.metric("FNIR at threshold", f"{ident.fnir:.2%}", help="mated probes whose best candidate is no mate above it")
     three.metric(
-        _("FPIR at threshold"),
+        "FPIR at threshold",
         "—" if not ident.non_mated_probes else f"{ident.fpir:.2%}",
-        help=_("{count:,} probes without a mate in the group").format(count=ident.non_mated_probes),
+        help=f"{ident.non_mated_probes:,} probes without a mate in the group",
     )
 
     st.subheader(_("Hardest pairs"))
     impostor_column, genuine_column = st.columns(2)
     impostor_column.caption(_("Highest-scoring impostor pairs"))
-    impostor_column.dataframe(pd.DataFrame(scores.hardest(genuine=False)), hide_index=True, key="tuning-hard-impostors")
+    hardest_impostors, hardest_genuine = scores.hardest_tables
+    impostor_column.dataframe(pd.DataFrame(hardest_impostors), hide_index=True, key="tuning-hard-impostors")
     genuine_column.caption(_("Lowest-scoring genuine pairs"))
-    genuine_column.dataframe(pd.DataFrame(scores.hardest(genuine=True)), hide_index=True, key="tuning-hard-genuine")
-    st.download_button(
-        _("Export all scores (CSV)"), scores.to_csv(), f"{group}-scores.csv", "text/csv", key="tuning-csv"
-    )
+    genuine_column.dataframe(pd.DataFrame(hardest_genuine), hide_index=True, key="tuning-hard-genuine")
+    # A callable: the CSV (millions of lines on a real set) is built when asked for, not on every slider move.
+    st.download_button(_("Export all scores (CSV)"), scores.to_csv, f"{group}-scores.csv", "text/csv", key="tuning-csv")
     st.caption(
-        _(
-            "{faces:,} labeled faces, {pairs:,} pairs; {unlisted:,} impostor "
-            "pairs below similarity 1 are counted but not listed in the CSV."
-        ).format(faces=len(scores.faces), pairs=scores.pair_count, unlisted=scores.unreturned_impostors)
+        f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
+        "pairs below similarity 1 are counted but not listed in the CSV."
     )
 
 

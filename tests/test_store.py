@@ -49,7 +49,7 @@ def test_vectors_are_encrypted_at_rest(store: Store, tmp_path):
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(5, 128)).astype(np.float32)
     store.create_group(OWNER, "g")
-    added = store.add_faces(OWNER, "g", [new_face(v) for v in vectors], quota=100)
+    added, _ = store.add_faces(OWNER, "g", [new_face(v) for v in vectors], quota=100)
     database = (tmp_path / DB_FILE_NAME).read_bytes() + (tmp_path / f"{DB_FILE_NAME}-wal").read_bytes()
     for vector in vectors:
         assert vector.tobytes() not in database
@@ -57,20 +57,20 @@ def test_vectors_are_encrypted_at_rest(store: Store, tmp_path):
     # A copy of the database with another key reveals nothing: decryption fails authentication.
     stranger = Store(tmp_path, EngineSecrets(os.urandom(32)))
     with pytest.raises(InvalidTag):
-        stranger.load_vectors(OWNER, "g")
-    ids, matrix = store.load_vectors(OWNER, "g")
-    assert ids == [row.face_id for row in added] and np.array_equal(matrix, vectors)
+        stranger.load_group(OWNER, "g")
+    _, faces = store.load_group(OWNER, "g")
+    assert faces.face_ids == [row.face_id for row in added] and np.array_equal(faces.vectors, vectors)
 
 
 def test_ciphertexts_are_bound_to_their_face(store: Store, tmp_path):
     store.create_group(OWNER, "g")
-    a, b = store.add_faces(OWNER, "g", [new_face(np.ones(128)), new_face(np.zeros(128))], quota=10)
+    (a, b), _ = store.add_faces(OWNER, "g", [new_face(np.ones(128)), new_face(np.zeros(128))], quota=10)
     db = sqlite3.connect(tmp_path / DB_FILE_NAME)
     blob = db.execute("SELECT vector FROM faces WHERE face_id = ?", (a.face_id,)).fetchone()[0]
     db.execute("UPDATE faces SET vector = ? WHERE face_id = ?", (blob, b.face_id))
     db.commit()
     with pytest.raises(InvalidTag):
-        store.load_vectors(OWNER, "g")
+        store.load_group(OWNER, "g")
 
 
 def test_group_delete_takes_faces_in_one_transaction(store: Store, tmp_path):
@@ -93,7 +93,7 @@ def test_a_failed_register_writes_nothing(store: Store):
 
 def test_quota_in_the_store(store: Store):
     store.create_group(OWNER, "g")
-    added = store.add_faces(OWNER, "g", [new_face(np.ones(128)) for _ in range(3)], quota=2)
+    added, _ = store.add_faces(OWNER, "g", [new_face(np.ones(128)) for _ in range(3)], quota=2)
     assert len(added) == 2
     with pytest.raises(E.ServiceQuotaExceeded):
         store.add_faces(OWNER, "g", [new_face(np.ones(128))], quota=2)

@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import subprocess
 import sys
+import threading
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image, ImageEnhance, ImageOps
 from streamlit.testing.v1 import AppTest
 
 from facereco import FaceRecoClient
-from facereco.tuning import enroll, identity_of, labeled_external_id, labeled_images, score_group
+from facereco.engine.synthetic import add_synthetic_group
+from facereco.transport import RetryPolicy
+from facereco.tuning import (
+    FMR_TARGETS,
+    ScoringCancelled,
+    ScoringCheckpoint,
+    ScoringProgress,
+    enroll,
+    identity_of,
+    labeled_external_id,
+    labeled_images,
+    score_group,
+)
 from facereco.ui.session import CLIENT_KEY
+
+from .servers import running_server
 
 pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -83,7 +102,7 @@ def test_enroll_is_resumable_and_scores_every_pair(tmp_path: Path, labeled_dir: 
     assert np.all(scores.top_is_mate) and np.all(scores.has_mate)
     csv = scores.to_csv().splitlines()
     assert csv[0].startswith("similarity,genuine") and len(csv) == 1 + scores.scores.size
-    hardest = scores.hardest(genuine=False, count=1)[0]
+    hardest = scores.hardest_tables[0][0]
     assert hardest["similarity"] == pytest.approx(score_set.impostor.max())
 
 
@@ -135,5 +154,196 @@ def test_tuning_page_draws_and_the_slider_moves_the_rates(tmp_path: Path, labele
     assert low["FMR"] == "100.000%" and low["FNMR"] == "0.00%"
     assert high["FMR"] == "0.000%" and high["FNMR"] != "0.00%"
     assert any("rule of three" in w.value for w in at.warning)  # 9 impostor pairs support no FMR target
+    assert all("not supported" in at.button(key=f"tuning-fmr-{t}").label for t in FMR_TARGETS)
     at.button(key="tuning-default").click().run()
     assert at.slider(key="tuning-threshold").value == 90
+
+
+# ---------------------------------------------------------------- the page on the demo group and a larger group
+def app_on_local_engine(tmp_path: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("FACERECO_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("FACERECO_APPKEY", raising=False)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    return at
+
+
+def rates_shown(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def operating_points(at: AppTest) -> dict[str, dict[str, str]]:
+    table = next(d.value for d in at.dataframe if "point" in d.value.columns)
+    return {row["point"]: row for row in table.to_dict("records")}
+
+
+def test_demo_group_fmr_buttons_never_jump_to_100(tmp_path: Path, monkeypatch):
+    at = app_on_local_engine(tmp_path, monkeypatch)
+    at.button(key="build-demo").click().run()  # the Home page's own demo group
+    assert not at.exception, at.exception
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("demo").run()
+    at.button(key="tuning-score").click().run()
+    assert not at.exception, at.exception
+    for target in FMR_TARGETS:
+        button = at.button(key=f"tuning-fmr-{target}")
+        assert "not supported" in button.label  # 4 impostor pairs: rule of three
+        button.click().run()
+        assert at.slider(key="tuning-threshold").value == 90  # set nothing, and said why
+        assert any("rule of three" in i.value and "unchanged" in i.value for i in at.info)
+        assert rates_shown(at)["FNMR"] == "0.00%"
+    points = operating_points(at)
+    assert all(points[f"FMR ≤ {t:.2%}"]["threshold"] == "—" for t in FMR_TARGETS)
+    # the EER point: where the rates cross on the slider's grid, both rates there, and the table agrees
+    eer_threshold = int(points["EER"]["threshold"])
+    assert eer_threshold < 100 and rates_shown(at)["EER"] == "0.00%"
+    assert points["EER"]["FNMR"].startswith("0.00%") and points["EER"]["FMR"].startswith("0.000%")
+    at.button(key="tuning-eer").click().run()
+    assert at.slider(key="tuning-threshold").value == eer_threshold
+    assert rates_shown(at)["FNMR"] == "0.00%" and rates_shown(at)["FMR"] == "0.000%"
+
+
+def test_fmr_buttons_set_the_threshold_the_table_and_the_metrics_agree_on(tmp_path: Path, monkeypatch):
+    at = app_on_local_engine(tmp_path, monkeypatch)
+    transport = at.session_state[CLIENT_KEY].transport.inner
+    add_synthetic_group(transport.inner.engine, "synthetic", 200)  # the app's own engine, under its recorder
+    at.session_state[CLIENT_KEY].transport.clear()  # written behind the session's back: what Refresh does
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("synthetic").run()
+    at.button(key="tuning-score").click().run()
+    assert not at.exception, at.exception
+    for target in FMR_TARGETS[:2]:  # 19,900 pairs support 1 % and 0.1 %, not 0.01 %
+        at.button(key=f"tuning-fmr-{target}").click().run()
+        threshold = at.slider(key="tuning-threshold").value
+        assert at.button(key=f"tuning-fmr-{target}").label.endswith(f"threshold {threshold}")
+        row = operating_points(at)[f"FMR ≤ {target:.2%}"]
+        assert row["threshold"] == str(threshold) and row["FMR"].split()[0] == rates_shown(at)["FMR"]
+        assert row["FNMR"].split()[0] == rates_shown(at)["FNMR"]
+        assert float(rates_shown(at)["FMR"].rstrip("%")) / 100 <= target
+        at.slider(key="tuning-threshold").set_value(threshold - 1).run()
+        assert float(rates_shown(at)["FMR"].rstrip("%")) / 100 > target  # it was the smallest
+    assert "not supported" in at.button(key=f"tuning-fmr-{FMR_TARGETS[2]}").label
+
+
+# ---------------------------------------------------------------- concurrent, resumable scoring
+def same_scores(a, b) -> bool:
+    return (
+        [f.face_id for f in a.faces] == [f.face_id for f in b.faces]
+        and np.array_equal(a.pair_a, b.pair_a)
+        and np.array_equal(a.pair_b, b.pair_b)
+        and np.allclose(a.scores, b.scores)
+        and np.array_equal(a.top_is_mate, b.top_is_mate)
+    )
+
+
+def test_cancel_keeps_a_checkpoint_and_the_next_run_searches_only_the_rest(tmp_path: Path):
+    client = FaceRecoClient.local(tmp_path)
+    add_synthetic_group(client.transport.engine, "big", 60)
+    full = score_group(client, "big", workers=1)
+    cancel = threading.Event()
+    checkpoint = ScoringCheckpoint()
+
+    def stop_after_20(step: ScoringProgress) -> None:
+        if step.done >= 20:
+            cancel.set()
+
+    with pytest.raises(ScoringCancelled) as stopped:
+        score_group(client, "big", stop_after_20, workers=4, checkpoint=checkpoint, cancel=cancel)
+    kept = len(checkpoint.answers)
+    assert 20 <= kept < 60 and stopped.value.done == kept
+    checkpoint.save(tmp_path / "resume.npz")
+    reloaded = ScoringCheckpoint.load(tmp_path / "resume.npz")
+    steps: list[ScoringProgress] = []
+    resumed = score_group(client, "big", steps.append, workers=4, checkpoint=reloaded)
+    assert steps[0].resumed == kept and len(steps) <= 60 - kept and steps[-1].done == 60
+    assert steps[-1].rate > 0 and steps[-1].remaining_s == 0
+    assert same_scores(full, resumed)
+
+
+def test_a_checkpoint_for_other_faces_is_dropped(tmp_path: Path):
+    client = FaceRecoClient.local(tmp_path)
+    add_synthetic_group(client.transport.engine, "g", 20)
+    checkpoint = ScoringCheckpoint(["not-a-face"], {"not-a-face": (np.zeros(0, np.int32), np.zeros(0))})
+    steps: list[ScoringProgress] = []
+    score_group(client, "g", steps.append, checkpoint=checkpoint)
+    assert steps[0].resumed == 0 and len(checkpoint.answers) == 20
+    assert ScoringCheckpoint.load(tmp_path / "absent.npz").answers == {}
+
+
+def test_concurrent_scoring_against_a_real_server(tmp_path: Path, labeled_dir: Path):
+    with running_server(tmp_path / "data", ["tuning-key"]) as server:
+        client = FaceRecoClient("tuning-key", server.base_url)
+        client.create_group("http")
+        assert enroll(client, "http", labeled_dir).added == 6
+        one = score_group(client, "http", workers=1)
+        steps: list[ScoringProgress] = []
+        four = score_group(client, "http", steps.append, workers=4)
+        log = server.log()
+    assert same_scores(one, four) and one.score_set.genuine.size == 6
+    assert [s.done for s in steps][-1] == 6 and steps[-1].total == 6
+    searches = [line for line in log.splitlines() if "GET " in line and SEARCH_BY_FACE_ID.search(line)]
+    assert len(searches) == 12  # both runs searched every face once, over HTTP
+
+
+SEARCH_BY_FACE_ID = re.compile(r"/faces/[0-9a-f-]{36}(\?|$| )")  # GET of one face's path: a search by faceId
+
+
+class FlakyProxy(BaseHTTPRequestHandler):
+    """A real HTTP hop in front of the real server: the first searches get 503 or 429, then it forwards."""
+
+    upstream = ""
+    refusals: list[int] = []
+    refused: list[str] = []
+
+    def do_GET(self) -> None:
+        if SEARCH_BY_FACE_ID.search(self.path) and self.refusals:
+            status = self.refusals.pop(0)
+            self.refused.append(f"{status} {self.path}")
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        answer = requests.get(self.upstream + self.path, timeout=30)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_scoring_backs_off_on_throttling_and_server_errors(tmp_path: Path, labeled_dir: Path):
+    with running_server(tmp_path / "data", ["tuning-key"]) as server:
+        direct = FaceRecoClient("tuning-key", server.base_url)
+        direct.create_group("flaky")
+        enroll(direct, "flaky", labeled_dir)
+        expected = score_group(direct, "flaky")
+        FlakyProxy.upstream, FlakyProxy.refusals, FlakyProxy.refused = server.base_url, [503, 429, 502, 429], []
+        proxy = ThreadingHTTPServer(("127.0.0.1", 0), FlakyProxy)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{proxy.server_address[1]}"
+            client = FaceRecoClient("tuning-key", url, retry=RetryPolicy(max_retries=3, backoff_base=0.01))
+            scores = score_group(client, "flaky", workers=4)
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+    assert len(FlakyProxy.refused) == 4  # every refusal was retried, and the scores are the same
+    assert same_scores(expected, scores)
+
+
+def test_score_command_line_prints_the_recommendations(tmp_path: Path, labeled_dir: Path):
+    client = FaceRecoClient.local(tmp_path / "data")
+    add_synthetic_group(client.transport.engine, "cli", 40)
+    checkpoint = tmp_path / "cli.npz"
+    command = [sys.executable, "-m", "facereco", "--data-dir", str(tmp_path / "data"), "score", "--group", "cli"]
+    command += ["--workers", "2", "--checkpoint", str(checkpoint), "--csv", str(tmp_path / "cli.csv")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+    summary = json.loads(done.stdout)
+    assert summary["faces"] == 40 and summary["eer"]["genuinePairs"] == 80
+    first = summary["thresholdForFmr"][0]
+    assert first["targetFmr"] == 0.01 and first["supported"] and first["fmr"] <= 0.01
+    assert not checkpoint.exists()  # removed once scoring completed
+    assert (tmp_path / "cli.csv").read_text().startswith("similarity,genuine")

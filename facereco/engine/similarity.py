@@ -37,11 +37,18 @@ _CENTER = (DISTANCE_AT_90 + DISTANCE_AT_10) / 2.0
 _SCALE = (DISTANCE_AT_10 - DISTANCE_AT_90) / (2.0 * math.log(9.0))
 
 
-def similarity_from_distance(distance: float | np.ndarray) -> float | np.ndarray:
-    """0..100, higher is more alike; 90 at the calibrated FMR 0.1 % point."""
-    z = np.clip((np.asarray(distance, dtype=np.float64) - _CENTER) / _SCALE, -60.0, 60.0)
+def logistic_similarity(distance: float | np.ndarray, at_90: float, at_10: float) -> float | np.ndarray:
+    """The logistic through (at_90, 90) and (at_10, 10): the mapping's form, for any pair of anchors
+    (benchmarks/calibrate.py fits anchors on some identities and checks them on others)."""
+    center, scale = (at_90 + at_10) / 2.0, (at_10 - at_90) / (2.0 * math.log(9.0))
+    z = np.clip((np.asarray(distance, dtype=np.float64) - center) / scale, -60.0, 60.0)
     result = 100.0 / (1.0 + np.exp(z))
     return float(result) if np.ndim(result) == 0 else result
+
+
+def similarity_from_distance(distance: float | np.ndarray) -> float | np.ndarray:
+    """0..100, higher is more alike; 90 at the calibrated FMR 0.1 % point."""
+    return logistic_similarity(distance, DISTANCE_AT_90, DISTANCE_AT_10)
 
 
 def distance_for_similarity(similarity: float) -> float:

@@ -5,6 +5,11 @@ and per face its ids, box, confidence, creation time and the encrypted vector.
 Images and face crops are never stored. Every write is one transaction, so a
 crash leaves either the whole register or none of it; deleting a group deletes
 its faces in the same transaction (foreign key ON DELETE CASCADE).
+
+Every write that changes a group's faces stamps the group with a new **generation**,
+taken from one counter for the whole file in the same transaction. A process keeps a
+group's search index only while the group's generation equals the index's, so every
+process on the same data folder answers from every committed write (``index.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from facereco.allocation import collector_paused
 from facereco.contract import MODEL_VERSION
 from facereco.engine.secrets import EngineSecrets
 from facereco.errors import DuplicatedGroupID, NotFoundFaceIDError, NotFoundGroupError, ServiceQuotaExceeded
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILE_NAME = "facereco.sqlite3"
 VECTOR_DTYPE = np.float32
 
@@ -36,6 +43,7 @@ CREATE TABLE IF NOT EXISTS groups (
     group_id     TEXT NOT NULL,
     model_version TEXT NOT NULL,
     created_ns   INTEGER NOT NULL,
+    generation   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (owner, group_id)
 );
 CREATE TABLE IF NOT EXISTS faces (
@@ -52,6 +60,15 @@ CREATE TABLE IF NOT EXISTS faces (
 );
 CREATE INDEX IF NOT EXISTS faces_newest ON faces (owner, group_id, created_ns DESC, face_id DESC);
 """
+GENERATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS generation (
+    single       INTEGER PRIMARY KEY CHECK (single = 0),
+    value        INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO generation (single, value) VALUES (0, 0);
+"""
+# Schema 1 -> 2: groups gain their generation (0: any loaded index is refreshed on first use).
+MIGRATE_1_TO_2 = "ALTER TABLE groups ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
 
 
 @dataclass(frozen=True)
@@ -77,11 +94,65 @@ class FaceRow:
     created_ns: int
 
     def to_wire(self) -> dict[str, object]:
-        face: dict[str, object] = {"faceId": self.face_id, "imageId": self.image_id}
-        if self.external_image_id is not None:
-            face["externalImageId"] = self.external_image_id
-        face.update(bbox=self.bbox, confidence=self.confidence)
-        return face
+        box = tuple(self.bbox[k] for k in BBOX_KEYS)
+        return faces_wire([self.face_id], [self.image_id], [self.external_image_id], [box], [self.confidence])[0]
+
+
+BBOX_KEYS = ("x0", "y0", "x1", "y1")
+
+
+def faces_wire(
+    face_ids: list[str],
+    image_ids: list[str],
+    external_image_ids: list[str | None],
+    boxes: list[tuple[float, float, float, float]] | list[list[float]],
+    confidences: list[float],
+) -> list[dict[str, object]]:
+    """The contract's face objects (stored faces) as they go on the wire, built in bulk.
+
+    Built in one loop with literal dicts: a search answer holds up to 4,096 of them.
+    """
+    faces: list[dict[str, object]] = []
+    for face_id, image_id, external_image_id, (x0, y0, x1, y1), confidence in zip(
+        face_ids, image_ids, external_image_ids, boxes, confidences, strict=True
+    ):
+        face: dict[str, object] = {"faceId": face_id, "imageId": image_id}
+        if external_image_id is not None:
+            face["externalImageId"] = external_image_id
+        face["bbox"] = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
+        face["confidence"] = confidence
+        faces.append(face)
+    return faces
+
+
+class GenerationStep(NamedTuple):
+    """A group's generation before and after one write."""
+
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class FaceColumns:
+    """Faces as columns (row i of each is one face): what a search index keeps beside its matrix."""
+
+    face_ids: list[str]
+    image_ids: list[str]
+    external_image_ids: list[str | None]
+    bboxes: np.ndarray  # (n, 4) float64: x0, y0, x1, y1
+    confidences: np.ndarray  # (n,) float64
+    vectors: np.ndarray  # (n, 128) float32, as stored
+
+    @classmethod
+    def of(cls, rows: list[FaceRow], vectors: list[np.ndarray]) -> FaceColumns:
+        return cls(
+            [r.face_id for r in rows],
+            [r.image_id for r in rows],
+            [r.external_image_id for r in rows],
+            np.array([[r.bbox[k] for k in BBOX_KEYS] for r in rows], dtype=np.float64).reshape(-1, 4),
+            np.array([r.confidence for r in rows], dtype=np.float64),
+            np.vstack(vectors).astype(VECTOR_DTYPE, copy=False) if vectors else np.zeros((0, 0), VECTOR_DTYPE),
+        )
 
 
 @dataclass(frozen=True)
@@ -115,12 +186,16 @@ class Store:
         self._secrets = secrets
         self._local = threading.local()
         self._clock = _Clock()
-        db = self._connection()
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema {version}; this facereco knows up to {SCHEMA_VERSION}")
-        # One script, one transaction: the tables and the version number appear together.
-        db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        # One transaction: the tables, any migration and the version number appear together,
+        # and two processes opening one folder at once cannot both migrate it.
+        with self._transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} has schema {version}; this facereco knows up to {SCHEMA_VERSION}")
+            script = SCHEMA + (MIGRATE_1_TO_2 if version == 1 else "") + GENERATION_SCHEMA
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # ------------------------------------------------------------ plumbing
     def _connection(self) -> sqlite3.Connection:
@@ -146,12 +221,31 @@ class Store:
         db.execute("COMMIT")
 
     def require_group(self, owner: str, group_id: str) -> None:
-        """-40030 unless the group exists (a primary-key lookup: cheap enough for every search)."""
+        """-40030 unless the group exists."""
         self._require_group(self._connection(), owner, group_id)
 
-    def _require_group(self, db: sqlite3.Connection, owner: str, group_id: str) -> None:
-        if db.execute("SELECT 1 FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone() is None:
+    def group_generation(self, owner: str, group_id: str) -> int:
+        """The group's generation, or -40030: one primary-key lookup, cheap enough for every search."""
+        return self._require_group(self._connection(), owner, group_id)
+
+    def _require_group(self, db: sqlite3.Connection, owner: str, group_id: str) -> int:
+        """-40030 unless the group exists; else its generation."""
+        row = db.execute("SELECT generation FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone()
+        if row is None:
             raise NotFoundGroupError(f"group {group_id!r} does not exist")
+        return row[0]
+
+    def _next_generation(self, db: sqlite3.Connection) -> int:
+        """One counter for the file, so a group deleted and created again never reuses a generation."""
+        db.execute("UPDATE generation SET value = value + 1")
+        return db.execute("SELECT value FROM generation").fetchone()[0]
+
+    def _stamp(self, db: sqlite3.Connection, owner: str, group_id: str) -> GenerationStep:
+        """Inside a write transaction: -40030 unless the group exists, then its new generation."""
+        before = self._require_group(db, owner, group_id)
+        after = self._next_generation(db)
+        db.execute("UPDATE groups SET generation = ? WHERE owner = ? AND group_id = ?", (after, owner, group_id))
+        return GenerationStep(before, after)
 
     # ------------------------------------------------------------ groups
     def create_group(self, owner: str, group_id: str) -> GroupRow:
@@ -159,8 +253,9 @@ class Store:
         try:
             with self._transaction() as db:
                 db.execute(
-                    "INSERT INTO groups (owner, group_id, model_version, created_ns) VALUES (?, ?, ?, ?)",
-                    (owner, group_id, row.model_version, row.created_ns),
+                    "INSERT INTO groups (owner, group_id, model_version, created_ns, generation) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (owner, group_id, row.model_version, row.created_ns, self._next_generation(db)),
                 )
         except sqlite3.IntegrityError:
             raise DuplicatedGroupID(f"group {group_id!r} exists already") from None
@@ -192,13 +287,15 @@ class Store:
                 raise NotFoundGroupError(f"group {group_id!r} does not exist")
 
     # ------------------------------------------------------------ faces
-    def add_faces(self, owner: str, group_id: str, faces: list[NewFace], quota: int) -> list[FaceRow]:
-        """Insert as many faces as fit under the quota, atomically; returns the rows added.
+    def add_faces(
+        self, owner: str, group_id: str, faces: list[NewFace], quota: int
+    ) -> tuple[list[FaceRow], GenerationStep]:
+        """Insert as many faces as fit under the quota, atomically; returns the rows added and the group's step.
 
         Raises ServiceQuotaExceeded when none fit; the caller reports a partial success.
         """
         with self._transaction() as db:
-            self._require_group(db, owner, group_id)
+            step = self._stamp(db, owner, group_id)
             count = db.execute("SELECT COUNT(*) FROM faces WHERE owner = ? AND group_id = ?", (owner, group_id))
             room = quota - count.fetchone()[0]
             if faces and room <= 0:
@@ -226,16 +323,17 @@ class Store:
                     ),
                 )
                 added.append(row)
-            return added
+            return added, step
 
-    def delete_face(self, owner: str, group_id: str, face_id: str) -> None:
+    def delete_face(self, owner: str, group_id: str, face_id: str) -> GenerationStep:
         with self._transaction() as db:
-            self._require_group(db, owner, group_id)
+            step = self._stamp(db, owner, group_id)
             cursor = db.execute(
                 "DELETE FROM faces WHERE owner = ? AND group_id = ? AND face_id = ?", (owner, group_id, face_id)
             )
             if cursor.rowcount == 0:
                 raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+            return step
 
     _FACE_COLUMNS = "face_id, image_id, external_image_id, bbox, confidence, created_ns"
 
@@ -255,37 +353,35 @@ class Store:
         )
         return [self._face_row(r) for r in rows]
 
-    def get_faces(self, owner: str, group_id: str, face_ids: list[str]) -> dict[str, FaceRow]:
-        """Rows for the given faceIds (those that exist)."""
-        db = self._connection()
-        found: dict[str, FaceRow] = {}
-        for start in range(0, len(face_ids), 500):
-            chunk = face_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT {self._FACE_COLUMNS} FROM faces WHERE owner = ? AND group_id = ? AND face_id IN ({marks})",
-                (owner, group_id, *chunk),
-            )
-            found.update((r[0], self._face_row(r)) for r in rows)
-        return found
+    def load_group(self, owner: str, group_id: str) -> tuple[int, FaceColumns]:
+        """The group's generation and every face of it with its decrypted vector, oldest first.
 
-    def load_vectors(self, owner: str, group_id: str) -> tuple[list[str], np.ndarray]:
-        """Every faceId of a group with its decrypted vector (rows of a float32 matrix)."""
+        Read in one transaction, so the faces are exactly those of that generation.
+        """
         db = self._connection()
-        self._require_group(db, owner, group_id)
-        rows = db.execute(
-            "SELECT face_id, vector FROM faces WHERE owner = ? AND group_id = ? ORDER BY created_ns", (owner, group_id)
-        )
-        ids, vectors = [], []
-        for face_id, blob in rows:
-            ids.append(face_id)
-            vectors.append(np.frombuffer(self._secrets.decrypt_vector(blob, face_id), dtype=VECTOR_DTYPE))
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=VECTOR_DTYPE)
-        return ids, matrix
+        db.execute("BEGIN")
+        try:
+            generation = self._require_group(db, owner, group_id)
+            rows = db.execute(
+                f"SELECT {self._FACE_COLUMNS}, vector FROM faces WHERE owner = ? AND group_id = ? ORDER BY created_ns",
+                (owner, group_id),
+            ).fetchall()
+        finally:
+            db.execute("COMMIT")
+        with collector_paused():  # a 100,000-face group is some 400,000 small objects
+            boxes = json.loads(f"[{','.join(r[3] for r in rows)}]")  # one parse, not one per face
+            faces = [FaceRow(r[0], r[1], r[2], box, r[4], r[5]) for r, box in zip(rows, boxes, strict=True)]
+            vectors = [np.frombuffer(self._secrets.decrypt_vector(r[6], r[0]), dtype=VECTOR_DTYPE) for r in rows]
+            return generation, FaceColumns.of(faces, vectors)
 
 
 def load_synthetic_faces(
-    store: Store, owner: str, group_id: str, vectors: np.ndarray, external_image_ids: list[str] | None = None
+    store: Store,
+    owner: str,
+    group_id: str,
+    vectors: np.ndarray,
+    external_image_ids: list[str] | None = None,
+    face_ids: list[str] | None = None,
 ) -> list[FaceRow]:
     """Benchmarks and tests only: faces with no photo behind them, straight into a group (no quota).
 
@@ -294,8 +390,9 @@ def load_synthetic_faces(
     """
     bbox = {"x0": 0.25, "y0": 0.25, "x1": 0.75, "y1": 0.75}
     labels = external_image_ids or [None] * len(vectors)
+    ids = face_ids or [str(uuid.uuid4()) for _ in range(len(vectors))]
     faces = [
-        NewFace(str(uuid.uuid4()), str(uuid.uuid4()), label, bbox, 99.9, v)
-        for v, label in zip(vectors, labels, strict=True)
+        NewFace(face_id, str(uuid.uuid4()), label, bbox, 99.9, v)
+        for v, label, face_id in zip(vectors, labels, ids, strict=True)
     ]
-    return store.add_faces(owner, group_id, faces, quota=len(faces) + 10**9)
+    return store.add_faces(owner, group_id, faces, quota=len(faces) + 10**9)[0]

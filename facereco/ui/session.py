@@ -108,7 +108,7 @@ def local_transport() -> LocalTransport:
     from facereco.engine.api import LocalEngine
 
     engine = LocalEngine()
-    engine.warm_up()
+    engine.start_warm_up()  # in the background: the first page draws while the models load
     return LocalTransport(engine)
 
 
@@ -170,6 +170,11 @@ def _check(backend: Backend) -> tuple[bool, Callable[[], str]]:
         return False, lambda failure=error: explain(failure)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return True, lambda: _("answering ({ms:,.0f} ms)").format(ms=elapsed_ms)
+
+
+def engine_ready() -> bool | None:
+    """Whether the local engine has loaded every model; None for a remote backend."""
+    return local_transport().engine.models_ready if current_backend().is_local else None
 
 
 def model_description() -> str:

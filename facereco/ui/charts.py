@@ -100,7 +100,7 @@ GENUINE_COLOR = "#2563eb"
 IMPOSTOR_COLOR = "#f97316"
 ERROR_COLOR = "#dc2626"
 MAX_CURVE_POINTS = 2000
-RATE_AXIS = {"tickformat": ".2~%"}  # 0.1% rather than plotly's SI "1m"/"1µ"
+RATE_AXIS = {"tickformat": ".4~%"}  # 0.0001% .. 100%: percentages, not plotly's SI "1m"/"1µ", and no "0%" on log ticks
 
 
 def binned(scores: np.ndarray, bins: int = 100) -> np.ndarray:

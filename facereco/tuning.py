@@ -20,6 +20,7 @@ a cancelled, failed or interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import time
@@ -30,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Union
+from typing import BinaryIO, NamedTuple, Union
 
 import numpy as np
 
@@ -52,14 +53,23 @@ def identity_of(external_image_id: str | None) -> str | None:
     return external_image_id.split(LABEL_SEPARATOR, 1)[0] or None
 
 
-def _clean(text: str) -> str:
-    """Fit the externalImageId pattern, and keep ':' for the label separator alone."""
-    return external_image_id_from(text).replace(LABEL_SEPARATOR, "_")
+def _label_part(text: str, limit: int) -> str:
+    """``text`` as it is when it already fits the externalImageId pattern (without ':', kept for the separator);
+    otherwise its fitting characters plus a short digest of the original, so that two different names
+    (``김철수`` and ``이영희``, ``a b`` and ``a_b``) never become one label."""
+    cleaned = external_image_id_from(text).replace(LABEL_SEPARATOR, "_")
+    if cleaned == text and len(text) <= limit:
+        return text
+    stem, dot, suffix = cleaned.rpartition(".") if "." in cleaned[1:] else (cleaned, "", "")
+    tag = "-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    tail = f"{tag}{dot}{suffix}"[:limit]
+    return stem[: max(limit - len(tail), 0)] + tail
 
 
 def labeled_external_id(identity: str, file_name: str) -> str:
-    """``<identity>:<file name>``, both made to fit the externalImageId pattern (<= 255 chars)."""
-    return f"{_clean(identity)[:100]}{LABEL_SEPARATOR}{_clean(file_name)}"[:255]
+    """``<identity>:<file name>``, each part made to fit the externalImageId pattern, distinct names kept
+    distinct (see ``_label_part``), at most 255 characters."""
+    return f"{_label_part(identity, 100)}{LABEL_SEPARATOR}{_label_part(file_name, 154)}"
 
 
 # ---------------------------------------------------------------- enrollment
@@ -85,19 +95,26 @@ class ArchiveRefused(FaceRecoError):
     """A ZIP that is not one, or whose sizes are absurd for a set of photos."""
 
 
-def labeled_images(source: LabeledSource) -> Iterator[tuple[str, str, bytes]]:
-    """(identity, file name, bytes) for every ``<identity>/<image>`` of a folder or a ZIP, one at a time.
+class LabeledImage(NamedTuple):
+    identity: str  # the image's folder
+    name: str  # its file name
+    path: str  # where it is in the folder or ZIP (two images may share identity and name)
+    data: bytes
+
+
+def labeled_images(source: LabeledSource) -> Iterator[LabeledImage]:
+    """Every ``<identity>/<image>`` of a folder or a ZIP, one at a time.
 
     A ZIP comes as a path, bytes or a binary file object (the page's upload, read in place).
     """
     if not _is_zip(source):
         for path in _folder_images(source):  # type: ignore[arg-type]
-            yield path.parent.name, path.name, path.read_bytes()
+            yield LabeledImage(path.parent.name, path.name, f"{path.parent.name}/{path.name}", path.read_bytes())
         return
     with _open_zip(source) as archive:
         for member in _zip_images(archive):
             parts = PurePosixPath(member.filename).parts
-            yield parts[-2], parts[-1], _read_member(archive, member)
+            yield LabeledImage(parts[-2], parts[-1], member.filename, _read_member(archive, member))
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
@@ -163,9 +180,13 @@ def enroll(
     total = count_labeled_images(source)  # checks a ZIP before any member is read
     existing = {f.external_image_id for f in client.iter_faces(group_id, limit=200)}
     report = EnrollReport()
-    for i, (identity, name, data) in enumerate(labeled_images(source), 1):
+    labeled_here: dict[str, str] = {}  # label -> the source it came from in this run
+    for i, (identity, name, source_name, data) in enumerate(labeled_images(source), 1):
         external_id = labeled_external_id(identity, name)
-        if external_id in existing:
+        if labeled_here.setdefault(external_id, source_name) != source_name:
+            # two sources, one label (e.g. alice/front/1.jpg and bob/front/1.jpg in a ZIP): never merge them
+            report.failed.append((source_name, f"gets the same label as {labeled_here[external_id]}"))
+        elif external_id in existing:
             report.skipped += 1
         else:
             try:
@@ -174,7 +195,7 @@ def enroll(
                 report.no_face += result.added_face_count == 0
                 existing.add(external_id)
             except ApiError as error:
-                report.failed.append((f"{identity}/{name}", str(error)))
+                report.failed.append((source_name, str(error)))
         if progress:
             progress(i, total, external_id)
     return report
@@ -339,10 +360,12 @@ def _search_one(
     client: FaceRecoClient, group_id: str, face_id: str, index: dict[str, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """One face's labeled matches (indexes, scores), best first; the transport retries 5xx/throttling."""
-    result = client.search_by_face_id(group_id, face_id, limit=SEARCH_LIMIT.high, threshold=1)
-    kept = [(index[m.face.face_id], m.similarity) for m in result.match_faces if m.face.face_id in index]
-    kept = [(j, s) for j, s in kept if j != index[face_id]]
-    return np.array([j for j, _ in kept], dtype=np.int32), np.array([s for _, s in kept], dtype=np.float64)
+    matches = client.search_by_face_id(group_id, face_id, limit=SEARCH_LIMIT.high, threshold=1).match_faces
+    # thousands of matches per answer: one pass per column, the filtering in numpy
+    rows = np.fromiter((index.get(m.face.face_id, -1) for m in matches), dtype=np.int32, count=len(matches))
+    scores = np.fromiter((m.similarity for m in matches), dtype=np.float64, count=len(matches))
+    kept = (rows >= 0) & (rows != index[face_id])  # faces unknown to the listing, and the probe itself, left out
+    return rows[kept], scores[kept]
 
 
 def score_group(

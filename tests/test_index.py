@@ -164,6 +164,29 @@ def test_two_engines_on_one_folder_agree(tmp_path):
     assert {m.face.face_id for m in result.match_faces} == set(again[1:])
 
 
+def test_equal_similarities_rank_the_same_everywhere(tmp_path):
+    """Copies of one face tie: every engine ranks them alike (by faceId), after swaps and reloads, at any limit."""
+    one = FaceRecoClient.local(tmp_path / "data")
+    two = FaceRecoClient.local(tmp_path / "data")
+    one.create_group("g")
+    base = clustered(30, seed=8)
+    copies = store_faces(one, "g", np.repeat(base[:1], 6, axis=0))
+    others = store_faces(one, "g", base[1:])
+    probe = others[0]
+
+    def ranking(client: FaceRecoClient, limit: int) -> list[str]:
+        return [m.face.face_id for m in client.search_by_face_id("g", probe, limit=limit, threshold=1).match_faces]
+
+    assert ranking(two, 100)  # two loads the group now; one deletes a copy (a swap in its own index)
+    one.delete_face("g", copies[0])
+    full = ranking(one, 100)
+    assert full == ranking(two, 100)
+    tied = [face_id for face_id in full if face_id in copies]
+    assert tied == sorted(copies[1:]) and full.index(tied[0]) + len(tied) - 1 == full.index(tied[-1])
+    for limit in range(1, len(full) + 1):
+        assert ranking(one, limit) == full[:limit] == ranking(two, limit)
+
+
 @pytest.mark.slow
 def test_a_server_and_an_in_process_engine_on_one_folder_agree(tmp_path, astronaut_path, grace_hopper_path):
     """`python -m facereco serve` in its own process and an engine in this one, on one data folder."""

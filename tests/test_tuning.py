@@ -68,14 +68,60 @@ def zipped(folder: Path) -> bytes:
 
 
 def test_label_convention():
-    assert labeled_external_id("grace hopper", "a b.jpg") == "grace_hopper:a_b.jpg"
+    assert labeled_external_id("grace_hopper", "a.jpg") == "grace_hopper:a.jpg"  # fitting names stay as they are
+    spaced = labeled_external_id("grace hopper", "a b.jpg")
+    assert re.fullmatch(r"grace_hopper-[0-9a-f]{10}:a_b-[0-9a-f]{10}\.jpg", spaced)
+    assert identity_of(spaced) == spaced.split(":")[0]
     assert identity_of("grace_hopper:a_b.jpg") == "grace_hopper"
     assert identity_of("plain.jpg") is None and identity_of(None) is None and identity_of(":x") is None
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("김철수", "이영희", "박민수"),
+        ("山田", "田中", "佐藤"),
+        ("a b", "a_b", "a:b"),
+        ("José", "Josè", "Jose"),
+        ("x" * 120, "x" * 121, "x"),
+    ],
+)
+def test_distinct_names_get_distinct_labels(names):
+    labels = [labeled_external_id(name, "사진1.jpg") for name in names]
+    assert len({identity_of(label) for label in labels}) == len(names)
+    assert all(re.fullmatch(r"[a-zA-Z0-9_.\-:]{1,255}", label) for label in labels)
+
+
+def test_enrolling_korean_names_keeps_people_apart(tmp_path: Path, astronaut_path, grace_hopper_path):
+    """Two people whose folder names have no ASCII letter were once one identity ("___"), their pairs genuine."""
+    root = tmp_path / "set"
+    for identity, path in (("김철수", astronaut_path), ("이영희", grace_hopper_path)):
+        (root / identity).mkdir(parents=True)
+        for name, image in variants(Image.open(path).convert("RGB")).items():
+            image.save(root / identity / f"사진-{name}", quality=92)
+    client = FaceRecoClient.local(tmp_path / "data")
+    client.create_group("ko")
+    report = enroll(client, "ko", root)
+    assert (report.added, report.skipped, report.failed) == (6, 0, [])
+    score_set = score_group(client, "ko").score_set
+    assert score_set.genuine.size == 6 and score_set.impostor.size == 9
+
+
+def test_two_sources_with_one_label_are_reported_not_merged(tmp_path: Path, astronaut_path, grace_hopper_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # the identity is the image's folder: both are "front"
+        archive.write(astronaut_path, "alice/front/1.png")
+        archive.write(grace_hopper_path, "bob/front/1.png")
+    client = FaceRecoClient.local(tmp_path)
+    client.create_group("twins")
+    report = enroll(client, "twins", buffer.getvalue())
+    assert report.added == 1 and report.skipped == 0
+    assert len(report.failed) == 1 and "same label" in report.failed[0][1]
+
+
 def test_labeled_images_from_folder_and_zip(labeled_dir: Path):
-    from_folder = [(i, n) for i, n, _ in labeled_images(labeled_dir)]
-    from_zip = [(i, n) for i, n, _ in labeled_images(zipped(labeled_dir))]
+    from_folder = [(i, n) for i, n, _, _ in labeled_images(labeled_dir)]
+    from_zip = [(i, n) for i, n, _, _ in labeled_images(zipped(labeled_dir))]
     assert len(from_folder) == 6 and sorted(from_folder) == sorted(from_zip)
 
 

@@ -30,6 +30,7 @@ from facereco.engine.similarity import similarity_from_distance
 from facereco.engine.store import FaceColumns, GenerationStep, faces_wire
 
 DIMENSIONS = 128
+TIE_TOLERANCE = 1e-6  # cosines of identical vectors differ by float32 rounding, depending on their row
 MEMORY_BUDGET_ENV = "FACERECO_INDEX_MEMORY_MB"
 DEFAULT_MEMORY_BUDGET_MB = 1024.0  # about ten full (100,000-face) groups
 
@@ -143,11 +144,20 @@ class GroupIndex:
             if exclude is not None and exclude in self._row:
                 cosine[self._row[exclude]] = -np.inf
             take = min(limit, count)
-            top = np.argpartition(cosine, count - take)[count - take :] if take < count else np.arange(count)
-            top = top[np.argsort(-cosine[top], kind="stable")]
+            if take < count:
+                top = np.argpartition(cosine, count - take)[count - take :]
+                # faces tied with the last one taken (within float32 noise) may lie outside it: keep them all
+                # as candidates, so the ranking below, not the partition, decides which of them are returned
+                top = np.flatnonzero(cosine >= cosine[top].min() - TIE_TOLERANCE)
+            else:
+                top = np.arange(count)
             distance = np.sqrt(np.maximum(2.0 - 2.0 * cosine[top].astype(np.float64), 0.0))
             similarity = np.round(similarity_from_distance(distance), 4)
-            keep = np.isfinite(cosine[top]) & (similarity >= threshold)
+            # ranked on the similarity answered, equal ones by faceId: the same order in every process,
+            # after any history of swaps and reloads, and limit k is always the first k of a larger limit
+            order = np.lexsort((np.array([self._ids[i] for i in top.tolist()]), -similarity))[:take]
+            top, similarity, cosine_top = top[order], similarity[order], cosine[top[order]]
+            keep = np.isfinite(cosine_top) & (similarity >= threshold)
             top, similarity = top[keep], similarity[keep]
             with collector_paused():
                 return [

@@ -2,77 +2,125 @@
 
     streamlit run app.py      (or: make run)
 
-Local engine by default; set FACERECO_APPKEY (environment or .streamlit/secrets.toml) for the NHN cloud.
+The sidebar switches backend (local engine, NHN Cloud, another server) and language for this browser
+session only; FACERECO_APPKEY / FACERECO_BASE_URL (environment or .streamlit/secrets.toml) preset it.
 """
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from facereco.errors import FaceRecoError
 from facereco.ui import session
+from facereco.ui.i18n import LANGUAGE_KEY, LANGUAGES, _, language_from_locale
 from facereco.ui.widgets import explain
 
 st.set_page_config(page_title="facereco — Face Recognition", page_icon=":material/face:", layout="wide")
 
-PAGE_FILES = {
-    "home.py": ("Home", ":material/home:"),
-    "detect.py": ("Detect", ":material/center_focus_strong:"),
-    "compare.py": ("Compare", ":material/compare:"),
-    "search.py": ("Search", ":material/person_search:"),
-    "verify.py": ("Verify", ":material/verified_user:"),
-    "groups.py": ("Groups", ":material/groups:"),
-    "tuning.py": ("Tuning", ":material/tune:"),
-}
-PAGES = {
-    name: st.Page(f"pages/{name}", title=title, icon=icon, default=name == "home.py")
-    for name, (title, icon) in PAGE_FILES.items()
-}
+
+def page_titles() -> dict[str, tuple[str, str]]:
+    return {
+        "home.py": (_("Home"), ":material/home:"),
+        "detect.py": (_("Detect"), ":material/center_focus_strong:"),
+        "compare.py": (_("Compare"), ":material/compare:"),
+        "search.py": (_("Search"), ":material/person_search:"),
+        "verify.py": (_("Verify"), ":material/verified_user:"),
+        "groups.py": (_("Groups"), ":material/groups:"),
+        "tuning.py": (_("Tuning"), ":material/tune:"),
+    }
 
 
-def connection_check(backend: session.Backend) -> tuple[bool, str]:
-    """One cheap call (list groups, limit 1) on the shared transport, outside the session's recorder."""
-    from facereco.client import FaceRecoClient
-
-    started = time.perf_counter()
-    try:
-        FaceRecoClient(transport=session.shared_transport(backend)).list_groups(limit=1)
-    except FaceRecoError as error:
-        return False, explain(error)
-    return True, f"answering ({(time.perf_counter() - started) * 1000:.0f} ms)"
+def default_language() -> None:
+    """The browser's language where Streamlit exposes it, else English; before any text is made."""
+    if LANGUAGE_KEY not in st.session_state:
+        st.session_state[LANGUAGE_KEY] = language_from_locale(getattr(st.context, "locale", None))
 
 
-def sidebar() -> None:
-    backend = session.configured_backend()
+def language_switch() -> None:
+    """The choice is copied to a plain session key, which outlives a run that draws no sidebar."""
+
+    def keep_choice() -> None:
+        st.session_state[LANGUAGE_KEY] = st.session_state["language-choice"]
+
+    st.sidebar.selectbox(
+        "Language / 言語 / 언어",
+        list(LANGUAGES),
+        index=list(LANGUAGES).index(st.session_state[LANGUAGE_KEY]),
+        format_func=LANGUAGES.get,
+        key="language-choice",
+        on_change=keep_choice,
+    )
+
+
+def backend_switch() -> None:
+    """Local engine, NHN Cloud (appkey) or another server (base URL + appkey): this session only."""
+    current = session.current_backend()
+    kinds = {session.LOCAL: _("Local engine"), session.CLOUD: "NHN Cloud", session.SERVER: _("Another server")}
+    kind = st.sidebar.radio(
+        _("Backend"), list(kinds), index=list(kinds).index(current.kind), format_func=kinds.get, key="backend-kind"
+    )
+    if kind == session.LOCAL:
+        session.choose_backend(session.Backend(session.LOCAL))
+        return
+    base_url = session.CLOUD_BASE_URL
+    if kind == session.SERVER:
+        preset = current.base_url if current.kind == session.SERVER else ""
+        base_url = st.sidebar.text_input(
+            _("Base URL"), value=preset, key="backend-base-url", placeholder="http://127.0.0.1:8000"
+        ).strip()
+    # A preset appkey (environment, secrets.toml) is the operator's: it is used, never sent to a browser.
+    preset = session.configured_backend()
+    preset_key = preset.appkey if preset.kind == kind else None
+    typed = st.sidebar.text_input(
+        _("Appkey"), type="password", key=f"backend-appkey-{kind}",
+        placeholder=_("preset by the server's configuration") if preset_key else "",
+    ).strip()  # fmt: skip
+    session.choose_backend(session.Backend(kind, typed or preset_key, base_url))
+
+
+def sidebar() -> bool:
+    """Language, backend, its state (checked once, not on every rerun), Refresh. True when connected."""
+    language_switch()
+    backend_switch()
+    backend = session.current_backend()
     with st.sidebar:
-        st.subheader(backend.label)
-        if not backend.is_local:
-            st.caption(f"appkey {backend.masked_appkey}")
-        ok, message = connection_check(backend)
+        if not backend.is_local and backend.appkey:
+            st.caption(_("appkey {masked}").format(masked=backend.masked_appkey))
+        ok, message = session.connection_check()
         (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
-        st.caption(f"Model: {session.model_description()}")
+        if ok:
+            st.caption(_("Model: {model}").format(model=session.model_description()))
         ready = session.engine_ready()
         if ready is not None:
-            st.caption("Engine ready: models loaded." if ready else "Engine loading its models in the background…")
-        if backend.is_local:
-            st.caption("Set FACERECO_APPKEY to use the NHN cloud instead.")
+            st.caption(
+                _("Engine ready: models loaded.") if ready else _("Engine loading its models in the background…")
+            )
+        if st.button(_("Refresh"), icon=":material/refresh:", key="refresh", help=_("Read lists and counts again")):
+            session.refresh()
+            st.rerun()
+    return ok
 
 
 def _is_streamlit_control_flow(error: BaseException) -> bool:
     return type(error).__name__ in {"RerunException", "StopException"}
 
 
+default_language()
+PAGES = {
+    name: st.Page(f"pages/{name}", title=title, icon=icon, default=name == "home.py", url_path=name[:-3])
+    for name, (title, icon) in page_titles().items()
+}
 navigation = st.navigation(list(PAGES.values()))
+connected = sidebar()  # after st.navigation: elements drawn before it are lost on a page switch
 session.mark_router_started()
 wanted = st.session_state.pop(session.WANTED_PAGE_KEY, None)
 if wanted:  # a deep link that arrived before the router was up (see session.require_router)
     st.switch_page(PAGES[wanted])
-sidebar()
+if not connected:  # one sentence where the page would be, not a page of failing calls
+    st.error(session.connection_check()[1], icon=":material/error:")
+    st.stop()
 try:
     navigation.run()
 except Exception as error:  # never a traceback on screen: a sentence instead
     if _is_streamlit_control_flow(error):
         raise
-    st.error(f"Something went wrong: {explain(error)}", icon=":material/error:")
+    st.error(_("Something went wrong: {reason}").format(reason=explain(error)), icon=":material/error:")

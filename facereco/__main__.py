@@ -100,7 +100,9 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
             "failed": [{"image": image, "error": error} for image, error in report.failed],
         }
     )
-    return 0
+    for image, error in report.failed:
+        print(f"not enrolled: {image}: {error}", file=sys.stderr)
+    return 1 if report.failed else 0  # a script or CI must see that a file failed
 
 
 def _cmd_score(args: argparse.Namespace) -> int:

@@ -10,23 +10,25 @@ import streamlit as st
 
 from facereco.ui import session
 from facereco.ui.charts import similarity_bars
-from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR, annotate, open_image
-from facereco.ui.widgets import exchange_panel, image_input, remember_result, show_preview
+from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR, annotate
+from facereco.ui.i18n import _
+from facereco.ui.threshold import threshold_slider
+from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_result, show_preview, stored_result
 
 session.require_router(__file__)
-st.title("Compare")
+st.title(_("Compare"))
 source_column, target_column = st.columns(2)
 with source_column:
-    source = image_input("compare-source", "Source (its largest face)", default_sample=0)
+    source = image_input("compare-source", _("Source image (its largest face)"), default_sample=0)
     if source is not None:
         show_preview(source)
 with target_column:
-    target = image_input("compare-target", "Target (every face)", default_sample=1)
+    target = image_input("compare-target", _("Target image (every face)"), default_sample=1)
     if target is not None:
         show_preview(target)
 
 ready = source is not None and target is not None
-if st.button("Compare", type="primary", key="compare-run", disabled=not ready) and ready:
+if st.button(_("Compare"), type="primary", key="compare-run", disabled=not ready) and ready:
     compare = session.client().compare
     remember_result("compare-result", lambda: (source, target, compare(source.payload, target.payload, threshold=1)))
 
@@ -34,40 +36,46 @@ if st.button("Compare", type="primary", key="compare-run", disabled=not ready) a
 @st.fragment
 def results() -> None:
     """A fragment: moving the slider reruns only this part, so it calls no API."""
-    threshold = st.slider("Threshold", 1, 100, 90, key="compare-threshold", help="The cloud's default is 90.")
-    stored = st.session_state.get("compare-result")
-    if stored is None:
-        st.info("Pick two images and press **Compare**.")
-    else:
+    threshold = threshold_slider("compare-threshold")
+    stored = stored_result("compare-result", _("Pick two images and press **Compare**."))
+    if stored is not None:
         shown_source, shown_target, result = stored
         scored = sorted(
             result.matched_face_details + result.unmatched_face_details, key=lambda m: m.similarity, reverse=True
         )
         matched = [m for m in scored if m.similarity >= threshold]
         left, middle, right = st.columns(3)
-        left.metric("Target faces", len(scored))
-        middle.metric("Matched", len(matched))
-        right.metric("Unmatched", len(scored) - len(matched))
-        if scored and len(matched) == len(scored):
-            st.success(f"Matched at threshold {threshold}: best similarity {scored[0].similarity:.1f}")
-        elif scored and not matched:
-            st.warning(f"No match at threshold {threshold}: best similarity {scored[0].similarity:.1f}")
-        drawn_source, drawn_target = st.columns(2)
-        if shown_source.data is not None:
-            drawn_source.image(
-                annotate(open_image(shown_source.data), [result.source_face], ["source"]), width="stretch"
+        left.metric(_("Target faces"), len(scored))
+        middle.metric(_("Matched"), len(matched))
+        right.metric(_("Unmatched"), len(scored) - len(matched))
+        if not scored:
+            st.warning(_("No face was found in the target image: nothing to compare with."), icon=":material/warning:")
+        elif len(matched) == len(scored):
+            st.success(
+                _("Matched at threshold {threshold}: best similarity {best:.1f}").format(
+                    threshold=threshold, best=scored[0].similarity
+                )
             )
-        if shown_target.data is not None and scored:
+        elif not matched:
+            st.warning(
+                _("No match at threshold {threshold}: best similarity {best:.1f}").format(
+                    threshold=threshold, best=scored[0].similarity
+                )
+            )
+        drawn_source, drawn_target = st.columns(2)
+        source_image = drawable(shown_source)
+        if source_image is not None:
+            drawn_source.image(annotate(source_image, [result.source_face]), caption=_("source face"), width="stretch")
+        target_image = drawable(shown_target)
+        if target_image is not None and scored:
             colors = [MATCH_COLOR if m.similarity >= threshold else NO_MATCH_COLOR for m in scored]
             labels = [f"{m.similarity:.1f}" for m in scored]
-            drawn = annotate(
-                open_image(shown_target.data), [m.face_detail for m in scored], labels, colors, landmarks=False
-            )
-            drawn_target.image(drawn, width="stretch")
+            drawn = annotate(target_image, [m.face_detail for m in scored], labels, colors, landmarks=False)
+            drawn_target.image(drawn, caption=_("target faces, numbered by similarity"), width="stretch")
         if scored:
-            names = [f"face {i + 1}" for i in range(len(scored))]
+            names = [str(i + 1) for i in range(len(scored))]
             st.plotly_chart(similarity_bars(names, [m.similarity for m in scored], threshold), key="compare-chart")
-        exchange_panel()
+    exchange_panel()
 
 
 results()

@@ -6,68 +6,64 @@ import pandas as pd
 import streamlit as st
 
 from facereco.ui import session
-from facereco.ui.drawing import (
-    LANDMARK_COLORS,
-    LANDMARK_LABELS,
-    annotate,
-    detail_label,
-    face_crops,
-    open_image,
-    png_bytes,
-)
-from facereco.ui.widgets import exchange_panel, image_input, remember_result, show_preview
+from facereco.ui.drawing import LANDMARK_COLORS, annotate, detail_label, face_crops, landmark_labels, png_bytes
+from facereco.ui.i18n import _
+from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_result, show_preview, stored_result
 
 session.require_router(__file__)
-st.title("Detect")
+st.title(_("Detect"))
 controls, output = st.columns([1, 2])
 with controls:
     choice = image_input("detect")
-    orientation = st.checkbox("Head pose (orientation)", value=True, key="detect-orientation")
-    mask = st.checkbox("Mask worn", value=False, key="detect-mask")
-    run = st.button("Detect faces", type="primary", key="detect-run", disabled=choice is None)
+    orientation = st.checkbox(_("Head pose (orientation)"), value=True, key="detect-orientation")
+    mask = st.checkbox(_("Mask worn"), value=False, key="detect-mask")
+    run = st.button(_("Detect faces"), type="primary", key="detect-run", disabled=choice is None)
     if choice is not None:
         show_preview(choice)
 
 if run and choice is not None:
     detect = session.client().detect
-    remember_result(
-        "detect-result", lambda: (choice, detect(choice.payload, orientation=orientation, mask=mask)), controls
-    )
+    remember_result("detect-result", lambda: (choice, detect(choice.payload, orientation=orientation, mask=mask)))
 
-stored = st.session_state.get("detect-result")
+
+def face_rows(faces: list) -> pd.DataFrame:
+    yes, no = _("yes"), _("no")
+    rows = [
+        {
+            _("face"): i + 1,
+            _("confidence %"): round(f.confidence_percent, 2),
+            "x0": f.bbox.x0,
+            "y0": f.bbox.y0,
+            "x1": f.bbox.x1,
+            "y1": f.bbox.y1,
+            _("yaw"): f.orientation.x if f.orientation else None,
+            _("pitch"): f.orientation.y if f.orientation else None,
+            _("roll"): f.orientation.z if f.orientation else None,
+            _("mask"): None if f.mask is None else (yes if f.mask else no),
+        }
+        for i, f in enumerate(faces)
+    ]
+    return pd.DataFrame(rows)
+
+
 with output:
-    if stored is None:
-        st.info("Pick an image and press **Detect faces**.")
-    else:
+    stored = stored_result("detect-result", _("Pick an image and press **Detect faces**."))
+    if stored is not None:
         shown_choice, result = stored
-        st.subheader(f"{result.face_detail_count} face(s) in {shown_choice.name}")
-        if shown_choice.data is not None and result.face_detail_count:
-            image = open_image(shown_choice.data)
+        st.subheader(_("{count} face(s) in {name}").format(count=result.face_detail_count, name=shown_choice.name))
+        image = drawable(shown_choice) if result.face_detail_count else None
+        if image is not None:
             annotated = annotate(image, result.face_details, [detail_label(f) for f in result.face_details])
             st.image(annotated, width="stretch")
+            names = landmark_labels()
             legend = " ".join(
-                f"<span style='color:{color}'>●</span> {LANDMARK_LABELS[name]}"
-                for name, color in LANDMARK_COLORS.items()
+                f"<span style='color:{color}'>●</span> {names[name]}" for name, color in LANDMARK_COLORS.items()
             )
             st.markdown(legend, unsafe_allow_html=True)
-            st.download_button("Download annotated PNG", png_bytes(annotated), "detected.png", "image/png")
+            st.download_button(_("Download annotated PNG"), png_bytes(annotated), "detected.png", "image/png")
             crops = face_crops(image, result.face_details)
             for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
-                column.image(crop, caption=f"face {i + 1}", width=120)
-        rows = [
-            {
-                "face": i + 1,
-                "confidence %": round(f.confidence_percent, 2),
-                "x0": f.bbox.x0,
-                "y0": f.bbox.y0,
-                "x1": f.bbox.x1,
-                "y1": f.bbox.y1,
-                "yaw": f.orientation.x if f.orientation else None,
-                "pitch": f.orientation.y if f.orientation else None,
-                "roll": f.orientation.z if f.orientation else None,
-                "mask": f.mask,
-            }
-            for i, f in enumerate(result.face_details)
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="detect-table")
+                column.image(crop, caption=_("face {number}").format(number=i + 1), width=120)
+        if result.face_detail_count:
+            st.dataframe(face_rows(result.face_details), hide_index=True, width="stretch", key="detect-table")
     exchange_panel()

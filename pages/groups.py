@@ -5,14 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from facereco.contract import GROUP_ID_PATTERN
+from facereco.contract import GROUP_ID_PATTERN, MAX_IMAGE_BYTES, Face
 from facereco.errors import FaceRecoError
 from facereco.ui import session
+from facereco.ui.i18n import _
 from facereco.ui.widgets import exchange_panel, explain, face_label, show_error
 from facereco.validation import external_image_id_from
 
 session.require_router(__file__)
-st.title("Groups")
+st.title(_("Groups"))
+ID_COLUMNS = {
+    name: st.column_config.TextColumn(width="large") for name in ("groupId", "faceId", "imageId", "externalImageId")
+}
 client = session.client()
 
 
@@ -29,11 +33,12 @@ def pager_buttons(key: str, next_token: str | None) -> None:
     if next_token and len(state["tokens"]) == state["page"] + 1:
         state["tokens"].append(next_token)
     previous, label, following = st.columns([1, 2, 1])
-    if previous.button("◀ Previous", key=f"{key}-prev", disabled=state["page"] == 0):
+    if previous.button(_("◀ Previous"), key=f"{key}-prev", disabled=state["page"] == 0):
         state["page"] -= 1
         st.rerun()
-    label.markdown(f"<div style='text-align:center'>page {state['page'] + 1}</div>", unsafe_allow_html=True)
-    if following.button("Next ▶", key=f"{key}-next", disabled=not next_token):
+    page_label = _("page {number}").format(number=state["page"] + 1)
+    label.markdown(f"<div style='text-align:center'>{page_label}</div>", unsafe_allow_html=True)
+    if following.button(_("Next ▶"), key=f"{key}-next", disabled=not next_token):
         state["page"] += 1
         st.rerun()
 
@@ -42,11 +47,34 @@ def reset_pager(key: str) -> None:
     st.session_state.pop(key, None)
 
 
+FACE_COLUMNS = ["externalImageId", "faceId", "imageId", "confidence", "x0", "y0", "x1", "y1"]
+
+
+def face_row(face: Face) -> dict:
+    """One face as a flat row (the table and the CSV): the bbox as four columns, not dict text."""
+    box = face.bbox
+    return dict(zip(FACE_COLUMNS, [face.external_image_id, face.face_id, face.image_id, round(face.confidence, 2),
+                                   box.x0, box.y0, box.x1, box.y1], strict=True))  # fmt: skip
+
+
+def show_register_rows(rows: list[dict]) -> None:
+    """The last registration, one row per file; failed files named first, each with why."""
+    failed = [row for row in rows if row["added"] == 0]
+    if failed:
+        st.warning(
+            _("{count:,} of {total:,} file(s) added no face: {names}").format(
+                count=len(failed), total=len(rows), names=", ".join(f"{r['file']} ({r['note']})" for r in failed)
+            )
+        )
+    columns = {"file": _("file"), "added": _("added"), "not added": _("not added"), "note": _("note")}
+    st.dataframe(pd.DataFrame(rows).rename(columns=columns), hide_index=True, width="stretch", column_config=ID_COLUMNS)
+
+
 # ---------------------------------------------------------------- list and create
 list_column, create_column = st.columns([2, 1])
 with list_column:
-    st.subheader("All groups")
-    group_page_size = st.selectbox("Groups per page", [10, 50, 200], key="groups-page-size")
+    st.subheader(_("All groups"))
+    group_page_size = st.selectbox(_("Groups per page"), [10, 50, 200], key="groups-page-size")
     page, token = token_pager("groups-pager", group_page_size)
     try:
         listing = client.list_groups(limit=None if token else group_page_size, next_token=token)
@@ -55,22 +83,27 @@ with list_column:
             hide_index=True,
             width="stretch",
             key="groups-table",
+            column_config=ID_COLUMNS,
         )
         pager_buttons("groups-pager", listing.next_token)
     except FaceRecoError as error:
         show_error(error)
 with create_column:
-    st.subheader("Create a group")
-    new_group = st.text_input("groupId", key="groups-new-id", help="a-z, 0-9 and '-', up to 255 characters")
-    if st.button("Create", key="groups-create", disabled=not new_group):
+    st.subheader(_("Create a group"))
+    new_group = st.text_input("groupId", key="groups-new-id", help=_("a-z, 0-9 and '-', up to 255 characters"))
+    created = st.session_state.pop("groups-created", None)
+    if created:
+        st.success(_("Group `{group}` created.").format(group=created))
+    if st.button(_("Create"), key="groups-create", disabled=not new_group):
         if not GROUP_ID_PATTERN.fullmatch(new_group):
-            st.error("A groupId is 1-255 characters of a-z, 0-9 and '-'.")
+            st.error(_("A groupId is 1-255 characters of a-z, 0-9 and '-'."))
         else:
             try:
                 client.create_group(new_group)
-                st.success(f"Group `{new_group}` created.")
+                st.session_state["groups-created"] = new_group
                 reset_pager("groups-pager")
                 st.session_state["groups-selected"] = new_group
+                st.rerun()  # the counters and lists above were drawn before the write
             except FaceRecoError as error:
                 show_error(error)
 
@@ -81,11 +114,11 @@ except FaceRecoError as error:
     show_error(error)
     all_groups = []
 if not all_groups:
-    st.info("No groups yet.")
+    st.info(_("No groups yet."))
     st.stop()
 if st.session_state.get("groups-selected") not in all_groups:
     st.session_state["groups-selected"] = all_groups[0]
-group = st.selectbox("Group", all_groups, key="groups-selected")
+group = st.selectbox(_("Group"), all_groups, key="groups-selected")
 
 try:
     detail = client.get_group(group).group
@@ -93,22 +126,24 @@ except FaceRecoError as error:
     show_error(error)
     st.stop()
 faces_metric, created_metric, model_metric = st.columns(3)
-faces_metric.metric("Faces", detail.face_count or 0)
-created_metric.metric("Created", (detail.create_time or "").replace("T", " "))
-model_metric.metric("Model", detail.model_version)
+faces_metric.metric(_("Faces"), f"{detail.face_count or 0:,}")
+created_metric.metric(_("Created"), (detail.create_time or "").replace("T", " "))
+model_metric.metric(_("Model"), detail.model_version)
 
-register_tab, faces_tab, delete_tab = st.tabs(["Register faces", "Faces", "Delete group"])
+register_tab, faces_tab, delete_tab = st.tabs([_("Register faces"), _("Faces"), _("Delete group")])
 
 with register_tab:
     uploads = st.file_uploader(
-        "Photos (PNG or JPEG); each file name becomes its externalImageId",
+        _("Photos (PNG or JPEG, up to {limit:,} bytes each); each file name becomes its externalImageId").format(
+            limit=MAX_IMAGE_BYTES
+        ),
         type=["png", "jpg", "jpeg"],
         accept_multiple_files=True,
         key="groups-register-files",
     )
-    limit = st.number_input("Faces per photo (largest first)", 1, 20, 3, key="groups-register-limit")
-    if st.button("Register", type="primary", key="groups-register", disabled=not uploads):
-        progress = st.progress(0.0, text="registering…")
+    limit = st.number_input(_("Faces per photo (largest first)"), 1, 20, 3, key="groups-register-limit")
+    if st.button(_("Register"), type="primary", key="groups-register", disabled=not uploads):
+        progress = st.progress(0.0, text=_("registering…"))
         rows = []
         for i, upload in enumerate(uploads):
             external_id = external_image_id_from(upload.name)
@@ -119,22 +154,25 @@ with register_tab:
                 )
                 row.update({"added": result.added_face_count, "not added": result.not_added_face_count})
                 if result.is_partial:
-                    row["note"] = "group full: only part was added"
+                    row["note"] = _("group full: only part was added")
                 elif result.added_face_count == 0:
-                    row["note"] = "no recognisable face (too small, turned, or none)"
+                    row["note"] = _("no recognisable face (too small, turned, or none)")
                 elif result.not_added_face_count:
-                    row["note"] = "other faces over the limit, too small or turned"
+                    row["note"] = _("other faces over the limit, too small or turned")
             except (FaceRecoError, OSError) as error:
                 row["note"] = explain(error)
             rows.append(row)
-            progress.progress((i + 1) / len(uploads), text=f"{i + 1} of {len(uploads)}")
+            progress.progress(
+                (i + 1) / len(uploads), text=_("{done:,} of {total:,}").format(done=i + 1, total=len(uploads))
+            )
         st.session_state["groups-register-rows"] = rows
-        reset_pager("faces-pager")
+        reset_pager(f"faces-pager-{group}")
+        st.rerun()  # the face count above was drawn before the write
     if st.session_state.get("groups-register-rows"):
-        st.dataframe(pd.DataFrame(st.session_state["groups-register-rows"]), hide_index=True, width="stretch")
+        show_register_rows(st.session_state["groups-register-rows"])
 
 with faces_tab:
-    face_page_size = st.selectbox("Faces per page", [2, 10, 50, 100, 200], index=2, key="faces-page-size")
+    face_page_size = st.selectbox(_("Faces per page"), [2, 10, 50, 100, 200], index=2, key="faces-page-size")
     pager_key = f"faces-pager-{group}"
     page, token = token_pager(pager_key, face_page_size)
     try:
@@ -144,32 +182,21 @@ with faces_tab:
         reset_pager(pager_key)
         listing = None
     if listing is not None:
-        table = pd.DataFrame(
-            [
-                {
-                    "externalImageId": f.external_image_id,
-                    "faceId": f.face_id,
-                    "imageId": f.image_id,
-                    "confidence": round(f.confidence, 2),
-                    "x0": f.bbox.x0,
-                    "y0": f.bbox.y0,
-                    "x1": f.bbox.x1,
-                    "y1": f.bbox.y1,
-                }
-                for f in listing.faces
-            ],
-            columns=["externalImageId", "faceId", "imageId", "confidence", "x0", "y0", "x1", "y1"],
+        table = pd.DataFrame([face_row(f) for f in listing.faces], columns=FACE_COLUMNS)
+        st.dataframe(
+            table, hide_index=True, width="stretch", key=f"faces-table-{group}-{page}", column_config=ID_COLUMNS
         )
-        st.dataframe(table, hide_index=True, width="stretch", key=f"faces-table-{group}-{page}")
         pager_buttons(pager_key, listing.next_token)
         labels = {f.face_id: face_label(f) for f in listing.faces}
         chosen = st.multiselect(
-            "Select faces on this page to delete",
+            _("Select faces on this page to delete"),
             list(labels),
             format_func=labels.get,
             key=f"faces-delete-choice-{group}-{page}",
         )
-        if st.button(f"Delete {len(chosen)} selected face(s)", key="faces-delete", disabled=not chosen):
+        if st.button(
+            _("Delete {count} selected face(s)").format(count=len(chosen)), key="faces-delete", disabled=not chosen
+        ):
             for face_id in chosen:
                 try:
                     client.delete_face(group, face_id)
@@ -177,17 +204,23 @@ with faces_tab:
                     show_error(error)
             reset_pager(pager_key)
             st.rerun()
-        if st.button("Prepare CSV of all faces", key="faces-export"):
+        if st.button(_("Prepare CSV of all faces"), key="faces-export"):
             try:
-                every = pd.DataFrame([f.to_wire() for f in client.iter_faces(group, limit=200)])
-                st.download_button("Download CSV", every.to_csv(index=False), f"{group}-faces.csv", "text/csv")
+                every = pd.DataFrame([face_row(f) for f in client.iter_faces(group, limit=200)], columns=FACE_COLUMNS)
+                st.download_button(_("Download CSV"), every.to_csv(index=False), f"{group}-faces.csv", "text/csv")
             except FaceRecoError as error:
                 show_error(error)
 
 with delete_tab:
-    st.warning(f"Deleting `{group}` removes its {detail.face_count or 0} face(s) for good.")
-    confirmed = st.checkbox(f"Yes, delete `{group}` and all its faces", key=f"groups-delete-confirm-{group}")
-    if st.button("Delete group", type="primary", key="groups-delete", disabled=not confirmed):
+    st.warning(
+        _("Deleting `{group}` removes its {count:,} face(s) for good.").format(
+            group=group, count=detail.face_count or 0
+        )
+    )
+    confirmed = st.checkbox(
+        _("Yes, delete `{group}` and all its faces").format(group=group), key=f"groups-delete-confirm-{group}"
+    )
+    if st.button(_("Delete group"), type="primary", key="groups-delete", disabled=not confirmed):
         try:
             client.delete_group(group)
             st.session_state.pop("groups-selected", None)

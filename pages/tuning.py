@@ -27,10 +27,12 @@ from facereco.tuning import (
 )
 from facereco.ui import session
 from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
+from facereco.ui.i18n import _
+from facereco.ui.report import TuningReport, tuning_report_html
 from facereco.ui.widgets import group_picker, show_error
 
 session.require_router(__file__)
-st.title("Threshold tuning")
+st.title(_("Threshold tuning"))
 st.caption(
     "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
     "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
@@ -38,18 +40,23 @@ st.caption(
 client = session.client()
 THRESHOLD_KEY = "tuning-threshold"
 
-with st.expander("Enroll a labeled set (ZIP of <identity>/<image>)", expanded=False):
-    target = st.text_input("Group", value="labeled", key="tuning-enroll-group")
-    archive = st.file_uploader("ZIP file", type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
-    if st.button("Enroll", key="tuning-enroll", disabled=not (archive and target)):
-        progress = st.progress(0.0, text="enrolling…")
+with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded=False):
+    target = st.text_input(_("Group"), value="labeled", key="tuning-enroll-group")
+    archive = st.file_uploader(_("ZIP file"), type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
+    if st.button(_("Enroll"), key="tuning-enroll", disabled=not (archive and target)):
+        progress = st.progress(0.0, text=_("enrolling…"))
         try:
             client.ensure_group(target)
             report = enroll(client, target, archive, lambda d, t, n: progress.progress(d / t, text=f"{d}/{t} {n}"))
             st.success(
-                f"{report.added} face(s) added, {report.skipped} already there, "
-                f"{report.no_face} image(s) without a recognisable face, {len(report.failed)} failed."
+                _(
+                    "{added:,} face(s) added, {skipped:,} already there, "
+                    "{no_face:,} image(s) without a recognisable face, {failed:,} failed."
+                ).format(added=report.added, skipped=report.skipped, no_face=report.no_face, failed=len(report.failed))
             )
+            if report.failed:
+                failed = "; ".join(f"{name}: {reason}" for name, reason in report.failed)
+                st.error(_("Not enrolled: {files}").format(files=failed))
         except FaceRecoError as error:
             show_error(error)
 
@@ -84,25 +91,26 @@ cancel: threading.Event = st.session_state.setdefault("tuning-cancel-event", thr
 
 
 def show_progress(bar, step: ScoringProgress) -> None:
-    left = f", about {step.remaining_s:,.0f} s left" if step.rate else ""
-    bar.progress(step.done / step.total, text=f"{step.done:,}/{step.total:,} faces, {step.rate:.1f} faces/s{left}")
+    left = _(", about {seconds:,.0f} s left").format(seconds=step.remaining_s) if step.rate else ""
+    text = _("{done:,}/{total:,} faces, {rate:.1f} faces/s").format(done=step.done, total=step.total, rate=step.rate)
+    bar.progress(step.done / step.total, text=text + left)
 
 
 if state not in cache:
     checkpoint = checkpoints.setdefault(group, ScoringCheckpoint())
     workers = st.number_input(
-        "Searches at once",
+        _("Searches at once"),
         min_value=1,
         max_value=MAX_WORKERS,
         value=default_workers(session.configured_backend().is_local),
         key="tuning-workers",
-        help="Parallel searches against the backend; lower it if the cloud throttles.",
+        help=_("Parallel searches against the backend; lower it if the cloud throttles."),
     )
-    resume = f" (resume: {len(checkpoint.answers):,} faces done)" if checkpoint.answers else ""
-    if st.button(f"Score this group{resume}", type="primary", key="tuning-score"):
+    resume = _(" (resume: {done:,} faces done)").format(done=len(checkpoint.answers)) if checkpoint.answers else ""
+    if st.button(_("Score this group") + resume, type="primary", key="tuning-score"):
         cancel.clear()
-        st.button("Cancel", key="tuning-cancel", on_click=cancel.set)
-        bar = st.progress(0.0, text="searching every face…")
+        st.button(_("Cancel"), key="tuning-cancel", on_click=cancel.set)
+        bar = st.progress(0.0, text=_("searching every face…"))
         try:
             cache[state] = score_group(
                 client,
@@ -114,13 +122,17 @@ if state not in cache:
             )
             checkpoints.pop(group, None)
         except ScoringCancelled as stopped:
-            st.warning(f"Scoring paused at {stopped.done:,} of {stopped.total:,} faces. Press Score to resume.")
+            st.warning(
+                _("Scoring paused at {done:,} of {total:,} faces. Press Score to resume.").format(
+                    done=stopped.done, total=stopped.total
+                )
+            )
         except FaceRecoError as error:
             show_error(error)
 if state not in cache:
     if cancel.is_set():
-        st.warning("Scoring paused. Press Score to resume where it stopped.")
-    st.info("Press **Score this group**: every face is searched once (threshold 1, limit 4096).")
+        st.warning(_("Scoring paused. Press Score to resume where it stopped."))
+    st.info(_("Press **Score this group**: every face is searched once (threshold 1, limit 4096)."))
     st.stop()
 
 scores: GroupScores = cache[state]
@@ -128,8 +140,10 @@ score_set = scores.score_set
 n_genuine, n_impostor = score_set.genuine.size, score_set.impostor.size
 if n_genuine == 0 or n_impostor == 0:
     st.warning(
-        f"{len(scores.faces)} labeled face(s): {n_genuine} genuine and {n_impostor} impostor pairs. "
-        "Tuning needs at least two identities and two faces of one identity."
+        _(
+            "{faces:,} labeled face(s): {genuine:,} genuine and {impostor:,} impostor pairs. "
+            "Tuning needs at least two identities and two faces of one identity."
+        ).format(faces=len(scores.faces), genuine=n_genuine, impostor=n_impostor)
     )
     st.stop()
 thresholds, fmr_curve, fnmr_curve, genuine_bins, impostor_bins = curve_and_bins(score_set, state)
@@ -145,8 +159,10 @@ def set_threshold(value: int) -> None:
 
 def unsupported_reason(target: FmrTarget) -> str:
     if not target.reachable:
-        return f"no threshold up to 100 brings FMR to {target.target:.2%} or below"
-    return f"{target.impostors:,} impostor pairs, at least {target.needed_impostors:,} needed (rule of three)"
+        return _("no threshold up to 100 brings FMR to {rate} or below").format(rate=f"{target.target:.2%}")
+    return _("{impostors:,} impostor pairs, at least {needed:,} needed (rule of three)").format(
+        impostors=target.impostors, needed=target.needed_impostors
+    )
 
 
 st.session_state.setdefault(THRESHOLD_KEY, 90)
@@ -155,25 +171,25 @@ for column, target in zip(buttons, recommendations, strict=False):
     if target.supported:
         value = int(target.rates.threshold)
         column.button(
-            f"FMR {target.target:.2%}: threshold {value}",
+            _("FMR {rate}: threshold {value}").format(rate=f"{target.target:.2%}", value=value),
             key=f"tuning-fmr-{target.target}",
             on_click=set_threshold,
             args=(value,),
-            help="The smallest threshold whose measured FMR is at most the target.",
+            help=_("The smallest threshold whose measured FMR is at most the target."),
         )
     elif column.button(  # says why, and sets nothing
-        f"FMR {target.target:.2%}: not supported",
+        _("FMR {rate}: not supported").format(rate=f"{target.target:.2%}"),
         key=f"tuning-fmr-{target.target}",
-        help=f"Not supported: {unsupported_reason(target)}.",
+        help=_("Not supported: {reason}.").format(reason=unsupported_reason(target)),
     ):
-        column.info(f"Not supported: {unsupported_reason(target)}. The threshold is unchanged.")
+        column.info(_("Not supported: {reason}. The threshold is unchanged.").format(reason=unsupported_reason(target)))
 buttons[-2].button(
-    f"EER: threshold {eer_point.threshold:.0f}",
+    _("EER: threshold {value:.0f}").format(value=eer_point.threshold),
     key="tuning-eer",
     on_click=set_threshold,
     args=(int(eer_point.threshold),),
 )
-buttons[-1].button("Cloud default 90", key="tuning-default", on_click=set_threshold, args=(90,))
+buttons[-1].button(_("Cloud default 90"), key="tuning-default", on_click=set_threshold, args=(90,))
 
 
 def point_row(name: str, r: Rates) -> dict[str, object]:
@@ -195,14 +211,41 @@ def target_row(target: FmrTarget) -> dict[str, object]:
     return row | {"note": f"not supported: {unsupported_reason(target)}"}
 
 
+REPORT_KEY = "tuning-report"
+
+
+def report_download(rates: Rates, figures: tuple, rows: list[dict]) -> None:
+    """Build the hand-out on request (a few MB: not on every slider move), for the threshold it states."""
+    if st.button(_("Prepare the HTML report"), key="tuning-report-build"):
+        report = TuningReport(
+            group=group,
+            faces=len(scores.faces),
+            identities=len(set(scores.identities) - {""}),
+            rates=rates,
+            figures=figures,
+            operating_points=rows,
+            model_version=session.model_description(),
+            backend=session.current_backend().label,
+        )
+        st.session_state[REPORT_KEY] = (group, rates.threshold, tuning_report_html(report))
+    kept = st.session_state.get(REPORT_KEY)
+    if kept and kept[:2] == (group, rates.threshold):
+        st.download_button(
+            _("Download the report (HTML)"), kept[2], f"{group}-tuning-report.html", "text/html",
+            key="tuning-report-download",
+        )  # fmt: skip
+
+
 @st.fragment
 def results() -> None:
     """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
-    threshold = st.slider("Threshold", 1, 100, key=THRESHOLD_KEY)
+    threshold = st.slider(_("Threshold"), 1, 100, key=THRESHOLD_KEY)
     unsupported = next((t for t in recommendations if not t.supported), None)
     if unsupported:
         st.warning(
-            f"FMR {unsupported.target:.2%} is not supported by this sample: {unsupported_reason(unsupported)}.",
+            _("FMR {rate} is not supported by this sample: {reason}.").format(
+                rate=f"{unsupported.target:.2%}", reason=unsupported_reason(unsupported)
+            ),
             icon=":material/warning:",
         )
 
@@ -210,55 +253,76 @@ def results() -> None:
     fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
     fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
     columns = st.columns(4)
-    columns[0].metric("FMR", f"{rates.fmr:.3%}", help="impostor pairs matched")
+    columns[0].metric(_("FMR"), f"{rates.fmr:.3%}", help=_("impostor pairs matched"))
     columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
-    columns[1].metric("FNMR", f"{rates.fnmr:.2%}", help="genuine pairs missed")
+    columns[1].metric(_("FNMR"), f"{rates.fnmr:.2%}", help=_("genuine pairs missed"))
     columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
-    columns[2].metric("TMR", f"{1 - rates.fnmr:.2%}", help="genuine pairs matched")
-    columns[3].metric("EER", f"{eer_point.mean_error:.2%}", help="where FMR and FNMR cross")
+    columns[2].metric(_("TMR"), f"{1 - rates.fnmr:.2%}", help=_("genuine pairs matched"))
+    columns[3].metric(_("EER"), f"{eer_point.mean_error:.2%}", help=_("where FMR and FNMR cross"))
     columns[3].caption(
-        f"at threshold {eer_point.threshold:.0f}: FMR {eer_point.false_matches:,}/{eer_point.impostors:,}, "
-        f"FNMR {eer_point.false_non_matches:,}/{eer_point.genuines:,}"
+        _("at threshold {value:.0f}: FMR {fm:,}/{impostors:,}, FNMR {fnm:,}/{genuines:,}").format(
+            value=eer_point.threshold,
+            fm=eer_point.false_matches,
+            impostors=eer_point.impostors,
+            fnm=eer_point.false_non_matches,
+            genuines=eer_point.genuines,
+        )  # fmt: skip
     )
 
-    log_y = st.toggle("Log scale", value=True, key="tuning-log")
-    st.plotly_chart(score_histograms(genuine_bins, impostor_bins, threshold, log_y), key="tuning-histogram")
-    det_column, roc_column = st.columns(2)
+    log_y = st.toggle(_("Log scale"), value=True, key="tuning-log")
     point = (rates.fmr, rates.fnmr)
-    det_column.plotly_chart(det_curve(fmr_curve, fnmr_curve, point), key="tuning-det")
-    roc_column.plotly_chart(roc_curve(fmr_curve, fnmr_curve, point), key="tuning-roc")
+    figures = (
+        score_histograms(genuine_bins, impostor_bins, threshold, log_y),
+        det_curve(fmr_curve, fnmr_curve, point),
+        roc_curve(fmr_curve, fnmr_curve, point),
+    )
+    st.plotly_chart(figures[0], key="tuning-histogram")
+    det_column, roc_column = st.columns(2)
+    det_column.plotly_chart(figures[1], key="tuning-det")
+    roc_column.plotly_chart(figures[2], key="tuning-roc")
 
-    st.subheader("Operating points")
+    st.subheader(_("Operating points"))
     rows = [target_row(t) for t in recommendations]
     rows += [
         point_row(name, score_set.rates(value))
         for name, value in (("EER", eer_point.threshold), ("cloud default", 90), ("slider", threshold))
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
+    report_download(rates, figures, rows)
 
-    st.subheader("1:N identification (each face against the rest of the group)")
+    st.subheader(_("1:N identification (each face against the rest of the group)"))
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
     one, two, three = st.columns(3)
-    one.metric("Rank-1 identification rate", f"{ident.rank1_rate:.2%}", help=f"{ident.mated_probes:,} mated probes")
-    two.metric("FNIR at threshold", f"{ident.fnir:.2%}", help="mated probes whose best candidate is no mate above it")
+    one.metric(
+        _("Rank-1 identification rate"),
+        f"{ident.rank1_rate:.2%}",
+        help=_("{count:,} mated probes").format(count=ident.mated_probes),
+    )
+    two.metric(
+        _("FNIR at threshold"),
+        f"{ident.fnir:.2%}",
+        help=_("mated probes whose best candidate is no mate above it"),
+    )
     three.metric(
-        "FPIR at threshold",
+        _("FPIR at threshold"),
         "—" if not ident.non_mated_probes else f"{ident.fpir:.2%}",
-        help=f"{ident.non_mated_probes:,} probes without a mate in the group",
+        help=_("{count:,} probes without a mate in the group").format(count=ident.non_mated_probes),
     )
 
-    st.subheader("Hardest pairs")
+    st.subheader(_("Hardest pairs"))
     impostor_column, genuine_column = st.columns(2)
-    impostor_column.caption("Highest-scoring impostor pairs")
+    impostor_column.caption(_("Highest-scoring impostor pairs"))
     hardest_impostors, hardest_genuine = scores.hardest_tables
     impostor_column.dataframe(pd.DataFrame(hardest_impostors), hide_index=True, key="tuning-hard-impostors")
-    genuine_column.caption("Lowest-scoring genuine pairs")
+    genuine_column.caption(_("Lowest-scoring genuine pairs"))
     genuine_column.dataframe(pd.DataFrame(hardest_genuine), hide_index=True, key="tuning-hard-genuine")
     # A callable: the CSV (millions of lines on a real set) is built when asked for, not on every slider move.
-    st.download_button("Export all scores (CSV)", scores.to_csv, f"{group}-scores.csv", "text/csv", key="tuning-csv")
+    st.download_button(_("Export all scores (CSV)"), scores.to_csv, f"{group}-scores.csv", "text/csv", key="tuning-csv")
     st.caption(
-        f"{len(scores.faces):,} labeled faces, {scores.pair_count:,} pairs; {scores.unreturned_impostors:,} impostor "
-        "pairs below similarity 1 are counted but not listed in the CSV."
+        _(
+            "{faces:,} labeled faces, {pairs:,} pairs; {unlisted:,} impostor "
+            "pairs below similarity 1 are counted but not listed in the CSV."
+        ).format(faces=len(scores.faces), pairs=scores.pair_count, unlisted=scores.unreturned_impostors)
     )
 
 

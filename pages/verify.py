@@ -5,8 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from facereco.ui import session
-from facereco.ui.drawing import annotate, open_image
+from facereco.ui.drawing import annotate
+from facereco.ui.i18n import _
+from facereco.ui.threshold import threshold_slider
 from facereco.ui.widgets import (
+    drawable,
     exchange_panel,
     face_label,
     face_picker,
@@ -14,47 +17,56 @@ from facereco.ui.widgets import (
     image_input,
     remember_result,
     show_preview,
+    stored_result,
 )
 
 session.require_router(__file__)
-st.title("Verify")
+st.title(_("Verify"))
 client = session.client()
 controls, output = st.columns([1, 2])
 with controls:
     group = group_picker(client, "verify-group")
     face = face_picker(client, group, "verify-face") if group else None
-    choice = image_input("verify-image", "Photo to verify")
+    choice = image_input("verify-image", _("Photo to verify"))
     if choice is not None:
         show_preview(choice)
     ready = face is not None and choice is not None
-    run = st.button("Verify", type="primary", key="verify-run", disabled=not ready)
+    run = st.button(_("Verify"), type="primary", key="verify-run", disabled=not ready)
 
 if run and ready:
-    remember_result("verify-result", lambda: (choice, client.verify(group, face.face_id, choice.payload)), controls)
+    remember_result("verify-result", lambda: (choice, client.verify(group, face.face_id, choice.payload)))
 
 
 @st.fragment
 def results() -> None:
     """A fragment: moving the slider reruns only this part, so it calls no API."""
-    threshold = st.slider("Threshold", 1, 100, 90, key="verify-threshold")
-    stored = st.session_state.get("verify-result")
-    if stored is None:
-        st.info("Pick a stored face and a photo, then press **Verify**.")
-    else:
+    threshold = threshold_slider("verify-threshold", group)
+    stored = stored_result("verify-result", _("Pick a stored face and a photo, then press **Verify**."))
+    if stored is not None:
         shown, result = stored
         similarity = result.similarity
         if similarity >= threshold:
             st.success(
-                f"Same person — similarity {similarity:.1f} ≥ threshold {threshold}", icon=":material/check_circle:"
+                _("Same person — similarity {similarity:.1f} ≥ threshold {threshold}").format(
+                    similarity=similarity, threshold=threshold
+                ),
+                icon=":material/check_circle:",
             )
         else:
             st.error(
-                f"Not the same person — similarity {similarity:.1f} < threshold {threshold}", icon=":material/cancel:"
+                _("Not the same person — similarity {similarity:.1f} < threshold {threshold}").format(
+                    similarity=similarity, threshold=threshold
+                ),
+                icon=":material/cancel:",
             )
-        st.progress(min(max(similarity / 100.0, 0.0), 1.0), text=f"similarity {similarity:.1f} / 100")
-        st.caption(f"Stored face: {face_label(result.face)}")
-        if shown.data is not None:
-            st.image(annotate(open_image(shown.data), [result.source_face], ["compared face"]), width=360)
+        st.progress(
+            min(max(similarity / 100.0, 0.0), 1.0),
+            text=_("similarity {similarity:.1f} / 100").format(similarity=similarity),
+        )
+        st.caption(_("Stored face: {face}").format(face=face_label(result.face)))
+        image = drawable(shown)
+        if image is not None:
+            st.image(annotate(image, [result.source_face]), caption=_("the compared face"), width=360)
     exchange_panel()
 
 

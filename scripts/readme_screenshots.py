@@ -16,6 +16,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facereco.ui.i18n import _, using  # noqa: E402
 from tests.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -27,10 +28,18 @@ from tests.browser import (  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-def shrink(path: Path, width: int = 1100) -> None:
-    image = Image.open(path).convert("RGB")
-    image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
-    image.quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+def shrink(path: Path, limit: int = 200_000) -> None:
+    """Resize and reduce colours until the PNG is under ``limit`` bytes (the repository stays small)."""
+    original = Image.open(path).convert("RGB")
+    for width, colors in ((1100, 192), (1100, 128), (1000, 128), (900, 128), (900, 96), (800, 96)):
+        image = original.resize((width, round(original.height * width / original.width)), Image.Resampling.LANCZOS)
+        image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        if path.stat().st_size < limit:
+            return
+
+
+LOCALES = {"en": "en-US", "ja": "ja-JP", "ko": "ko-KR"}
+TRANSLATED_SHOTS = ("compare", "search")  # two pages in Japanese and in Korean
 
 
 def main() -> None:
@@ -46,45 +55,73 @@ def main() -> None:
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-
-        def visit(path: str) -> None:
-            page.goto(f"{base}/{path}")
-            wait_until_idle(page)
-
-        def click(name: str) -> None:
-            page.get_by_role("button", name=name).first.click()
-            wait_until_idle(page)
-
-        def shoot(name: str, full_page: bool = False) -> None:
-            path = OUT / f"{name}.png"
-            page.wait_for_timeout(800)  # let canvas-drawn tables and charts paint
-            page.screenshot(path=str(path), full_page=full_page)
-            shrink(path)
-            print(f"{path.relative_to(ROOT)}: {path.stat().st_size:,} bytes")
-
-        visit("")
-        click("Build the demo group")
-        visit("")
-        shoot("home")
-        visit("detect")
-        click("Detect faces")
-        shoot("detect")
-        visit("compare")
-        click("Compare")
-        shoot("compare", full_page=True)
-        visit("search")
-        click("Search")
-        shoot("search", full_page=True)
-        visit("verify")
-        click("Verify")
-        shoot("verify")
-        visit("groups")
-        shoot("groups")
-        visit("tuning")
-        click("Score this group")
-        shoot("tuning", full_page=True)
+        for language, locale in LOCALES.items():
+            # the dashboard's language defaults to the browser's: each visit is a new session in ``locale``
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale=locale)
+            shots = Shots(page, base, language)
+            if language == "en":
+                shots.english_tour()
+            else:
+                shots.translated_tour()
+            page.close()
         browser.close()
+
+
+class Shots:
+    """One language's screenshots; button names come from the same catalog as the dashboard's."""
+
+    def __init__(self, page, base: str, language: str) -> None:
+        self.page, self.base, self.language = page, base, language
+
+    def visit(self, path: str) -> None:
+        self.page.goto(f"{self.base}/{path}")
+        wait_until_idle(self.page)
+
+    def click(self, msgid: str) -> None:
+        with using(self.language):
+            name = _(msgid)
+        self.page.get_by_role("button", name=name).first.click()
+        wait_until_idle(self.page)
+
+    def shoot(self, name: str, full_page: bool = False) -> None:
+        suffix = "" if self.language == "en" else f".{self.language}"
+        path = OUT / f"{name}{suffix}.png"
+        if full_page:  # Streamlit scrolls inside its main area, so "full page" is a tall viewport
+            self.page.set_viewport_size({"width": 1440, "height": 2000})
+            wait_until_idle(self.page)
+        self.page.wait_for_timeout(1500)  # let canvas-drawn tables and charts paint
+        self.page.screenshot(path=str(path))
+        self.page.set_viewport_size({"width": 1440, "height": 1000})
+        shrink(path)
+        print(f"{path.relative_to(ROOT)}: {path.stat().st_size:,} bytes")
+
+    def english_tour(self) -> None:
+        self.visit("")
+        self.click("Build the demo group")
+        self.shoot("home")
+        self.visit("detect")
+        self.click("Detect faces")
+        self.shoot("detect")
+        self.visit("compare")
+        self.click("Compare")
+        self.shoot("compare", full_page=True)
+        self.visit("search")
+        self.click("Search")
+        self.shoot("search", full_page=True)
+        self.visit("verify")
+        self.click("Verify")
+        self.shoot("verify")
+        self.visit("groups")
+        self.shoot("groups")
+        self.visit("tuning")
+        self.click("Score this group")
+        self.shoot("tuning", full_page=True)
+
+    def translated_tour(self) -> None:
+        for name in TRANSLATED_SHOTS:
+            self.visit(name)
+            self.click(name.capitalize())
+            self.shoot(name, full_page=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ README screenshot script)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -85,6 +86,10 @@ def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
     """The app is drawn over a websocket after load: wait for the container, then until no run is in
     progress and the main area has stopped changing for half a second."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout_ms)
+    # a run triggered just now may not have shown its status yet (a busy machine): give it a moment;
+    # when no run started, the wait times out and there is nothing to wait for
+    with contextlib.suppress(Exception):
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="attached", timeout=1500)
     deadline = time.monotonic() + timeout_ms / 1000
     previous = None
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,11 @@ from PIL import Image, ImageOps
 from streamlit.testing.v1 import AppTest
 
 from facereco.samples import package_photo
+from facereco.ui.session import CLIENT_KEY, local_transport
 
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-CLIENT_KEY = "facereco-client-Local engine (offline)"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,6 +25,7 @@ def engine_data_dir(tmp_path_factory):
     previous = {k: os.environ.get(k) for k in ("FACERECO_DATA_DIR", "FACERECO_APPKEY")}
     os.environ["FACERECO_DATA_DIR"] = str(tmp_path_factory.mktemp("dashboard-engine"))
     os.environ.pop("FACERECO_APPKEY", None)
+    local_transport.clear()  # the app's engine is per process: this module's data directory, not another's
     yield
     for key, value in previous.items():
         if value is None:
@@ -43,7 +45,8 @@ def open_page(page: str | None = None) -> AppTest:
 
 
 def calls_made(at: AppTest) -> int:
-    return len(at.session_state[CLIENT_KEY].transport.exchanges)
+    """Calls that reached the backend (the read cache answers the rest)."""
+    return len(at.session_state[CLIENT_KEY].transport.inner.exchanges)
 
 
 def faces_table(at: AppTest):
@@ -165,11 +168,12 @@ def test_groups_delete_a_face_then_the_group():
 
 def test_a_bad_upload_shows_a_message_not_an_exception():
     at = open_page("pages/detect.py")
-    at.radio(key="detect-source").set_value("Upload").run()
+    at.radio(key="detect-source").set_value("upload").run()
     at.file_uploader(key="detect-upload").upload("notes.png", b"this is not an image at all", "image/png").run()
     at.button(key="detect-run").click().run()
     assert not at.exception
     assert any("neither PNG nor JPEG" in e.value for e in at.error)
+    assert not any("Pick an image" in i.value for i in at.info)  # the error is where the result would be
     at.file_uploader(key="detect-upload").clear().upload("tiny.png", _tiny_png(), "image/png").run()
     at.button(key="detect-run").click().run()
     assert not at.exception and any("80 px" in e.value for e in at.error)
@@ -181,11 +185,93 @@ def _tiny_png() -> bytes:
     return buffer.getvalue()
 
 
+def exported_report(at: AppTest) -> str:
+    """The Tuning page's HTML hand-out for the demo group at the cloud default threshold."""
+    at.switch_page("pages/home.py").run()
+    at.button(key="build-demo").click().run()
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("demo").run()
+    at.button(key="tuning-score").click().run()
+    at.button(key="tuning-report-build").click().run()
+    assert not at.exception, at.exception
+    return at.session_state["tuning-report"][2]
+
+
+def test_tuning_exports_a_self_contained_report(tmp_path: Path):
+    html = exported_report(open_page())
+    # demo group: 2 identities x 2 faces -> 2 genuine and 4 impostor pairs; threshold 90
+    assert "Threshold tuning report: demo" in html
+    assert "<th>Genuine pairs</th><td>2</td>" in html and "<th>Impostor pairs</th><td>4</td>" in html
+    assert "<th>Chosen threshold</th><td>90</td>" in html
+    assert "95 % CI" in html and "/4 = " in html and "/2 = " in html
+    assert html.count("js-plotly-plot") >= 3 and html.count("Plotly.newPlot") == 3
+    assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=", html)  # nothing to fetch when opened
+    (tmp_path / "report.html").write_text(html, encoding="utf-8")
+
+
+def test_reading_pages_again_calls_nothing_until_a_write():
+    """The per-session read cache, on the real engine: a rerun and a page change read nothing again;
+    a write from this session shows at once in the counters (Refresh: see the browser test)."""
+
+    def metrics() -> dict[str, str]:
+        return {m.label: m.value for m in at.metric}
+
+    at = open_page()
+    at.switch_page("pages/groups.py").run()
+    at.switch_page("pages/home.py").run()
+    calls, groups_shown = calls_made(at), int(metrics()["Groups"])
+    at.switch_page("pages/groups.py").run()
+    at.switch_page("pages/home.py").run()
+    at.run()
+    assert calls_made(at) == calls
+    at.switch_page("pages/groups.py").run()
+    at.text_input(key="groups-new-id").set_value("counted").run()
+    at.button(key="groups-create").click().run()
+    assert "counted" in at.selectbox(key="groups-selected").options
+    at.switch_page("pages/home.py").run()
+    assert int(metrics()["Groups"]) == groups_shown + 1
+
+
+def test_each_slider_says_what_its_threshold_means():
+    """Local engine: its LFW calibration; after tuning the group in use: that group's measured rates."""
+    at = open_page("pages/compare.py")
+    assert any("At 90, local engine on LFW" in c.value and "false matches 0.100%" in c.value for c in at.caption)
+    at.slider(key="compare-threshold").set_value(60).run()
+    assert any("false matches between 6.39% (at 50) and 1.67% (at 70)" in c.value for c in at.caption)
+    exported_report(at)  # builds and scores the demo group on the Tuning page
+    at.switch_page("pages/search.py").run()
+    at.selectbox(key="search-group").set_value("demo").run()
+    meaning = next(c.value for c in at.caption if c.value.startswith("At 90"))
+    assert "on group demo as last tuned" in meaning and "/4 impostor pairs" in meaning, meaning
+
+
+def test_compare_says_when_the_target_has_no_face():
+    at = open_page("pages/compare.py")
+    at.selectbox(key="compare-target-sample").set_value("Coffee (no face)").run()
+    at.button(key="compare-run").click().run()
+    assert not at.exception
+    shown = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("No face was found in the target image" in text for text in shown), shown
+
+
+def test_an_oversized_upload_is_refused_and_not_replaced_by_the_previous_one(astronaut_path: Path):
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("upload").run()
+    uploader = at.file_uploader(key="detect-upload")
+    assert "up to 3,000,000 bytes" in uploader.label  # stated before any upload
+    uploader.upload("astronaut.png", astronaut_path.read_bytes(), "image/png").run()
+    assert not at.button(key="detect-run").disabled
+    oversized = b"\xff\xd8\xff" + b"\0" * 3_000_000
+    at.file_uploader(key="detect-upload").clear().upload("big.jpg", oversized, "image/jpeg").run()
+    assert any("big.jpg is 3,000,003 bytes" in e.value and "3,000,000" in e.value for e in at.error)
+    assert at.button(key="detect-run").disabled  # the astronaut is not silently kept
+
+
 @pytest.mark.parametrize("typed", ["ASTRONAUT", "/etc/passwd", "/no/such/file.png", "file:///etc/passwd", "photo.jpg"])
 def test_the_url_box_never_reads_a_file_on_this_machine(typed: str, astronaut_path: Path):
     """Only an http(s) URL leaves the URL box: a path (even to a real photo) gets one sentence, no call."""
     at = open_page("pages/detect.py")
-    at.radio(key="detect-source").set_value("Image URL").run()
+    at.radio(key="detect-source").set_value("url").run()
     before = calls_made(at)
     at.text_input(key="detect-url").input(str(astronaut_path) if typed == "ASTRONAUT" else typed).run()
     assert not at.exception

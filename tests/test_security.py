@@ -441,9 +441,7 @@ def _certificate(common_name: str, tmp_path: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -458,18 +456,14 @@ def _certificate(common_name: str, tmp_path: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     paths = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return paths
 
@@ -501,9 +495,9 @@ def test_an_explicit_url_is_never_read_as_a_file():
 
 # ---------------------------------------------------------------- secrets in reprs
 def test_the_dashboard_backend_repr_holds_no_appkey():
-    from facereco.ui.session import Backend
+    from facereco.ui.session import SERVER, Backend
 
-    backend = Backend("appkey-0123456789-secret", "https://face-recognition.example.test")
+    backend = Backend(SERVER, "appkey-0123456789-secret", "https://face-recognition.example.test")
     for text in (repr(backend), str(backend), repr([backend]), repr(FaceRecoClient("appkey-0123456789-secret"))):
         assert "0123456789" not in text
     assert backend.masked_appkey == "appk••••••••"

@@ -33,6 +33,7 @@ from facereco.tuning import (
     score_group,
     scoring_summary,
 )
+from facereco.ui.session import CLIENT_KEY
 
 from .servers import running_server
 
@@ -163,12 +164,25 @@ def test_enroll_command_line(tmp_path: Path, labeled_dir: Path):
     assert '"alreadyThere": 6' in run()
 
 
+def test_enroll_command_line_fails_when_a_file_failed(tmp_path: Path, labeled_dir: Path):
+    """A file the API refuses is named on stderr and the exit status says so (scripts and CI see it)."""
+    import shutil
+
+    source = tmp_path / "set"
+    shutil.copytree(labeled_dir, source)
+    (source / "astronaut" / "broken.jpg").write_bytes(b"not a JPEG at all")
+    command = [sys.executable, "-m", "facereco", "--data-dir", str(tmp_path / "data"), "enroll", str(source)]
+    finished = subprocess.run(command + ["--group", "cli"], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 1
+    assert "astronaut/broken.jpg" in finished.stderr and '"added": 6' in finished.stdout
+
+
 def test_tuning_page_draws_and_the_slider_moves_the_rates(tmp_path: Path, labeled_dir: Path, monkeypatch):
     monkeypatch.setenv("FACERECO_DATA_DIR", str(tmp_path))  # used if the app's engine is not cached yet
     monkeypatch.delenv("FACERECO_APPKEY", raising=False)
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
-    client = at.session_state["facereco-client-Local engine (offline)"]
+    client = at.session_state[CLIENT_KEY]
     client.ensure_group("tuning-page")
     enroll(client, "tuning-page", labeled_dir)
     at.switch_page("pages/tuning.py").run()
@@ -238,8 +252,9 @@ def test_demo_group_fmr_buttons_never_jump_to_100(tmp_path: Path, monkeypatch):
 
 def test_fmr_buttons_set_the_threshold_the_table_and_the_metrics_agree_on(tmp_path: Path, monkeypatch):
     at = app_on_local_engine(tmp_path, monkeypatch)
-    transport = at.session_state["facereco-client-Local engine (offline)"].transport
+    transport = at.session_state[CLIENT_KEY].transport.inner
     add_synthetic_group(transport.inner.engine, "synthetic", 200)  # the app's own engine, under its recorder
+    at.session_state[CLIENT_KEY].transport.clear()  # written behind the session's back: what Refresh does
     at.switch_page("pages/tuning.py").run()
     at.selectbox(key="tuning-group").set_value("synthetic").run()
     at.button(key="tuning-score").click().run()

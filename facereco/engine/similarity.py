@@ -24,6 +24,15 @@ import numpy as np
 DISTANCE_AT_90 = 0.3835
 DISTANCE_AT_10 = 0.5742
 
+# Where thresholds land on all pairs of lfw-dev with these constants (benchmarks/calibrate.py; README):
+# threshold -> (FMR, FNMR). Shown beside the dashboard's sliders when nothing was tuned.
+CALIBRATION_PAIRS = {"genuine": 12_315, "impostor": 5_968_296}
+CALIBRATED_RATES: dict[int, tuple[float, float]] = {
+    50: (0.0639, 0.0068),
+    70: (0.0167, 0.0123),
+    90: (0.0010, 0.0725),
+}
+
 _CENTER = (DISTANCE_AT_90 + DISTANCE_AT_10) / 2.0
 _SCALE = (DISTANCE_AT_10 - DISTANCE_AT_90) / (2.0 * math.log(9.0))
 

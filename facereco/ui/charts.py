@@ -1,25 +1,44 @@
-"""Plotly charts of similarity scores against a threshold (no Streamlit here)."""
+"""Plotly charts of similarity scores against a threshold (no Streamlit here).
+
+Every title, axis and legend comes through ``_``; counts are whole numbers and rates percentages;
+labels sit inside the plot area (no clipped "thre" or "100.0"), legends below the axis titles.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
+from facereco.ui.i18n import _
 
 CLOUD_DEFAULT_THRESHOLD = 90
 
 
+def count_axis(largest_count: int) -> dict:
+    """A y axis of whole counts: integer steps, so ",d" never prints 0.5 as "0" and 1.5 as "2"."""
+    step = max(1, math.ceil(largest_count / 6))
+    return {"tickformat": ",d", "rangemode": "tozero", "dtick": step}
+
+
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}  # clear of the x ticks and title
+
+
 def _threshold_line(figure: go.Figure, threshold: float, horizontal: bool) -> None:
+    label = _("threshold {value}").format(value=f"{threshold:g}")
     if horizontal:
         figure.add_hline(
-            y=threshold, line_dash="dash", line_color="#111827", annotation_text=f"threshold {threshold:g}"
-        )
+            y=threshold, line_dash="dash", line_color="#111827", annotation_text=label,
+            annotation_position="top left",
+        )  # fmt: skip
     else:
+        # left of the line when it is near the right edge, so the label is never cut at the border
+        side = "top left" if threshold > 70 else "top right"
         figure.add_vline(
-            x=threshold, line_dash="dash", line_color="#111827", annotation_text=f"threshold {threshold:g}"
+            x=threshold, line_dash="dash", line_color="#111827", annotation_text=label, annotation_position=side
         )
 
 
@@ -32,18 +51,25 @@ def similarity_bars(names: Sequence[str], similarities: Sequence[float], thresho
             y=list(similarities),
             marker_color=colors,
             text=[f"{s:.1f}" for s in similarities],
-            textposition="outside",
+            textposition="inside",
+            insidetextanchor="end",
+            cliponaxis=False,
         )
     )
     _threshold_line(figure, threshold, horizontal=True)
     figure.update_layout(
-        yaxis={"range": [0, 105], "title": "similarity"},
-        xaxis={"title": "face", "type": "category"},
+        yaxis={"range": [0, 110], "title": _("similarity")},
+        xaxis={"title": _("face"), "type": "category"},
         height=320,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
         showlegend=False,
     )
     return figure
+
+
+def _largest_bin(similarities: Sequence[float]) -> int:
+    counts, _edges = np.histogram(np.clip(similarities, 0, 100), bins=50, range=(0, 100))
+    return int(counts.max()) if counts.size else 0
 
 
 def similarity_histogram(similarities: Sequence[float], threshold: float, title: str = "") -> go.Figure:
@@ -52,19 +78,19 @@ def similarity_histogram(similarities: Sequence[float], threshold: float, title:
     below = [s for s in similarities if s < threshold]
     bins = {"start": 0, "end": 100, "size": 2}
     figure = go.Figure()
-    figure.add_trace(go.Histogram(x=below, xbins=bins, marker_color=NO_MATCH_COLOR, name="below threshold"))
-    figure.add_trace(go.Histogram(x=above, xbins=bins, marker_color=MATCH_COLOR, name="match"))
+    figure.add_trace(go.Histogram(x=below, xbins=bins, marker_color=NO_MATCH_COLOR, name=_("below threshold")))
+    figure.add_trace(go.Histogram(x=above, xbins=bins, marker_color=MATCH_COLOR, name=_("match")))
     _threshold_line(figure, threshold, horizontal=False)
     if threshold != CLOUD_DEFAULT_THRESHOLD:
         figure.add_vline(x=CLOUD_DEFAULT_THRESHOLD, line_dash="dot", line_color="#9ca3af")
     figure.update_layout(
         barmode="stack",
         title=title or None,
-        xaxis={"range": [0, 100], "title": "similarity"},
-        yaxis={"title": "faces"},
-        height=300,
-        margin={"l": 10, "r": 10, "t": 40 if title else 20, "b": 10},
-        legend={"orientation": "h"},
+        xaxis={"range": [0, 100], "title": _("similarity")},
+        yaxis={"title": _("faces"), **count_axis(_largest_bin(similarities))},
+        height=340,
+        margin={"l": 60, "r": 20, "t": 50 if title else 30, "b": 40},
+        legend=LEGEND_BELOW,
     )
     return figure
 
@@ -74,11 +100,12 @@ GENUINE_COLOR = "#2563eb"
 IMPOSTOR_COLOR = "#f97316"
 ERROR_COLOR = "#dc2626"
 MAX_CURVE_POINTS = 2000
+RATE_AXIS = {"tickformat": ".4~%"}  # 0.0001% .. 100%: percentages, not plotly's SI "1m"/"1µ", and no "0%" on log ticks
 
 
 def binned(scores: np.ndarray, bins: int = 100) -> np.ndarray:
     """Counts per 1-point similarity bin (0..100): histograms stay light whatever the pair count."""
-    counts, _ = np.histogram(np.clip(scores, 0, 100), bins=bins, range=(0, 100))
+    counts, _edges = np.histogram(np.clip(scores, 0, 100), bins=bins, range=(0, 100))
     return counts
 
 
@@ -94,7 +121,7 @@ def score_histograms(
         go.Bar(
             x=centres,
             y=impostor_share,
-            name="impostor pairs (shaded: false matches)",
+            name=_("impostor pairs (shaded: false matches)"),
             marker_color=[ERROR_COLOR if c >= threshold else IMPOSTOR_COLOR for c in centres],
             opacity=0.65,
         )
@@ -103,7 +130,7 @@ def score_histograms(
         go.Bar(
             x=centres,
             y=genuine_share,
-            name="genuine pairs (shaded: false non-matches)",
+            name=_("genuine pairs (shaded: false non-matches)"),
             marker_color=[ERROR_COLOR if c < threshold else GENUINE_COLOR for c in centres],
             marker_pattern_shape=["/" if c < threshold else "" for c in centres],
             opacity=0.65,
@@ -112,16 +139,20 @@ def score_histograms(
     _threshold_line(figure, threshold, horizontal=False)
     if threshold != CLOUD_DEFAULT_THRESHOLD:
         figure.add_vline(
-            x=CLOUD_DEFAULT_THRESHOLD, line_dash="dot", line_color="#6b7280", annotation_text="cloud default 90"
+            x=CLOUD_DEFAULT_THRESHOLD,
+            line_dash="dot",
+            line_color="#6b7280",
+            annotation_text=_("cloud default 90"),
+            annotation_position="bottom left",
         )
     figure.update_layout(
         barmode="overlay",
         bargap=0,
-        xaxis={"range": [0, 100], "title": "similarity"},
-        yaxis={"title": "share of pairs", "type": "log" if log_y else "linear"},
-        height=360,
-        margin={"l": 10, "r": 10, "t": 20, "b": 10},
-        legend={"orientation": "h", "y": -0.2},
+        xaxis={"range": [0, 100], "title": _("similarity")},
+        yaxis={"title": _("share of pairs"), "type": "log" if log_y else "linear", **RATE_AXIS},
+        height=380,
+        margin={"l": 70, "r": 20, "t": 30, "b": 40},
+        legend=LEGEND_BELOW,
     )
     return figure
 
@@ -137,15 +168,15 @@ def _curve_figure(x: np.ndarray, y: np.ndarray, point: tuple[float, float], titl
     figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name=title, line_color=GENUINE_COLOR))
     figure.add_trace(
         go.Scatter(
-            x=[point[0]], y=[point[1]], mode="markers", name="threshold", marker={"size": 12, "color": ERROR_COLOR}
+            x=[point[0]], y=[point[1]], mode="markers", name=_("threshold"), marker={"size": 12, "color": ERROR_COLOR}
         )
     )
     figure.update_layout(
         title=title,
-        xaxis={"type": "log", "title": "FMR"},
-        yaxis=yaxis,
-        height=330,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"type": "log", "title": _("FMR (false-match rate)"), **RATE_AXIS},
+        yaxis={**yaxis, **RATE_AXIS},
+        height=340,
+        margin={"l": 70, "r": 20, "t": 40, "b": 40},
         showlegend=False,
     )
     return figure
@@ -161,8 +192,8 @@ def det_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> 
         np.maximum(fmr, LOG_FLOOR),
         np.maximum(fnmr, LOG_FLOOR),
         (max(point[0], LOG_FLOOR), max(point[1], LOG_FLOOR)),
-        "DET",
-        {"type": "log", "title": "FNMR"},
+        _("DET: missed matches against false matches"),
+        {"type": "log", "title": _("FNMR (missed-match rate)")},
     )
 
 
@@ -172,6 +203,6 @@ def roc_curve(fmr: np.ndarray, fnmr: np.ndarray, point: tuple[float, float]) -> 
         np.maximum(fmr, LOG_FLOOR),
         1 - fnmr,
         (max(point[0], LOG_FLOOR), 1 - point[1]),
-        "ROC",
-        {"title": "TMR", "range": [0, 1.02]},
+        _("ROC: true matches against false matches"),
+        {"title": _("TMR (true-match rate)"), "range": [0, 1.02]},
     )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from facereco.contract import BoundingBox, FaceDetail
+from facereco.ui.i18n import _
 
 # One colour per landmark, the same everywhere (legend on the Detect page).
 LANDMARK_COLORS: dict[str, str] = {
@@ -21,13 +22,19 @@ LANDMARK_COLORS: dict[str, str] = {
     "leftLip": "#d62728",
     "rightLip": "#9467bd",
 }
-LANDMARK_LABELS: dict[str, str] = {
-    "leftEye": "left eye (image left)",
-    "rightEye": "right eye",
-    "nose": "nose",
-    "leftLip": "left mouth corner",
-    "rightLip": "right mouth corner",
-}
+
+
+def landmark_labels() -> dict[str, str]:
+    """The five landmarks' names in the session's language (for the legend, not drawn into images)."""
+    return {
+        "leftEye": _("left eye (image left)"),
+        "rightEye": _("right eye"),
+        "nose": _("nose"),
+        "leftLip": _("left mouth corner"),
+        "rightLip": _("right mouth corner"),
+    }
+
+
 BOX_COLOR = "#00c2ff"
 MATCH_COLOR = "#22c55e"
 NO_MATCH_COLOR = "#ef4444"
@@ -101,19 +108,14 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def detail_label(face: FaceDetail) -> str:
-    """Confidence, and pose and mask when the response carries them."""
-    parts = [f"{face.confidence_percent:.1f}%"]
-    if face.orientation is not None:
-        o = face.orientation
-        parts.append(f"yaw {o.x:+.0f}° pitch {o.y:+.0f}° roll {o.z:+.0f}°")
-    if face.mask is not None:
-        parts.append("mask" if face.mask else "no mask")
-    return " · ".join(parts)
+    """What is drawn beside a box: the confidence only. Numbers need no translation and no CJK font;
+    pose and mask are in the page's table, in the reader's language."""
+    return f"{face.confidence_percent:.1f}%"
 
 
 __all__ = [
     "LANDMARK_COLORS",
-    "LANDMARK_LABELS",
+    "landmark_labels",
     "annotate",
     "face_crops",
     "detail_label",

@@ -1,44 +1,57 @@
-"""Streamlit plumbing: which backend, the one shared transport, a recording client per browser session.
+"""Streamlit plumbing: which backend (this browser session's choice), and a client per session.
 
-The local engine (models, SQLite) is created once per process with
-``st.cache_resource`` and shared by every session; each session gets its own
-``FaceRecoClient`` over a ``RecordingTransport`` so its request/response panel
-shows its own calls only.
+The local engine (models, SQLite) is created once per process with ``st.cache_resource``
+and shared by every session. Each session gets its own ``FaceRecoClient`` over
+``ReadCachingTransport`` (lists are read once, not on every rerun) over
+``RecordingTransport`` (its request/response panel shows its own calls only). An HTTP
+backend's appkey lives in the session's state only: never in a log, a URL or an error text.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import streamlit as st
 
 from facereco.client import FaceRecoClient
 from facereco.contract import CLOUD_BASE_URL
+from facereco.errors import FaceRecoError
 from facereco.samples import package_photo
-from facereco.transport import HttpTransport, LocalTransport, Transport
+from facereco.transport import HttpTransport, LocalTransport, RetryPolicy, Transport
 from facereco.tuning import labeled_external_id
+from facereco.ui.i18n import _
+from facereco.ui.read_cache import ReadCachingTransport
 from facereco.ui.recorder import RecordingTransport
+
+LOCAL, CLOUD, SERVER = "local", "cloud", "server"
+BACKEND_KEY = "facereco-backend"
+CLIENT_KEY = "facereco-client"
+CHECK_KEY = "facereco-connection-check"
 
 
 @dataclass(frozen=True)
 class Backend:
-    """What the dashboard talks to: the local engine unless an appkey is configured."""
+    """What the dashboard talks to: the local engine, the NHN cloud, or another server (base URL)."""
 
-    appkey: str | None = field(repr=False)  # a secret: never in a repr, a log line or an error page
-    base_url: str
+    kind: str = LOCAL
+    appkey: str | None = field(default=None, repr=False)  # never in a repr, a log or an error text
+    base_url: str = CLOUD_BASE_URL
 
     @property
     def is_local(self) -> bool:
-        return not self.appkey
+        return self.kind == LOCAL
 
     @property
     def label(self) -> str:
         if self.is_local:
-            return "Local engine (offline)"
-        return "NHN Cloud" if self.base_url == CLOUD_BASE_URL else f"HTTP {self.base_url}"
+            return _("Local engine (offline)")
+        return "NHN Cloud" if self.kind == CLOUD else _("Server {url}").format(url=self.base_url)
 
     @property
     def masked_appkey(self) -> str:
@@ -57,46 +70,117 @@ def _secret(name: str) -> str | None:
 
 
 def configured_backend() -> Backend:
-    """From ``st.secrets`` or the environment: FACERECO_APPKEY, FACERECO_BASE_URL."""
-    return Backend(_secret("FACERECO_APPKEY"), _secret("FACERECO_BASE_URL") or CLOUD_BASE_URL)
+    """The preset from ``st.secrets`` or the environment: FACERECO_APPKEY, FACERECO_BASE_URL."""
+    appkey, base_url = _secret("FACERECO_APPKEY"), _secret("FACERECO_BASE_URL") or CLOUD_BASE_URL
+    if not appkey:
+        return Backend(LOCAL)
+    return Backend(CLOUD if base_url.rstrip("/") == CLOUD_BASE_URL.rstrip("/") else SERVER, appkey, base_url)
+
+
+def current_backend() -> Backend:
+    """This browser session's choice (the sidebar's), the configured preset until one is made."""
+    if BACKEND_KEY not in st.session_state:
+        st.session_state[BACKEND_KEY] = configured_backend()
+    return st.session_state[BACKEND_KEY]
+
+
+def choose_backend(backend: Backend) -> None:
+    """Switch this session (only) to ``backend``; its client, read cache and check start afresh."""
+    if backend != st.session_state.get(BACKEND_KEY):
+        st.session_state[BACKEND_KEY] = backend
+        for key in (CLIENT_KEY, CHECK_KEY):
+            st.session_state.pop(key, None)
+
+
+def base_url_problem(url: str) -> str | None:
+    """One sentence if ``url`` cannot be a server's base URL (http or https, a host, nothing else)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return _("The base URL must start with http:// or https:// and name a host.")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return _("The base URL may not carry a user name, a password, a query or a fragment.")
+    return None
 
 
 @st.cache_resource(show_spinner=False)
-def shared_transport(backend: Backend) -> Transport:
-    """One transport per backend per process: the local engine starts loading its models here, in the background."""
-    if backend.is_local:
-        from facereco.engine.api import LocalEngine
+def local_transport() -> LocalTransport:
+    """The local engine, once per process: its models load here and every session shares it."""
+    from facereco.engine.api import LocalEngine
 
-        engine = LocalEngine()
-        engine.start_warm_up()
-        return LocalTransport(engine)
+    engine = LocalEngine()
+    engine.start_warm_up()  # in the background: the first page draws while the models load
+    return LocalTransport(engine)
+
+
+def _backend_transport(backend: Backend, *, fail_fast: bool = False) -> Transport:
+    """The local engine, or HTTP: per session (so nothing typed in a browser is kept process-wide).
+
+    ``fail_fast``: no retries and short timeouts, for the connection check."""
+    if backend.is_local:
+        with st.spinner(_("Loading the face models…")):
+            return local_transport()
+    if fail_fast:
+        return HttpTransport(
+            backend.appkey or "", backend.base_url, connect_timeout=3.0, read_timeout=10.0,
+            retry=RetryPolicy(max_retries=0),
+        )  # fmt: skip
     return HttpTransport(backend.appkey or "", backend.base_url)
 
 
 def client() -> FaceRecoClient:
-    """This browser session's client (its own recorder over the shared transport)."""
-    backend = configured_backend()
-    key = f"facereco-client-{backend.label}"
-    if key not in st.session_state:
-        st.session_state[key] = FaceRecoClient(transport=RecordingTransport(shared_transport(backend)))
-    return st.session_state[key]
+    """This browser session's client: read cache over its own recorder over the backend's transport."""
+    if CLIENT_KEY not in st.session_state:
+        inner = RecordingTransport(_backend_transport(current_backend()))
+        st.session_state[CLIENT_KEY] = FaceRecoClient(transport=ReadCachingTransport(inner))
+    return st.session_state[CLIENT_KEY]
 
 
 def recorder() -> RecordingTransport:
-    return client().transport  # type: ignore[return-value]
+    return client().transport.inner  # type: ignore[attr-defined,return-value]
+
+
+def refresh() -> None:
+    """Forget what this session has read (lists, counts) and check the connection again."""
+    client().transport.clear()  # type: ignore[attr-defined]
+    st.session_state.pop(CHECK_KEY, None)
+
+
+def connection_check() -> tuple[bool, str]:
+    """Once per backend per session (and after *Refresh*): one cheap call, no retries, short timeouts.
+    The outcome is kept, its sentence made on each run (so it follows the language switch)."""
+    backend = current_backend()
+    kept = st.session_state.get(CHECK_KEY)
+    if kept is None or kept[0] != backend:
+        st.session_state[CHECK_KEY] = kept = (backend, *_check(backend))
+    _backend, ok, sentence = kept
+    return ok, sentence()
+
+
+def _check(backend: Backend) -> tuple[bool, Callable[[], str]]:
+    from facereco.ui.widgets import explain
+
+    if not backend.is_local and not backend.appkey:
+        return False, lambda: _("Enter the appkey to connect.")
+    if not backend.is_local and base_url_problem(backend.base_url):
+        return False, lambda: base_url_problem(backend.base_url) or ""
+    started = time.perf_counter()
+    try:
+        FaceRecoClient(transport=_backend_transport(backend, fail_fast=True)).list_groups(limit=1)
+    except FaceRecoError as error:
+        return False, lambda failure=error: explain(failure)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return True, lambda: _("answering ({ms:,.0f} ms)").format(ms=elapsed_ms)
 
 
 def engine_ready() -> bool | None:
     """Whether the local engine has loaded every model; None for a remote backend."""
-    transport = shared_transport(configured_backend())
-    return transport.engine.models_ready if isinstance(transport, LocalTransport) else None
+    return local_transport().engine.models_ready if current_backend().is_local else None
 
 
 def model_description() -> str:
-    transport = shared_transport(configured_backend())
-    if isinstance(transport, LocalTransport):
-        return transport.engine.model_description
-    return "NHN Cloud model v1.0"
+    if current_backend().is_local:
+        return local_transport().engine.model_description
+    return _("NHN Cloud model v1.0")
 
 
 # ---------------------------------------------------------------- sample photos

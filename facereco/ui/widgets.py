@@ -9,14 +9,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from PIL import Image
 
 from facereco.client import FaceRecoClient, ImageUrl
-from facereco.contract import Face
+from facereco.contract import MAX_IMAGE_BYTES, Face, ResultCode
+from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.errors import ApiError, FaceRecoError, InvalidImageURL, TransportError
-from facereco.ui.session import recorder, sample_photos
+from facereco.ui.drawing import open_image
+from facereco.ui.i18n import _
+from facereco.ui.session import current_backend, local_transport, recorder, sample_photos
 from facereco.validation import check_image_url
 
-SOURCES = ("Sample photo", "Upload", "Camera", "Image URL")
+SAMPLE, UPLOAD, CAMERA, URL = "sample", "upload", "camera", "url"
+
+
+def source_names() -> dict[str, str]:
+    return {SAMPLE: _("Sample photo"), UPLOAD: _("Upload"), CAMERA: _("Camera"), URL: _("Image URL")}
 
 
 @dataclass(frozen=True)
@@ -33,28 +41,51 @@ class ImageChoice:
         return self.data if self.data is not None else ImageUrl(self.url or "")
 
 
-def image_input(key: str, label: str = "Image", default_sample: int = 0) -> ImageChoice | None:
+def _uploaded(key: str) -> ImageChoice | None:
+    """The uploaded file, or None with one sentence when it is over the contract's limit: a refused
+    file never leaves an earlier one silently selected."""
+    limit = _("PNG or JPEG, up to {limit:,} bytes").format(limit=MAX_IMAGE_BYTES)
+    upload = st.file_uploader(limit, type=["png", "jpg", "jpeg"], key=f"{key}-upload")
+    if upload is None:
+        return None
+    if upload.size > MAX_IMAGE_BYTES:
+        st.error(
+            _("{name} is {size:,} bytes; the API takes at most {limit:,} bytes. Choose a smaller file.").format(
+                name=upload.name, size=upload.size, limit=MAX_IMAGE_BYTES
+            ),
+            icon=":material/error:",
+        )
+        return None
+    return ImageChoice(upload.name, data=upload.getvalue())
+
+
+def image_input(key: str, label: str | None = None, default_sample: int = 0) -> ImageChoice | None:
     """Sample photo, upload (PNG/JPEG), camera or URL."""
-    st.markdown(f"**{label}**")
-    source = st.radio("Source", SOURCES, key=f"{key}-source", horizontal=True, label_visibility="collapsed")
-    if source == "Sample photo":
+    names = source_names()
+    shown_label = label or _("Image")
+    st.markdown(f"**{shown_label}**")
+    source = st.radio(
+        _("Source"), list(names), format_func=names.get, key=f"{key}-source", horizontal=True,
+        label_visibility="collapsed",
+    )  # fmt: skip
+    if source == SAMPLE:
         samples = sample_photos()
-        names = list(samples)
-        name = st.selectbox("Sample photo", names, index=min(default_sample, len(names) - 1), key=f"{key}-sample")
+        sample_names = list(samples)
+        index = min(default_sample, len(sample_names) - 1)
+        name = st.selectbox(_("Sample photo"), sample_names, index=index, key=f"{key}-sample")
         return ImageChoice(name, data=samples[name]) if name else None
-    if source == "Upload":
-        upload = st.file_uploader("PNG or JPEG, up to 3 MB", type=["png", "jpg", "jpeg"], key=f"{key}-upload")
-        return ImageChoice(upload.name, data=upload.getvalue()) if upload else None
-    if source == "Camera":
-        shot = st.camera_input("Take a photo", key=f"{key}-camera")
+    if source == UPLOAD:
+        return _uploaded(key)
+    if source == CAMERA:
+        shot = st.camera_input(_("Take a photo"), key=f"{key}-camera")
         return ImageChoice("camera.jpg", data=shot.getvalue()) if shot else None
-    url = st.text_input("Image URL (http or https)", key=f"{key}-url", placeholder="https://…/photo.jpg").strip()
+    url = st.text_input(_("Image URL (http or https)"), key=f"{key}-url", placeholder="https://…/photo.jpg").strip()
     if not url:
         return None
     try:
         check_image_url(url)
     except InvalidImageURL:
-        st.error("Enter an http(s) URL (ports 80, 443 or 10000-12000).", icon=":material/link_off:")
+        st.error(_("Enter an http(s) URL (ports 80, 443 or 10000-12000)."), icon=":material/link_off:")
         return None
     return ImageChoice(url.rsplit("/", 1)[-1] or url, url=url)
 
@@ -65,21 +96,71 @@ def show_preview(choice: ImageChoice) -> None:
         try:
             st.image(choice.data, caption=choice.name, width="stretch")
         except Exception:  # not an image Streamlit can show: the API call will say why  # noqa: BLE001
-            st.caption(f"{choice.name} ({len(choice.data):,} bytes)")
+            st.caption(_("{name} ({size:,} bytes)").format(name=choice.name, size=len(choice.data)))
     else:
-        st.caption(f"URL: {choice.url}")
+        st.caption(_("URL: {url}").format(url=choice.url))
+
+
+def _url_policy() -> UrlPolicy:
+    """The local engine's own URL rules when it is the backend (what it fetched, we may fetch), else the
+    strict default: public hosts only, size and time capped."""
+    backend = current_backend()
+    return local_transport().engine.service.url_policy if backend.is_local else UrlPolicy()
+
+
+@st.cache_data(max_entries=16, ttl=600, show_spinner=False)
+def _fetched(url: str, allow_private_hosts: bool) -> bytes:
+    return fetch_image_url(url, UrlPolicy(allow_private_hosts=allow_private_hosts))
+
+
+def drawable(choice: ImageChoice) -> Image.Image | None:
+    """The chosen image to draw results on: its bytes, or an image URL fetched under the same checks the
+    engine applies (so URL images get their boxes too); None, with one sentence, when it cannot be."""
+    try:
+        data = choice.data
+        if data is None:
+            data = _fetched(choice.url or "", _url_policy().allow_private_hosts)
+        return open_image(data)
+    except (FaceRecoError, OSError) as error:
+        st.caption(_("The image cannot be drawn here: {reason}").format(reason=explain(error)))
+        return None
+
+
+def result_code_explanation(code: int) -> str:
+    """The guide's explanation of a result code, in the session's language."""
+    explanations = {
+        ResultCode.InvalidParam: _("A parameter is wrong."),
+        ResultCode.InvalidGroupID: _("The group ID is not valid."),
+        ResultCode.DuplicatedGroupID: _("A group with this ID already exists."),
+        ResultCode.NotFoundGroupError: _("The group ID was not found."),
+        ResultCode.InvalidTokenError: _("The page token is not valid."),
+        ResultCode.NotFoundFaceIDError: _("The face ID was not found."),
+        ResultCode.ServiceQuotaExceededException: _("The group already holds the most faces it can."),
+        ResultCode.ServiceQuotaExceededPartialSuccessException: _("The group is full: only some faces were added."),
+        ResultCode.UnauthorizedAppKey: _("The appkey is not authorized."),
+        ResultCode.ImageTooLargeException: _("The image is too large."),
+        ResultCode.InvalidImageBytesException: _("The image bytes are not valid (mostly: wrong Base64)."),
+        ResultCode.InvalidImageFormatException: _("The image format is not supported (PNG or JPEG only)."),
+        ResultCode.InvalidImageURLException: _("The image URL is not valid."),
+        ResultCode.ImageTimeoutError: _("The image download timed out."),
+        ResultCode.InvalidImageFileException: _("The file does not match its image format."),
+        ResultCode.InternalServerError: _("Server error."),
+    }
+    return explanations.get(code, _("Unknown result code."))
 
 
 def explain(error: Exception) -> str:
     """A readable sentence for any failure of a call."""
     if isinstance(error, ApiError):
-        return f"{error.message} (result code {error.result_code}, {type(error).__name__})"
+        return _("{explanation} (result code {code}: {detail})").format(
+            explanation=result_code_explanation(error.result_code), code=error.result_code, detail=error.message
+        )
     if isinstance(error, TransportError):
-        return f"The API could not be reached: {error.message}"
+        return _("The API could not be reached: {reason}").format(reason=error.message)
     if isinstance(error, FaceRecoError):
         return error.message
     if isinstance(error, OSError):
-        return f"The file could not be read: {error}"
+        return _("The file could not be read: {reason}").format(reason=error.strerror or type(error).__name__)
     return f"{type(error).__name__}: {error}"
 
 
@@ -87,14 +168,30 @@ def show_error(error: Exception) -> None:
     st.error(explain(error), icon=":material/error:")
 
 
-def remember_result(key: str, call: Callable[[], object], error_area: Any = None) -> None:
-    """Run an API call and keep its result in the session (slider moves reuse it), or say why it failed."""
+@dataclass(frozen=True)
+class Failure:
+    """A call that failed, kept where its result would be kept: the result area says why."""
+
+    sentence: str
+
+
+def remember_result(key: str, call: Callable[[], object]) -> None:
+    """Run an API call and keep its result in the session (slider moves reuse it), or why it failed."""
     try:
         st.session_state[key] = call()
     except (FaceRecoError, OSError) as error:
-        st.session_state.pop(key, None)
-        with error_area if error_area is not None else st.container():
-            show_error(error)
+        st.session_state[key] = Failure(explain(error))
+
+
+def stored_result(key: str, hint: str) -> Any:
+    """The kept result of ``key``; else None, after showing why it failed, or ``hint`` if never run."""
+    stored = st.session_state.get(key)
+    if isinstance(stored, Failure):
+        st.error(stored.sentence, icon=":material/error:")
+        return None
+    if stored is None:
+        st.info(hint)
+    return stored
 
 
 def exchange_panel(count: int = 1) -> None:
@@ -102,9 +199,9 @@ def exchange_panel(count: int = 1) -> None:
     exchanges = recorder().last(count)
     if not exchanges:
         return
-    with st.expander("Request and raw response", expanded=False):
+    with st.expander(_("Request and raw response"), expanded=False):
         for exchange in exchanges:
-            st.caption(f"{exchange.request_line} — {exchange.elapsed_ms:.0f} ms")
+            st.caption(f"{exchange.request_line} — {exchange.elapsed_ms:,.0f} ms")
             left, right = st.columns(2)
             left.code(json.dumps(exchange.request(), indent=2, ensure_ascii=False), language="json")
             right.code(json.dumps(exchange.response, indent=2, ensure_ascii=False)[:20000], language="json")
@@ -118,9 +215,9 @@ def group_picker(client: FaceRecoClient, key: str) -> str | None:
         show_error(error)
         return None
     if not groups:
-        st.info("No groups yet: create one on the Groups page, or build the demo group on Home.")
+        st.info(_("No groups yet: create one on the Groups page, or build the demo group on Home."))
         return None
-    return st.selectbox("Group", groups, key=key)
+    return st.selectbox(_("Group"), groups, key=key)
 
 
 PICKER_FACES = 1000
@@ -134,10 +231,10 @@ def face_picker(client: FaceRecoClient, group: str, key: str) -> Face | None:
         show_error(error)
         return None
     if not faces:
-        st.info("This group has no faces yet.")
+        st.info(_("This group has no faces yet."))
         return None
-    return st.selectbox("Stored face", faces, format_func=face_label, key=key)
+    return st.selectbox(_("Stored face"), faces, format_func=face_label, key=key)
 
 
 def face_label(face: Face) -> str:
-    return f"{face.external_image_id or '(no externalImageId)'} · {face.face_id[:8]}"
+    return f"{face.external_image_id or _('(no externalImageId)')} · {face.face_id[:8]}"

@@ -1,0 +1,89 @@
+"""The Tuning page's hand-out: one self-contained HTML file (no Streamlit here).
+
+plotly's JavaScript is embedded once (``include_plotlyjs=True`` on the first chart), so the file
+opens offline, on any machine, with the charts drawn. Every text is escaped and translated.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from facereco.metrics import Rates, wilson_interval
+from facereco.ui.i18n import _, current_language
+
+
+@dataclass(frozen=True)
+class TuningReport:
+    """What the report states: the group and its sample, the chosen threshold's rates, the figures."""
+
+    group: str
+    faces: int
+    identities: int
+    rates: Rates  # at the chosen threshold: k/n for both errors
+    figures: Sequence[go.Figure]  # histograms, DET, ROC
+    operating_points: Sequence[dict[str, object]]  # the page's table, row by row
+    model_version: str
+    backend: str
+    created: datetime | None = None
+
+
+def _share(count: int, total: int) -> str:
+    """``k/n (rate, 95 % CI low–high)``: the count first, so a reader sees the sample behind the rate."""
+    low, high = wilson_interval(count, total)
+    rate = count / total if total else 0.0
+    return _("{count:,}/{total:,} = {rate} (95 % CI {low}–{high})").format(
+        count=count, total=total, rate=f"{rate:.3%}", low=f"{low:.3%}", high=f"{high:.3%}"
+    )
+
+
+def _facts(report: TuningReport, created: datetime) -> list[tuple[str, str]]:
+    r = report.rates
+    return [
+        (_("Group"), report.group),
+        (_("Backend"), report.backend),
+        (_("Model"), report.model_version),
+        (_("Date"), created.strftime("%Y-%m-%d %H:%M UTC")),
+        (_("Labeled faces"), f"{report.faces:,}"),
+        (_("Identities"), f"{report.identities:,}"),
+        (_("Genuine pairs"), f"{r.genuines:,}"),
+        (_("Impostor pairs"), f"{r.impostors:,}"),
+        (_("Chosen threshold"), f"{r.threshold:g}"),
+        (_("FMR (false-match rate)"), _share(r.false_matches, r.impostors)),
+        (_("FNMR (missed-match rate)"), _share(r.false_non_matches, r.genuines)),
+    ]
+
+
+def tuning_report_html(report: TuningReport) -> str:
+    """The whole report as one HTML document, in the session's language."""
+    created = report.created or datetime.now(UTC)
+    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _facts(report, created))
+    charts = "".join(
+        f"<div class='chart'>{figure.to_html(full_html=False, include_plotlyjs=index == 0)}</div>"
+        for index, figure in enumerate(report.figures)
+    )
+    points = pd.DataFrame(list(report.operating_points)).to_html(index=False, escape=True, border=0)
+    title = _("Threshold tuning report: {group}").format(group=report.group)
+    charts_heading, points_heading = _("Score distributions, DET and ROC"), _("Operating points")
+    return f"""<!DOCTYPE html>
+<html lang="{current_language()}"><head><meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #111827; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: left; }}
+.chart {{ margin: 1rem 0; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<table class="facts">{facts}</table>
+<h2>{html.escape(charts_heading)}</h2>
+{charts}
+<h2>{html.escape(points_heading)}</h2>
+{points}
+</body></html>
+"""

@@ -41,11 +41,16 @@ def base64_length(size: int) -> int:
 
 
 # The largest legal request is compare: sourceImage and targetImage, each up to MAX_IMAGE_BYTES as
-# base64, plus the JSON around them (keys, flags, whitespace; 64 KiB is ample). A server may refuse
-# any body over this before reading it: no legal request is that big.
+# base64, plus the JSON around them (keys, flags, whitespace; 64 KiB is ample). Base64 holds '/',
+# which encoders such as PHP's json_encode write as the legal escape '\/': 2 bytes for a character
+# in the worst case, so the budget counts each base64 character twice. A server may refuse any body
+# over this before reading it: no legal request, however it is escaped, is that big.
 MAX_IMAGES_PER_REQUEST = 2
 REQUEST_JSON_ALLOWANCE = 65_536
-MAX_REQUEST_BODY_BYTES = MAX_IMAGES_PER_REQUEST * base64_length(MAX_IMAGE_BYTES) + REQUEST_JSON_ALLOWANCE
+MAX_ESCAPED_BASE64_CHAR_BYTES = len(b"\\/")
+MAX_REQUEST_BODY_BYTES = (
+    MAX_IMAGES_PER_REQUEST * base64_length(MAX_IMAGE_BYTES) * MAX_ESCAPED_BASE64_CHAR_BYTES + REQUEST_JSON_ALLOWANCE
+)
 
 GROUP_ID_PATTERN = re.compile(r"[a-z0-9-]{1,255}")
 EXTERNAL_IMAGE_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")
@@ -341,7 +346,8 @@ IN_BODY = Wire("body")
 RULE_ERROR_TYPES = frozenset(
     {"string_pattern_mismatch", "string_too_short", "string_too_long", "greater_than_equal", "less_than_equal"}
 )
-_QUERY_INTEGER = re.compile(r"[+-]?\d{1,12}")
+# ASCII digits only: int() would also take Arabic-Indic or mathematical digits, which no client sends.
+_QUERY_INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
 
 
 def _int_from_query(value: object) -> object:

@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ImageTooLarge, InvalidImageURL
+from facereco.errors import ImageTooLarge, InvalidImageFormat, InvalidImageURL
 
 from .memory import peak_added
 from .servers import free_allowed_port, running_server
@@ -117,9 +118,30 @@ def server(tmp_path_factory):
         yield running
 
 
-def test_the_body_limit_is_the_largest_legal_request():
-    two_images = 2 * base64_length(MAX_IMAGE_BYTES)
-    assert two_images + 1000 <= MAX_REQUEST_BODY_BYTES < 1.01 * two_images  # room for JSON, and not much more
+def largest_compare_body(escape_slashes: bool) -> bytes:
+    """A compare of two 3,000,000-byte images whose base64 is all '/', the worst case for '\\/' escapes."""
+    image = {"bytes": "/" * base64_length(MAX_IMAGE_BYTES)}
+    text = json.dumps({"sourceImage": image, "targetImage": image, "orientation": True, "mask": True}, indent=2)
+    return (text.replace("/", "\\/") if escape_slashes else text).encode()
+
+
+def test_the_body_limit_is_the_largest_legal_request_however_slashes_are_escaped():
+    escaped = largest_compare_body(escape_slashes=True)
+    assert json.loads(escaped) == json.loads(largest_compare_body(escape_slashes=False))
+    assert len(escaped) + 1000 <= MAX_REQUEST_BODY_BYTES < 1.01 * len(escaped)  # room for JSON, and not much more
+
+
+@pytest.mark.slow
+def test_a_compare_written_with_escaped_slashes_is_read_not_refused(server):
+    escaped = largest_compare_body(escape_slashes=True)
+    answer = requests.post(
+        f"{server.base_url}/nhn-face-reco/v1.0/appkeys/{APPKEY}/compare",
+        data=escaped,
+        headers={"Content-Type": "application/json;charset=UTF-8"},
+        timeout=60,
+    ).json()
+    # All-0xFF bytes are read and decoded, then refused for their format, not for the body's size.
+    assert answer["header"]["resultCode"] == InvalidImageFormat.code
 
 
 @pytest.mark.slow

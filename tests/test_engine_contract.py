@@ -496,7 +496,8 @@ def test_http_wire_behaviour(backend, astronaut: bytes):
     too_big = b"x" * (MAX_REQUEST_BODY_BYTES + 1)
     huge = requests.post(f"{prefix}/detect", data=too_big, headers={"Content-Type": "application/json"})
     assert huge.status_code == 200 and huge.json()["header"]["resultCode"] == -45020
-    assert requests.get(f"{server.base_url}/no/such/path").status_code == 404
+    unknown = requests.get(f"{server.base_url}/no/such/path")
+    assert unknown.status_code == 404 and unknown.json()["header"]["resultCode"] == -40000
     schema = requests.get(f"{server.base_url}/openapi.json").json()
     paths = schema["paths"]
     assert len([op for p in paths.values() for op in p]) == 12
@@ -506,3 +507,47 @@ def test_http_wire_behaviour(backend, astronaut: bytes):
         "resultCode": 0,
         "resultMessage": "Success",
     }
+
+
+def http_only(backend) -> str:
+    name, client, server = backend
+    if server is None:
+        pytest.skip("HTTP only")
+    return f"{server.base_url}/nhn-face-reco/v1.0/appkeys/{APPKEY}"
+
+
+def test_json_nested_too_deeply_is_malformed_not_an_internal_error(backend):
+    prefix = http_only(backend)
+    nested = b"[" * 100_000 + b"]" * 100_000
+    answer = requests.post(f"{prefix}/detect", data=nested, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200 and answer.json()["header"]["resultCode"] == -40000
+    assert "Traceback" not in backend[2].log() and "RecursionError" not in backend[2].log()
+
+
+@pytest.mark.parametrize("query", ["limit=abc&limit=5", "limit=5&limit=5", "limit=%D9%A1", "limit=%F0%9D%9F%8F"])
+def test_a_repeated_or_non_ascii_query_integer_is_invalid_param(backend, query: str):
+    answer = requests.get(f"{http_only(backend)}/groups?{query}")
+    assert answer.status_code == 200 and answer.json()["header"]["resultCode"] == -40000
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("POST", "/groups/", 404),
+        ("GET", "/detect", 405),
+        ("DELETE", "/groups", 405),
+        ("HEAD", "/groups", 405),
+        ("OPTIONS", "/detect", 405),
+    ],
+)
+def test_a_wrong_path_or_method_answers_the_contract_header(backend, method: str, path: str, status: int):
+    answer = requests.request(method, f"{http_only(backend)}{path}", json={"groupId": "g"}, allow_redirects=False)
+    assert answer.status_code == status
+    if method != "HEAD":  # HEAD answers carry no body
+        assert answer.json()["header"] == {
+            "isSuccessful": False,
+            "resultCode": -40000,
+            "resultMessage": answer.json()["header"]["resultMessage"],
+        }
+    if status == 405:
+        assert answer.headers["Allow"]

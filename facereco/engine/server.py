@@ -1,11 +1,12 @@
 """The HTTP face of the local engine: every path of the contract, answered as the cloud answers.
 
-Always HTTP 200 with the result header (unknown paths are 404); malformed JSON is
--40000; bodies over the contract's largest legal request (``MAX_REQUEST_BODY_BYTES``: compare
-with two 3,000,000-byte images) are refused before they are read whole;
-no stack trace ever leaves the process. uvicorn's access log is off because it
-would print the appkey that sits in every path: ``facereco.access`` logs the
-redacted path instead, and never image bytes.
+Always HTTP 200 with the result header. Unknown paths are 404 and known paths with a method the
+contract does not name 405, both with the result header too. Malformed JSON, however deeply
+nested, and a query parameter given twice are -40000. Bodies over the contract's largest legal
+request (``MAX_REQUEST_BODY_BYTES``: compare with two 3,000,000-byte images, every '/' escaped)
+are refused before they are read whole; no stack trace ever leaves the process. uvicorn's access
+log is off because it would print the appkey that sits in every path: ``facereco.access`` logs
+the redacted path instead, and never image bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facereco import __version__
 from facereco.contract import (
@@ -55,6 +57,32 @@ async def _read_body_capped(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+class _MalformedBody(Exception):
+    pass
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON; anything that is not (bad UTF-8, bad syntax, nesting deep enough to exhaust
+    the parser's recursion) is one malformed body, -40000, never a traceback."""
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise _MalformedBody("malformed JSON") from None
+    except RecursionError:
+        raise _MalformedBody("malformed JSON: nested too deeply") from None
+
+
+def _single_valued_query(request: Request) -> tuple[dict[str, str], str | None]:
+    """The query as one value per name, and the first name given twice (None when none is): a
+    repeated parameter is refused rather than letting one of its values win silently."""
+    query: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name in query:
+            return query, name
+        query[name] = value
+    return query, None
+
+
 def _answer(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=200)
 
@@ -73,12 +101,14 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
             except _BodyTooLarge:
                 return _logged(request, endpoint, started, _too_large())
             try:
-                body = json.loads(raw) if raw else None
-            except (ValueError, UnicodeDecodeError):
-                return _logged(
-                    request, endpoint, started, response_body(ResultCode.InvalidParam, message="malformed JSON")
-                )
-        query = {k: v for k, v in request.query_params.items()}
+                # Off the event loop: an 8 MB body can take a few hundred ms and ~200 MB to parse.
+                body = await run_in_threadpool(_parse_json, raw)
+            except _MalformedBody as problem:
+                return _logged(request, endpoint, started, response_body(ResultCode.InvalidParam, message=str(problem)))
+        query, repeated = _single_valued_query(request)
+        if repeated:
+            message = f"query parameter {repeated} is given more than once"
+            return _logged(request, endpoint, started, response_body(ResultCode.InvalidParam, message=message))
         answer = await run_in_threadpool(engine.handle, appkey, endpoint.name, params, query, body)
         return _logged(request, endpoint, started, answer)
 
@@ -152,9 +182,18 @@ def create_app(engine: LocalEngine) -> FastAPI:
         version=__version__,
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,  # ".../groups/" is no path of the contract: 404, not a redirect
     )
     for endpoint in ENDPOINTS.values():
         _route(app, engine, endpoint)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_a_call(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # A wrong path (404) or method (405, with its Allow header) is no call of the contract, so the
+        # HTTP status says so; the body still carries the contract's header, as every answer does.
+        message = f"no call of the contract is {request.method} on this path ({exc.detail})"
+        body = response_body(ResultCode.InvalidParam, message=message)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

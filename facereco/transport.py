@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import LocationValueError
 
 from facereco import __version__
 from facereco.allocation import collector_paused
@@ -138,7 +139,9 @@ class HttpTransport:
         except requests.Timeout:
             # `from None`: the requests exception's text carries the URL, and so the appkey.
             raise RequestTimeout(f"no answer within {self.timeout[1]:g} s", info) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, LocationValueError) as exc:
+            # urllib3 checks the host only when it connects (a label over 63 characters, say), and
+            # requests lets that error through unwrapped: the host cannot be reached either way.
             raise ConnectionFailed(f"could not reach {self.base_url} ({type(exc).__name__})", info) from None
         log.debug("%s -> HTTP %s", info, response.status_code)
         if response.status_code != 200:

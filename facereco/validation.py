@@ -79,7 +79,8 @@ def request_error(model: type[RequestModel], exc: ValidationError) -> ApiError:
     """The contract's exception for a request that breaks its model: the first problem, in one sentence."""
     problem = exc.errors(include_url=False, include_input=False)[0]
     location = [str(part) for part in problem["loc"]]
-    field = wire_fields(model).get(location[0]) if location else None
+    # pydantic names a field by the key it read, the wire alias (compareImage), not the Python name.
+    field = next((f for f in wire_fields(model).values() if location and location[0] in (f.name, f.alias)), None)
     code = field.wire.broken_rule if field and problem["type"] in RULE_ERROR_TYPES else ResultCode.InvalidParam
     where = ".".join([field.key, *location[1:]]) if field else "request"
     return ApiError.for_code(int(code), f"{where}: {problem['msg']}")

@@ -220,6 +220,14 @@ def test_refused_connection_is_readable_and_secret_free(caplog: pytest.LogCaptur
     assert_secret_free(caught.value, caplog)
 
 
+def test_a_host_urllib3_cannot_parse_is_a_connection_failure(caplog: pytest.LogCaptureFixture):
+    # A DNS label over 63 characters: refused by urllib3 before any lookup, so nothing leaves the machine.
+    client = FaceRecoClient(APPKEY, f"http://{'a' * 70}.invalid:10080", retry=RetryPolicy(0))
+    with pytest.raises(E.ConnectionFailed, match="could not reach") as caught:
+        client.list_groups()
+    assert_secret_free(caught.value, caplog)
+
+
 @pytest.mark.parametrize(("name", "code"), ERROR_CASES[:6])
 @responses.activate
 def test_appkey_is_absent_from_every_error_text(

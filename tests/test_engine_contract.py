@@ -551,3 +551,13 @@ def test_a_wrong_path_or_method_answers_the_contract_header(backend, method: str
         }
     if status == 405:
         assert answer.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "name, body, wire_name",
+    [("compare", {"targetImage": {"url": "http://x.test/a.png"}}, "sourceImage"), ("create_group", {}, "groupId")],
+)
+def test_a_missing_field_is_named_as_it_travels(client: FaceRecoClient, name: str, body: dict, wire_name: str):
+    answer = raw(client, name, body=body)
+    assert code_of(answer) == -40000
+    assert answer["header"]["resultMessage"].startswith(f"{wire_name}: ")

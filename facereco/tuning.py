@@ -31,6 +31,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -92,6 +93,14 @@ LabeledSource = Union[Path, bytes, BinaryIO]
 MAX_ARCHIVE_IMAGES = GROUP_QUOTA
 MAX_ARCHIVE_UNPACKED_BYTES = 2_000_000_000
 MAX_ARCHIVE_RATIO = 20
+# The listing itself is bounded too, from the end record, before zipfile reads it: zipfile keeps
+# ~470 bytes per entry, so the byte bound (256 per image: a 46-byte record, a name, the usual
+# extras) is what caps its memory, whatever entry count the end record claims.
+MAX_ARCHIVE_ENTRIES = 2 * MAX_ARCHIVE_IMAGES  # images, and room for folders and stray files
+MAX_ARCHIVE_LISTING_BYTES = 256 * MAX_ARCHIVE_IMAGES
+# What zipfile raises on a damaged archive: bad headers, lying offsets (ValueError: negative seek),
+# names flagged UTF-8 that are not (UnicodeDecodeError, a ValueError), truncation, bad deflate data.
+_DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error)
 
 
 class ArchiveRefused(FaceRecoError):
@@ -105,19 +114,41 @@ class LabeledImage(NamedTuple):
     data: bytes
 
 
-def labeled_images(source: LabeledSource) -> Iterator[LabeledImage]:
-    """Every ``<identity>/<image>`` of a folder or a ZIP, one at a time.
+@contextmanager
+def open_labeled_images(source: LabeledSource) -> Iterator[tuple[int, Iterator[LabeledImage]]]:
+    """How many ``<identity>/<image>`` a folder or ZIP holds, and the images one at a time, from one
+    listing (a ZIP's is checked before any member is read).
 
     A ZIP comes as a path, bytes or a binary file object (the page's upload, read in place).
     """
     if not _is_zip(source):
-        for path in _folder_images(source):  # type: ignore[arg-type]
-            yield LabeledImage(path.parent.name, path.name, f"{path.parent.name}/{path.name}", path.read_bytes())
+        paths = _folder_images(source)  # type: ignore[arg-type]
+        yield len(paths), (_folder_image(path) for path in paths)
         return
     with _open_zip(source) as archive:
-        for member in _zip_images(archive):
-            parts = PurePosixPath(member.filename).parts
-            yield LabeledImage(parts[-2], parts[-1], member.filename, _read_member(archive, member))
+        members = _zip_images(archive)
+        yield len(members), (_zip_image(archive, member) for member in members)
+
+
+def labeled_images(source: LabeledSource) -> Iterator[LabeledImage]:
+    """Every ``<identity>/<image>`` of a folder or a ZIP, one at a time."""
+    with open_labeled_images(source) as (_, images):
+        yield from images
+
+
+def count_labeled_images(source: LabeledSource) -> int:
+    """How many images ``labeled_images`` will give, without reading any (the ZIP's listing is checked)."""
+    with open_labeled_images(source) as (count, _):
+        return count
+
+
+def _folder_image(path: Path) -> LabeledImage:
+    return LabeledImage(path.parent.name, path.name, f"{path.parent.name}/{path.name}", path.read_bytes())
+
+
+def _zip_image(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> LabeledImage:
+    parts = PurePosixPath(member.filename).parts
+    return LabeledImage(parts[-2], parts[-1], member.filename, _read_member(archive, member))
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
@@ -125,16 +156,8 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(member) as handle:
             return handle.read(MAX_IMAGE_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as error:
+    except (*_DAMAGED_ZIP_ERRORS, NotImplementedError, RuntimeError) as error:
         raise ArchiveRefused(f"The ZIP is damaged at {member.filename!r}: {error}.") from None
-
-
-def count_labeled_images(source: LabeledSource) -> int:
-    """How many images ``labeled_images`` will give, without reading any (the ZIP's listing is checked)."""
-    if not _is_zip(source):
-        return len(_folder_images(source))  # type: ignore[arg-type]
-    with _open_zip(source) as archive:
-        return len(_zip_images(archive))
 
 
 def _is_zip(source: LabeledSource) -> bool:
@@ -147,9 +170,30 @@ def _folder_images(folder: Path) -> list[Path]:
 
 def _open_zip(source: LabeledSource) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
+        if isinstance(source, Path):
+            with source.open("rb") as handle:
+                _check_listing_size(handle)
+            return zipfile.ZipFile(source)
+        handle = io.BytesIO(source) if isinstance(source, bytes) else source
+        _check_listing_size(handle)
+        return zipfile.ZipFile(handle)
+    except (*_DAMAGED_ZIP_ERRORS, zipfile.LargeZipFile):
         raise ArchiveRefused("This file is not a readable ZIP archive.") from None
+
+
+def _check_listing_size(handle: BinaryIO) -> None:
+    """Refuse a ZIP from its end record (entry count, listing size), before zipfile reads the listing:
+    reading three million entries takes seconds and over a gigabyte before any other rule can run."""
+    # zipfile's own end-record reader (private, but unchanged since Python 2.6; it knows ZIP64).
+    end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]
+    if end is None:
+        raise ArchiveRefused("This file is not a readable ZIP archive.")
+    entries, listing_bytes = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
+    if entries > MAX_ARCHIVE_ENTRIES or listing_bytes > MAX_ARCHIVE_LISTING_BYTES:
+        raise ArchiveRefused(
+            f"The ZIP lists {entries:,} entries in {listing_bytes:,} bytes; a set of photos for one group "
+            f"lists at most {MAX_ARCHIVE_ENTRIES:,} entries in {MAX_ARCHIVE_LISTING_BYTES:,} bytes."
+        )
 
 
 def _zip_images(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -180,11 +224,17 @@ def enroll(
 ) -> EnrollReport:
     """Register the largest face of every labeled image, one image in memory at a time; resumable:
     what is already there is skipped."""
-    total = count_labeled_images(source)  # checks a ZIP before any member is read
+    with open_labeled_images(source) as (total, images):  # checks a ZIP before any member is read
+        return _enroll_images(client, group_id, images, total, progress)
+
+
+def _enroll_images(
+    client: FaceRecoClient, group_id: str, images: Iterator[LabeledImage], total: int, progress: Progress | None
+) -> EnrollReport:
     existing = {f.external_image_id for f in client.iter_faces(group_id, limit=200)}
     report = EnrollReport()
     labeled_here: dict[str, str] = {}  # label -> the source it came from in this run
-    for i, (identity, name, source_name, data) in enumerate(labeled_images(source), 1):
+    for i, (identity, name, source_name, data) in enumerate(images, 1):
         external_id = labeled_external_id(identity, name)
         if labeled_here.setdefault(external_id, source_name) != source_name:
             # two sources, one label (e.g. alice/front/1.jpg and bob/front/1.jpg in a ZIP): never merge them

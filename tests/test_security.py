@@ -14,6 +14,7 @@ import io
 import json
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.errors import ImageTooLarge, InvalidImageFormat, InvalidImageURL
+from facereco.tuning import MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_LISTING_BYTES, ArchiveRefused, labeled_images
 
 from .memory import peak_added
 from .servers import free_allowed_port, running_server
@@ -249,6 +251,65 @@ def test_a_zip_bomb_is_refused_from_its_listing_in_bounded_memory(tmp_path: Path
     )
     assert message.startswith("ArchiveRefused") and "ZIP bomb" in message, message
     assert added_mb < 20, f"refusing a ZIP bomb added {added_mb:.0f} MB"
+
+
+def listing_only_zip(path: Path, entries: int, name_bytes: int) -> Path:
+    """A ZIP that is nothing but a central directory of ``entries`` empty members, ZIP64 when needed."""
+    record = bytearray()
+    for i in range(entries):
+        name = f"p/{i:07d}".encode().ljust(name_bytes - 4, b"x") + b".txt"
+        fields = (0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0)
+        record += struct.pack("<IHHHHHHIIIHHHHHII", *fields) + name
+    if entries < 0xFFFF:
+        end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, entries, entries, len(record), 0, 0)
+    else:
+        end = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, entries, entries, len(record), 0)
+        end += struct.pack("<IIQI", 0x07064B50, 0, len(record), 1)
+        end += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(bytes(record) + end)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "entries, name_bytes",
+    [(MAX_ARCHIVE_ENTRIES + 1, 13), (MAX_ARCHIVE_LISTING_BYTES // 500, 500)],
+    ids=["too-many-entries", "too-long-a-listing"],
+)
+def test_a_zip_with_an_absurd_listing_is_refused_before_it_is_read(tmp_path: Path, entries: int, name_bytes: int):
+    archive = listing_only_zip(tmp_path / "listing.zip", entries, name_bytes)
+    added_mb, message = peak_added(
+        f"""
+        from facereco.tuning import count_labeled_images
+        data = open({str(archive)!r}, "rb").read()
+        """,
+        """
+        try:
+            count_labeled_images(data)
+        except Exception as error:
+            _result = f"{type(error).__name__}: {error}"
+        """,
+    )
+    assert message.startswith("ArchiveRefused: The ZIP lists"), message
+    assert added_mb < 20, f"refusing a {entries:,}-entry listing added {added_mb:.0f} MB"
+
+
+def test_a_damaged_zip_is_refused_with_one_sentence():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("alice/\x01.jpg", b"\xff\xd8\xff" + bytes(100))
+        archive.writestr("bob/b.png", bytes(100))
+    good = buffer.getvalue()
+    listing = good.find(b"PK\x01\x02")
+    bad_name = bytearray(good)  # flagged UTF-8, but the name is not
+    struct.pack_into("<H", bad_name, listing + 8, 0x800)
+    bad_name[bad_name.find(b"\x01.jpg", listing)] = 0xFF
+    bad_offset = bytearray(good)  # the member's offset points before the archive: "negative seek"
+    struct.pack_into("<I", bad_offset, listing + 42, 0xFFFFFFF0)
+    for damaged in (bytes(bad_name), bytes(bad_offset), good[: len(good) // 2]):
+        with pytest.raises(ArchiveRefused, match=r"^The ZIP|^This file") as refused:
+            list(labeled_images(damaged))
+        assert str(refused.value).count(".") <= 2  # one sentence (a file name may hold a dot)
 
 
 @pytest.mark.slow

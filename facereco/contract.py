@@ -51,6 +51,10 @@ MAX_ESCAPED_BASE64_CHAR_BYTES = len(b"\\/")
 MAX_REQUEST_BODY_BYTES = (
     MAX_IMAGES_PER_REQUEST * base64_length(MAX_IMAGE_BYTES) * MAX_ESCAPED_BASE64_CHAR_BYTES + REQUEST_JSON_ALLOWANCE
 )
+# ...and it holds a handful of JSON values (an image object or two, a few flags). Base64 holds no
+# ',', '{' or '[', so counting them bounds what parsing a body can build: 16 MB of "[{},{},...]"
+# would be 5 million objects and 400 MB; 4,096 values leave room for any extra keys a client adds.
+MAX_REQUEST_JSON_VALUES = 4_096
 
 GROUP_ID_PATTERN = re.compile(r"[a-z0-9-]{1,255}")
 EXTERNAL_IMAGE_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")

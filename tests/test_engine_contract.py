@@ -516,10 +516,14 @@ def http_only(backend) -> str:
     return f"{server.base_url}/nhn-face-reco/v1.0/appkeys/{APPKEY}"
 
 
-def test_json_nested_too_deeply_is_malformed_not_an_internal_error(backend):
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 3_000 + b"]" * 3_000, b"[" * 100_000 + b"]" * 100_000, b'{"image": [' + b"{}," * 2_000_000 + b"{}]}"],
+    ids=["deep-under-the-value-count", "deep", "millions-of-objects"],
+)
+def test_json_too_deep_or_too_many_values_is_malformed_not_an_internal_error(backend, body: bytes):
     prefix = http_only(backend)
-    nested = b"[" * 100_000 + b"]" * 100_000
-    answer = requests.post(f"{prefix}/detect", data=nested, headers={"Content-Type": "application/json"})
+    answer = requests.post(f"{prefix}/detect", data=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 200 and answer.json()["header"]["resultCode"] == -40000
     assert "Traceback" not in backend[2].log() and "RecursionError" not in backend[2].log()
 

@@ -28,6 +28,7 @@ from facereco.contract import (
     ENDPOINTS,
     MAX_IMAGE_BYTES,
     MAX_REQUEST_BODY_BYTES,
+    MAX_REQUEST_JSON_VALUES,
     Endpoint,
     RequestModel,
     ResultCode,
@@ -63,7 +64,10 @@ class _MalformedBody(Exception):
 
 def _parse_json(raw: bytes) -> Any:
     """The body as JSON; anything that is not (bad UTF-8, bad syntax, nesting deep enough to exhaust
-    the parser's recursion) is one malformed body, -40000, never a traceback."""
+    the parser's recursion, more values than any request holds) is one malformed body, -40000,
+    never a traceback."""
+    if sum(raw.count(mark) for mark in (b",", b"{", b"[")) > MAX_REQUEST_JSON_VALUES:
+        raise _MalformedBody(f"the body holds over {MAX_REQUEST_JSON_VALUES:,} JSON values; a request holds a few")
     try:
         return json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError):

@@ -188,10 +188,13 @@ def test_language_follows_the_browser_and_the_switch(browser, tmp_path: Path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ja-JP")
         page.goto(base)
         wait_until_idle(page)
+        # a loaded machine may still be drawing the first run: wait for the heading, then count it
+        page.get_by_role("heading", name="顔認識ダッシュボード").wait_for(timeout=60_000)
         assert page.get_by_role("heading", name="顔認識ダッシュボード").count() == 1
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name="한국어").click()
         wait_until_idle(page)
+        page.get_by_role("heading", name="얼굴 인식 대시보드").wait_for(timeout=60_000)
         assert page.get_by_role("heading", name="얼굴 인식 대시보드").count() == 1
         assert page.locator('[data-testid="stSidebarNav"]').get_by_text("얼굴 검색").count() == 1
 

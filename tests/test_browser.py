@@ -128,11 +128,17 @@ def test_backend_switch_to_a_server_and_a_bad_appkey(browser, tmp_path: Path):
 
     with running_server(tmp_path / "server", ["good-key"], "--log-level", "info") as server:
         FaceRecoClient("good-key", server.base_url).create_group("from-the-server")
-        with running_dashboard(tmp_path / "dashboard") as base:
+        allowed = {"FACERECO_ALLOWED_SERVERS": server.base_url}  # the operator's list; a visitor picks from it
+        with running_dashboard(tmp_path / "dashboard", allowed) as base:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/groups")
             wait_until_idle(page)
             assert page.get_by_text("from-the-server").count() == 0
+            # an address the operator did not allow: one sentence, no connection (the server's log stays empty)
+            _use_server(page, "http://169.254.169.254", "good-key")
+            refused = page.locator('[data-testid="stAlertContentError"]').first.locator("p").inner_text()
+            assert "servers its operator allowed" in refused and server.base_url in refused, refused
+            page.get_by_label("Appkey").fill("")
             started = time.monotonic()
             _use_server(page, server.base_url, "wrong-key")
             assert time.monotonic() - started < 8, "a refused appkey must not wait for retries"

@@ -321,3 +321,26 @@ def test_an_image_given_by_url_is_drawn_with_its_boxes(photo_server: str):
     assert at.subheader[0].value.startswith("1 face(s)")
     assert not [c.value for c in at.caption if "cannot be drawn" in c.value]
     assert len(at.get("download_button")) == 1  # the annotated PNG: drawn from the fetched image
+
+
+def test_a_preset_appkey_goes_only_to_its_own_server(monkeypatch):
+    """The operator's appkey is for the server it was configured with: a base URL typed in the sidebar gets none."""
+    from facereco.ui.session import CLOUD, SERVER, preset_appkey_for
+
+    monkeypatch.setenv("FACERECO_APPKEY", "operator-key")
+    monkeypatch.setenv("FACERECO_BASE_URL", "http://127.0.0.1:10080")
+    assert preset_appkey_for(SERVER, "http://127.0.0.1:10080/") == "operator-key"
+    assert preset_appkey_for(SERVER, "http://127.0.0.1:10081") is None
+    assert preset_appkey_for(SERVER, "https://attacker.example") is None
+    assert preset_appkey_for(CLOUD, "http://127.0.0.1:10080") is None
+
+
+def test_another_server_must_be_one_the_operator_allowed(monkeypatch):
+    from facereco.ui.session import base_url_problem
+
+    monkeypatch.delenv("FACERECO_BASE_URL", raising=False)
+    monkeypatch.setenv("FACERECO_ALLOWED_SERVERS", "https://faces.internal.example, http://10.0.0.5:10080")
+    for allowed in ("http://127.0.0.1:10080", "https://faces.internal.example/", "http://10.0.0.5:10080"):
+        assert base_url_problem(allowed) is None, allowed
+    for refused in ("http://169.254.169.254", "http://127.0.0.1:6379", "https://faces.internal.example.evil.test"):
+        assert "operator allowed" in (base_url_problem(refused) or ""), refused

@@ -7,6 +7,7 @@ sent off this machine, and a refused connection is one that was never attempted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import http.server
@@ -29,7 +30,7 @@ from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ImageTooLarge, InvalidImageURL
+from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageURL
 
 from .memory import peak_added
 from .servers import free_allowed_port, running_server
@@ -411,6 +412,52 @@ def test_pinned_connections_keep_the_host_name_at_every_hop(dns, connections, lo
     assert fetch_image_url(f"http://first.example.test:{port}/hop", UrlPolicy(total_timeout=5)) == tiny_png
     assert _RecordingHandler.hosts == [f"first.example.test:{port}", f"second.example.test:{port}"]
     assert connections == [PUBLIC, PUBLIC]
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[Callable[[bytes, bytes], int]]:
+    """A loopback server that sends ``head`` at once, then ``trickle`` one byte every 0.5 s (as the
+    reviewer's slow server did); it returns the port."""
+    listeners: list[socket.socket] = []
+
+    def start(head: bytes, trickle: bytes) -> int:
+        listener = socket.create_server(("127.0.0.1", free_allowed_port()))
+        listeners.append(listener)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(head)
+                    for byte in trickle:
+                        connection.sendall(bytes([byte]))
+                        time.sleep(0.5)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return listener.getsockname()[1]
+
+    yield start
+    for listener in listeners:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "trickle"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"x" * 100),  # the body, byte by byte
+        (b"HTTP/1.1 200 OK\r\n\r\n", b"x" * 100),  # no Content-Length: the body ends when the socket shuts
+        (b"", b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100),  # the status line and headers, byte by byte
+    ],
+    ids=["body", "body-without-length", "headers"],
+)
+def test_one_deadline_holds_a_whole_download_however_slowly_it_trickles(trickling_server, head, trickle):
+    port = trickling_server(head, trickle)
+    started = time.monotonic()
+    with pytest.raises(ImageTimeout) as raised:
+        fetch_image_url(f"http://127.0.0.1:{port}/face.jpg", UrlPolicy(allow_private_hosts=True, total_timeout=2))
+    assert time.monotonic() - started < 3
+    assert raised.value.code == -45060
 
 
 def test_a_redirect_to_a_private_host_is_refused_without_a_connection(dns, connections, loopback_server):

@@ -351,6 +351,12 @@ def test_dns_rebinding_cannot_steer_a_download_to_loopback(dns, connections, loo
         "[::ffff:127.0.0.1]",
         "[::ffff:93.184.215.14]",  # IPv4-mapped, even of a public address
         "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+        "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+        "[64:ff9b:1::a00:1]",  # local-use NAT64
+        "[::7f00:1]",  # IPv4-compatible 127.0.0.1
+        "[::ffff:0:7f00:1]",  # SIIT IPv4-translated 127.0.0.1
+        "[fec0::1]",  # site-local
         "169.254.169.254",
         "[fe80::1]",
         "10.1.2.3",

@@ -7,7 +7,9 @@ Each hop of a download (the URL, then every redirect, ``max_redirects`` at most)
    or the URL is refused. Refused: loopback in any spelling (``127.1``, ``2130706433``,
    ``0177.0.0.1``, ``0x7f.0.0.1`` all resolve to 127.0.0.1), ``0.0.0.0`` and ``::``, private,
    shared (100.64/10), link-local (169.254/16, fe80::/10), multicast, reserved and documentation
-   ranges, and the IPv6 forms that embed an IPv4 address (``::ffff:a.b.c.d``, 6to4, Teredo);
+   ranges, and the IPv6 forms that embed an IPv4 address (``::ffff:a.b.c.d``, 6to4, Teredo,
+   NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, ``::a.b.c.d``, ``::ffff:0:a.b.c.d``) or a
+   site's own network (``fec0::/10``);
 3. a connection to the checked address only, pinned: a urllib3 pool whose host is that IP, sending
    the URL's own Host header and using the host name for TLS SNI and the certificate check. The
    name is never resolved a second time, so an answer that changes between the check and the
@@ -57,10 +59,21 @@ class UrlPolicy:
     ca_certs: str | None = None  # PEM bundle trusted for https; None: certifi's (as requests uses)
 
 
+# IPv6 ranges that carry (or once carried) an IPv4 address or a site's own network, which
+# ``is_global`` calls global on Python 3.11: NAT64 (well-known and local-use), IPv4-compatible,
+# SIIT's IPv4-translated, and the deprecated site-local range.
+_EMBEDDING_IPV6 = tuple(
+    ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96", "fec0::/10")
+)
+
+
 def is_public_address(address: IpAddress) -> bool:
     """Globally routable unicast, and no IPv6 form that smuggles an IPv4 address."""
     if isinstance(address, ipaddress.IPv6Address) and (
-        address.ipv4_mapped is not None or address.sixtofour is not None or address.teredo is not None
+        address.ipv4_mapped is not None
+        or address.sixtofour is not None
+        or address.teredo is not None
+        or any(address in network for network in _EMBEDDING_IPV6)
     ):
         return False
     return address.is_global and not address.is_multicast

@@ -30,7 +30,8 @@ from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageURL
+from facereco.engine.images import decode_image
+from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageURL
 
 from .memory import peak_added
 from .servers import free_allowed_port, running_server
@@ -76,8 +77,83 @@ def test_a_png_over_the_pixel_budget_is_refused_before_decoding(tmp_path: Path):
         f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
         "try:\n    decode_image(data)\nexcept Exception as error:\n    _result = f'{type(error).__name__}: {error}'",
     )
-    assert message.startswith("ImageTooLarge") and "6000x6000" in message
+    assert message.startswith("InvalidParam") and "6000x6000" in message  # -40000: the guide names no code
     assert added_mb < 20, f"refusing a 36 MP PNG added {added_mb:.0f} MB"
+
+
+def _hostile_image(path: Path, astronaut_path: Path) -> Path:
+    """The review's cases, named ``kind-WIDTHxHEIGHT.ext``; small files that decode big."""
+    kind, size = path.stem.split("-")
+    width, height = (int(side) for side in size.split("x"))
+    if kind.startswith("png"):
+        mode = {"pngrgba": "RGBA", "pngpalette": "P", "pngrgb": "RGB"}[kind]
+        image = Image.new(mode, (width, height), 90 if mode == "P" else (90, 120, 150, 200)[: len(mode)])
+        image.save(path, **({"transparency": 0} if mode == "P" else {}))
+    else:
+        photo = Image.open(astronaut_path).convert("RGB").resize((width, height), Image.Resampling.NEAREST)
+        if kind == "cmyk":
+            photo = photo.convert("CMYK")
+        subsampling = 0 if kind in ("p444", "cmyk") else 2
+        photo.save(path, quality=10, progressive=True, subsampling=subsampling)
+    assert path.stat().st_size < MAX_IMAGE_BYTES
+    return path
+
+
+def _decode_in_fresh_process(path: Path) -> tuple[float, object]:
+    return peak_added(
+        f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
+        "try:\n    image = decode_image(data)\n    _result = [image.width, image.height]\n"
+        "except Exception as error:\n    _result = f'{type(error).__name__}: {error}'",
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "p444-6000x6000.jpg",  # progressive: libjpeg buffers 216 MB of coefficients whatever the draft
+        "cmyk-5000x5000.jpg",  # progressive CMYK: 200 MB of coefficients
+        "pngrgba-5000x5000.png",  # 25 MP, but RGBA resizes through a premultiplied full-size copy
+        "pngpalette-5000x5000.png",  # 25 MP of palette with transparency: converted to RGBA first
+    ],
+)
+def test_images_whose_decoding_would_pass_150_mb_are_refused_before_decoding(tmp_path, astronaut_path, name):
+    added_mb, message = _decode_in_fresh_process(_hostile_image(tmp_path / name, astronaut_path))
+    assert isinstance(message, str) and message.startswith("InvalidParam"), message
+    assert added_mb < 20, f"refusing {name} added {added_mb:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    ("name", "decoded"),
+    [
+        ("p420-4032x3024.jpg", [2048, 1536]),  # a 12 MP phone photo, progressive
+        ("p444-3600x3600.jpg", [2048, 2048]),  # the largest accepted kinds, near the budget
+        ("cmyk-3200x3200.jpg", [2048, 2048]),
+        ("pngrgba-3400x3400.png", [2048, 2048]),
+        ("pngpalette-3400x3400.png", [2048, 2048]),
+    ],
+)
+def test_the_largest_accepted_images_of_each_kind_decode_under_150_mb(tmp_path, astronaut_path, name, decoded):
+    added_mb, sizes = _decode_in_fresh_process(_hostile_image(tmp_path / name, astronaut_path))
+    assert sizes == decoded
+    assert added_mb < PEAK_LIMIT_MB, f"decoding {name} added {added_mb:.0f} MB"
+
+
+def test_a_phone_photo_with_an_mpf_block_is_decoded_at_reduced_size(tmp_path, astronaut_path):
+    photo = Image.open(astronaut_path).convert("RGB").resize((6000, 4500), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    photo.save(buffer, "MPO", quality=20, save_all=True, append_images=[photo.resize((600, 450))])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO" and buffer.tell() < MAX_IMAGE_BYTES
+    decoded = decode_image(buffer.getvalue())
+    assert (decoded.width, decoded.height, decoded.original_size) == (2048, 1536, (6000, 4500))
+
+
+def test_a_file_that_only_starts_like_a_jpeg_is_not_decoded_as_another_format():
+    # Kodak PhotoCD: Pillow would open it at 768x512 from any prefix; it is neither PNG nor JPEG.
+    photocd = b"\xff\xd8\xff\xe0" + bytes(2044) + b"PCD_" + bytes(2048 * 96 - 2052) + bytes(768 * 512 * 3 // 2)
+    assert len(photocd) < MAX_IMAGE_BYTES
+    with pytest.raises(InvalidImageFile) as raised:
+        decode_image(photocd)
+    assert raised.value.code == -45080
 
 
 @pytest.mark.slow

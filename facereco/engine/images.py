@@ -13,16 +13,26 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 from facereco.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, ImageRef
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ImageTooLarge, InvalidImageFile, InvalidParam
+from facereco.errors import InvalidImageFile, InvalidParam
 from facereco.validation import check_image_bytes, decode_base64_image
 
-# A 3 MB PNG can still unpack to gigapixels: refuse past this many pixels before decoding.
-# 25 MP is 75 MB as RGB (100 MB as RGBA), which keeps one request's peak under +150 MB; a real
-# photo of that size does not fit in 3 MB as PNG, and a JPEG is decoded at reduced size (draft).
-MAX_DECODED_PIXELS = 25_000_000
+# A 3 MB file can still unpack to gigapixels: what decoding would take is estimated from the header
+# and refused past this, so one request's peak stays under +150 MB (measured: tests/test_security.py,
+# benchmarks/security.py). The estimate is in bytes, not pixels, because the mode decides the cost.
+DECODE_BUDGET_BYTES = 130_000_000
+
+# Peak bytes per decoded pixel, by PIL mode, measured (5000x5000 PNGs, 4095x4095 JPEGs): Pillow keeps
+# RGB, CMYK and LA in 4 bytes a pixel; the 2048 px resize adds its first pass; an alpha image is
+# premultiplied into a full-size copy before resizing; a palette image is converted to RGB(A) first.
+_PEAK_BYTES_PER_PIXEL = {"1": 3, "L": 3, "P": 7, "I;16": 5, "I;16B": 5, "I;16L": 5, "RGB": 7, "YCbCr": 7, "CMYK": 7}
+_PEAK_BYTES_ALPHA = 11  # RGBA, LA, PA, a palette with transparency, and any mode not listed
+_PIL_BYTES_PER_PIXEL = 4  # what the decoded image itself holds (RGB is stored in 4 bytes)
+# Pillow's JPEG opener answers an MPO (a phone's JPEG with an MPF block) itself: decoded as a JPEG.
+_ALLOWED_FORMATS = ("PNG", "JPEG")
 
 
 @dataclass(frozen=True)
@@ -58,20 +68,16 @@ def decode_image(data: bytes) -> DecodedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            # formats=: a file that only starts like a PNG/JPEG (PhotoCD, say) is not handed to another decoder.
+            image = Image.open(io.BytesIO(data), formats=_ALLOWED_FORMATS)
             original_size = image.size
-            if image.format == "JPEG":
+            if isinstance(image, JpegImageFile):  # MPO too
                 image.draft(image.mode, _scaled_size(original_size))
-            width, height = image.size
-            if width * height > MAX_DECODED_PIXELS:
-                raise ImageTooLarge(
-                    f"image is {original_size[0]}x{original_size[1]} pixels; "
-                    f"the limit is {MAX_DECODED_PIXELS:,} decoded pixels"
-                )
+            _check_decode_cost(image, original_size, data)
             image.load()
             orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"image has too many pixels to decode safely ({exc})") from None
+        raise InvalidParam(f"image has too many pixels to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageFile(f"image does not decode: {exc}") from None
     if orientation in _SWAPS_SIDES:
@@ -84,6 +90,49 @@ def decode_image(data: bytes) -> DecodedImage:
     if orientation in _TRANSPOSE:
         image = image.transpose(_TRANSPOSE[orientation])
     return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
+
+
+def _check_decode_cost(image: Image.Image, original_size: tuple[int, int], data: bytes) -> None:
+    """Refuse (-40000: the guide names no code) an image whose decoding would pass the memory budget."""
+    cost = decode_cost_bytes(image, original_size, data)
+    if cost > DECODE_BUDGET_BYTES:
+        width, height = original_size
+        raise InvalidParam(
+            f"image is {width}x{height} pixels ({image.mode}); decoding it would take about "
+            f"{cost // 1_000_000:,} MB, over the {DECODE_BUDGET_BYTES // 1_000_000} MB limit"
+        )
+
+
+def decode_cost_bytes(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:
+    """The peak memory decoding ``image`` (opened, drafted, not loaded) to 2048 px RGB is estimated to take."""
+    pixels = image.size[0] * image.size[1]
+    alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    per_pixel = _PEAK_BYTES_ALPHA if alpha else _PEAK_BYTES_PER_PIXEL.get(image.mode, _PEAK_BYTES_ALPHA)
+    cost = pixels * per_pixel
+    if isinstance(image, JpegImageFile) and _has_multiple_scans(image, data):
+        # libjpeg then keeps every DCT coefficient of the full-size image while the decoded (drafted)
+        # image is written: Image.draft shrinks only the latter.
+        cost = max(cost, _coefficient_bytes(image, original_size) + pixels * _PIL_BYTES_PER_PIXEL)
+    return cost
+
+
+def _has_multiple_scans(image: JpegImageFile, data: bytes) -> bool:
+    """Progressive, or sequential with a scan per component: libjpeg buffers the whole image.
+
+    More than one start-of-scan marker anywhere also counts (an EXIF thumbnail or an MPO's second
+    image has its own): that over-estimates, never under-estimates, and a phone photo still fits.
+    """
+    return bool(image.info.get("progressive") or image.info.get("progression")) or data.count(b"\xff\xda") > 1
+
+
+def _coefficient_bytes(image: JpegImageFile, size: tuple[int, int]) -> int:
+    """libjpeg's whole-image coefficient buffer: 64 coefficients x 2 bytes per 8x8 block per component."""
+    layers = getattr(image, "layer", None) or [("?", 1, 1, 0)] * len(image.getbands())
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    width, height = size
+    blocks = sum(-(-width * layer[1] // (8 * h_max)) * -(-height * layer[2] // (8 * v_max)) for layer in layers)
+    return blocks * 128
 
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose does).

@@ -30,7 +30,7 @@ from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.engine.images import decode_image
+from facereco.engine.images import DECODING_MEMORY, decode_image
 from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageURL
 
 from .memory import peak_added
@@ -136,6 +136,20 @@ def test_the_largest_accepted_images_of_each_kind_decode_under_150_mb(tmp_path, 
     added_mb, sizes = _decode_in_fresh_process(_hostile_image(tmp_path / name, astronaut_path))
     assert sizes == decoded
     assert added_mb < PEAK_LIMIT_MB, f"decoding {name} added {added_mb:.0f} MB"
+
+
+def test_concurrent_decodes_wait_for_the_process_wide_decoding_memory(astronaut_path: Path):
+    """Each decode holds its estimated peak from DECODING_MEMORY (four worst cases): 40 requests at
+    once cannot each add their 150 MB."""
+    data = jpeg(Image.open(astronaut_path))
+    finished: list[object] = []
+    worker = threading.Thread(target=lambda: finished.append(decode_image(data)), daemon=True)
+    with DECODING_MEMORY.hold(DECODING_MEMORY.total):  # every byte taken, as by four large decodes
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive() and finished == [], "a decode ran while the decoding memory was all held"
+    worker.join(10)
+    assert len(finished) == 1 and DECODING_MEMORY.held == 0
 
 
 def test_a_phone_photo_with_an_mpf_block_is_decoded_at_reduced_size(tmp_path, astronaut_path):

@@ -7,8 +7,11 @@ trace. Nothing here keeps or writes the image.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,38 +65,74 @@ def decode_image(data: bytes) -> DecodedImage:
 
     A JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale still at least the 2048 px the
     contract scales it to anyway (``Image.draft``), so a 7000x7000 JPEG costs 3500x3500 pixels.
-    What the decoder would allocate is checked before anything is decoded.
+    What the decoder would allocate is estimated and checked before anything is decoded, then held
+    from ``DECODING_MEMORY`` while it decodes, so concurrent requests wait rather than pile up.
     """
     check_image_bytes(data)
+    with _decoder_errors():
+        # formats=: a file that only starts like a PNG/JPEG (PhotoCD, say) is not handed to another decoder.
+        image = Image.open(io.BytesIO(data), formats=_ALLOWED_FORMATS)
+        original_size = image.size
+        if isinstance(image, JpegImageFile):  # MPO too
+            image.draft(image.mode, _scaled_size(original_size))
+        cost = _checked_decode_cost(image, original_size, data)
+    with DECODING_MEMORY.hold(cost):
+        with _decoder_errors():
+            image.load()
+            orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
+        if orientation in _SWAPS_SIDES:
+            original_size = (original_size[1], original_size[0])
+        if min(original_size) < MIN_IMAGE_SIDE:
+            width, height = original_size
+            raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
+        # Scale first, then turn and convert: every later copy is of the small image.
+        image = _fit_side(image)
+        if orientation in _TRANSPOSE:
+            image = image.transpose(_TRANSPOSE[orientation])
+        return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
+
+
+class MemoryBudget:
+    """Bytes shared by the threads of one process: ``hold(n)`` waits until n bytes are free."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.total)  # one request alone always gets to run
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + size <= self.total)
+            self.held += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= size
+                self._changed.notify_all()
+
+
+# The server answers up to 40 requests at once: at most four worst-case decodes run together.
+DECODING_MEMORY = MemoryBudget(4 * DECODE_BUDGET_BYTES)
+
+
+@contextlib.contextmanager
+def _decoder_errors() -> Iterator[None]:
+    """Pillow's failures as the contract's exceptions."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # formats=: a file that only starts like a PNG/JPEG (PhotoCD, say) is not handed to another decoder.
-            image = Image.open(io.BytesIO(data), formats=_ALLOWED_FORMATS)
-            original_size = image.size
-            if isinstance(image, JpegImageFile):  # MPO too
-                image.draft(image.mode, _scaled_size(original_size))
-            _check_decode_cost(image, original_size, data)
-            image.load()
-            orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidParam(f"image has too many pixels to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageFile(f"image does not decode: {exc}") from None
-    if orientation in _SWAPS_SIDES:
-        original_size = (original_size[1], original_size[0])
-    if min(original_size) < MIN_IMAGE_SIDE:
-        width, height = original_size
-        raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
-    # Scale first, then turn and convert: every later copy is of the small image.
-    image = _fit_side(image)
-    if orientation in _TRANSPOSE:
-        image = image.transpose(_TRANSPOSE[orientation])
-    return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
 
 
-def _check_decode_cost(image: Image.Image, original_size: tuple[int, int], data: bytes) -> None:
-    """Refuse (-40000: the guide names no code) an image whose decoding would pass the memory budget."""
+def _checked_decode_cost(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:
+    """The estimated cost; refused (-40000: the guide names no code) past the memory budget."""
     cost = decode_cost_bytes(image, original_size, data)
     if cost > DECODE_BUDGET_BYTES:
         width, height = original_size
@@ -101,6 +140,7 @@ def _check_decode_cost(image: Image.Image, original_size: tuple[int, int], data:
             f"image is {width}x{height} pixels ({image.mode}); decoding it would take about "
             f"{cost // 1_000_000:,} MB, over the {DECODE_BUDGET_BYTES // 1_000_000} MB limit"
         )
+    return cost
 
 
 def decode_cost_bytes(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:

@@ -32,7 +32,8 @@ DECODE_BUDGET_BYTES = 130_000_000
 # RGB, CMYK and LA in 4 bytes a pixel; the 2048 px resize adds its first pass; an alpha image is
 # premultiplied into a full-size copy before resizing; a palette image is converted to RGB(A) first.
 _PEAK_BYTES_PER_PIXEL = {"1": 3, "L": 3, "P": 7, "I;16": 5, "I;16B": 5, "I;16L": 5, "RGB": 7, "YCbCr": 7, "CMYK": 7}
-_PEAK_BYTES_ALPHA = 11  # RGBA, LA, PA, a palette with transparency, and any mode not listed
+_PEAK_BYTES_ALPHA = 12  # RGBA, LA, PA, and any mode not listed
+_PEAK_BYTES_TRANSPARENT_PALETTE = 13  # P + tRNS: the palette image, its RGBA conversion, the premultiplied copy
 _PIL_BYTES_PER_PIXEL = 4  # what the decoded image itself holds (RGB is stored in 4 bytes)
 # Pillow's JPEG opener answers an MPO (a phone's JPEG with an MPF block) itself: decoded as a JPEG.
 _ALLOWED_FORMATS = ("PNG", "JPEG")
@@ -146,8 +147,10 @@ def _checked_decode_cost(image: Image.Image, original_size: tuple[int, int], dat
 def decode_cost_bytes(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:
     """The peak memory decoding ``image`` (opened, drafted, not loaded) to 2048 px RGB is estimated to take."""
     pixels = image.size[0] * image.size[1]
-    alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    per_pixel = _PEAK_BYTES_ALPHA if alpha else _PEAK_BYTES_PER_PIXEL.get(image.mode, _PEAK_BYTES_ALPHA)
+    if image.mode == "P" and "transparency" in image.info:
+        per_pixel = _PEAK_BYTES_TRANSPARENT_PALETTE
+    else:
+        per_pixel = _PEAK_BYTES_PER_PIXEL.get(image.mode, _PEAK_BYTES_ALPHA)
     cost = pixels * per_pixel
     if isinstance(image, JpegImageFile) and _has_multiple_scans(image, data):
         # libjpeg then keeps every DCT coefficient of the full-size image while the decoded (drafted)

@@ -116,7 +116,12 @@ def worst_accepted(folder: Path) -> None:
             f"  {kind:24s} {side}x{side} ({path.stat().st_size:>9,} bytes) -> {sizes[0]}x{sizes[1]}: "
             f"+{added_mb:6.1f} MB peak RSS (estimated {estimate / 1e6:5.1f} MB; {side + 50} px is refused)"
         )
-    refused = {"jpeg-444-progressive": 9400, "jpeg-cmyk-progressive": 5000, "png-rgba": 5000}
+    refused = {
+        "jpeg-444-progressive": 9400,
+        "jpeg-cmyk-progressive": 5000,
+        "png-rgba": 5000,
+        "png-palette-transparent": 5000,
+    }
     print("The review's cases, refused before decoding (-40000):")
     for kind, side in refused.items():
         path = folder / f"refused-{kind}.{'png' if kind.startswith('png') else 'jpg'}"

@@ -30,7 +30,7 @@ from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.engine.images import DECODING_MEMORY, decode_image
+from facereco.engine.images import DECODING_MEMORY, first_scan_components, decode_image
 from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageURL
 
 from .memory import peak_added
@@ -136,6 +136,24 @@ def test_the_largest_accepted_images_of_each_kind_decode_under_150_mb(tmp_path, 
     added_mb, sizes = _decode_in_fresh_process(_hostile_image(tmp_path / name, astronaut_path))
     assert sizes == decoded
     assert added_mb < PEAK_LIMIT_MB, f"decoding {name} added {added_mb:.0f} MB"
+
+
+def test_a_thumbnail_in_an_app_segment_does_not_make_a_baseline_jpeg_count_as_multi_scan(jpeg_7000px: Path):
+    """Only the main image's first scan decides: a 7000 px baseline JPEG is drafted, whatever its
+    APP1 holds (here a thumbnail's start-of-scan marker); counted as multi-scan it would be refused."""
+    photo = Image.open(jpeg_7000px)
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=60, exif=b"Exif\x00\x00" + b"\xff\xd8\xff\xda\x00\x08\x01" + bytes(64))
+    data = buffer.getvalue()
+    assert data.count(b"\xff\xda") == 2 and len(data) < MAX_IMAGE_BYTES
+    assert decode_image(data).original_size == (7000, 7000)
+
+
+def test_a_sequential_jpeg_with_a_scan_per_component_is_found_by_its_first_scan():
+    frame = b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03" + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    first_scan = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"  # Ns = 1 of the frame's 3 components
+    assert first_scan_components(b"\xff\xd8" + b"\xff\xe1\x00\x06\xff\xda\x03\x00" + frame + first_scan) == 1
+    assert first_scan_components(b"\xff\xd8" + frame) is None  # no scan reached: the caller assumes the worst
 
 
 def test_concurrent_decodes_wait_for_the_process_wide_decoding_memory(astronaut_path: Path):

@@ -160,12 +160,32 @@ def decode_cost_bytes(image: Image.Image, original_size: tuple[int, int], data: 
 
 
 def _has_multiple_scans(image: JpegImageFile, data: bytes) -> bool:
-    """Progressive, or sequential with a scan per component: libjpeg buffers the whole image.
+    """Progressive, or sequential with fewer components in its first scan than the frame has (a
+    scan per component): either way libjpeg buffers the coefficients of the whole image."""
+    if image.info.get("progressive") or image.info.get("progression"):
+        return True
+    components_in_scan = first_scan_components(data)
+    return components_in_scan is None or components_in_scan < len(image.getbands())
 
-    More than one start-of-scan marker anywhere also counts (an EXIF thumbnail or an MPO's second
-    image has its own): that over-estimates, never under-estimates, and a phone photo still fits.
-    """
-    return bool(image.info.get("progressive") or image.info.get("progression")) or data.count(b"\xff\xda") > 1
+
+def first_scan_components(data: bytes) -> int | None:
+    """Ns of the main image's first start-of-scan segment (APPn, thumbnails in them, skipped by
+    length); None when the marker walk does not reach one (then the caller assumes the worst)."""
+    at = 2  # after SOI
+    while at + 4 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length field
+            at += 2
+            continue
+        if marker == 0xDA:
+            return data[at + 4]
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
 
 
 def _coefficient_bytes(image: JpegImageFile, size: tuple[int, int]) -> int:

@@ -30,7 +30,7 @@ from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.engine.images import DECODING_MEMORY, first_scan_components, decode_image
+from facereco.engine.images import DECODING_MEMORY, decode_image, first_scan_components
 from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageURL
 
 from .memory import peak_added

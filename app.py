@@ -68,8 +68,7 @@ def backend_switch() -> None:
             _("Base URL"), value=preset, key="backend-base-url", placeholder="http://127.0.0.1:8000"
         ).strip()
     # A preset appkey (environment, secrets.toml) is the operator's: it is used, never sent to a browser.
-    preset = session.configured_backend()
-    preset_key = preset.appkey if preset.kind == kind else None
+    preset_key = session.preset_appkey_for(kind, base_url)
     typed = st.sidebar.text_input(
         _("Appkey"), type="password", key=f"backend-appkey-{kind}",
         placeholder=_("preset by the server's configuration") if preset_key else "",

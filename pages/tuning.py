@@ -34,8 +34,10 @@ from facereco.ui.widgets import group_picker, show_error
 session.require_router(__file__)
 st.title(_("Threshold tuning"))
 st.caption(
-    "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
-    "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+    _(
+        "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
+        "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+    )
 )
 client = session.client()
 THRESHOLD_KEY = "tuning-threshold"
@@ -194,21 +196,21 @@ buttons[-1].button(_("Cloud default 90"), key="tuning-default", on_click=set_thr
 
 def point_row(name: str, r: Rates) -> dict[str, object]:
     return {
-        "point": name,
-        "threshold": f"{r.threshold:.0f}",
-        "FMR": f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
-        "FNMR": f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
-        "TMR": f"{1 - r.fnmr:.2%}",
-        "note": "",
+        _("point"): name,
+        _("threshold"): f"{r.threshold:.0f}",
+        _("FMR"): f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
+        _("FNMR"): f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
+        _("TMR"): f"{1 - r.fnmr:.2%}",
+        _("note"): "",
     }
 
 
 def target_row(target: FmrTarget) -> dict[str, object]:
-    name = f"FMR ≤ {target.target:.2%}"
+    name = _("FMR ≤ {rate}").format(rate=f"{target.target:.2%}")
     if target.supported:
         return point_row(name, target.rates)
-    row = {"point": name, "threshold": "—", "FMR": "—", "FNMR": "—", "TMR": "—"}
-    return row | {"note": f"not supported: {unsupported_reason(target)}"}
+    row = {_("point"): name} | {_(column): "—" for column in ("threshold", "FMR", "FNMR", "TMR")}
+    return row | {_("note"): _("not supported: {reason}").format(reason=unsupported_reason(target))}
 
 
 REPORT_KEY = "tuning-report"
@@ -250,13 +252,20 @@ def results() -> None:
         )
 
     rates = score_set.rates(threshold)
+    share = _("{count:,} / {total:,} · 95 % CI {low}–{high}")
     fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
     fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
     columns = st.columns(4)
     columns[0].metric(_("FMR"), f"{rates.fmr:.3%}", help=_("impostor pairs matched"))
-    columns[0].caption(f"{rates.false_matches:,} / {rates.impostors:,} · 95 % CI {fmr_low:.3%}–{fmr_high:.3%}")
+    columns[0].caption(
+        share.format(count=rates.false_matches, total=rates.impostors, low=f"{fmr_low:.3%}", high=f"{fmr_high:.3%}")
+    )
     columns[1].metric(_("FNMR"), f"{rates.fnmr:.2%}", help=_("genuine pairs missed"))
-    columns[1].caption(f"{rates.false_non_matches:,} / {rates.genuines:,} · 95 % CI {fnmr_low:.2%}–{fnmr_high:.2%}")
+    columns[1].caption(
+        share.format(
+            count=rates.false_non_matches, total=rates.genuines, low=f"{fnmr_low:.2%}", high=f"{fnmr_high:.2%}"
+        )
+    )
     columns[2].metric(_("TMR"), f"{1 - rates.fnmr:.2%}", help=_("genuine pairs matched"))
     columns[3].metric(_("EER"), f"{eer_point.mean_error:.2%}", help=_("where FMR and FNMR cross"))
     columns[3].caption(
@@ -285,7 +294,7 @@ def results() -> None:
     rows = [target_row(t) for t in recommendations]
     rows += [
         point_row(name, score_set.rates(value))
-        for name, value in (("EER", eer_point.threshold), ("cloud default", 90), ("slider", threshold))
+        for name, value in ((_("EER"), eer_point.threshold), (_("cloud default"), 90), (_("slider"), threshold))
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
     report_download(rates, figures, rows)

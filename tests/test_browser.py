@@ -128,14 +128,21 @@ def test_backend_switch_to_a_server_and_a_bad_appkey(browser, tmp_path: Path):
 
     with running_server(tmp_path / "server", ["good-key"], "--log-level", "info") as server:
         FaceRecoClient("good-key", server.base_url).create_group("from-the-server")
-        with running_dashboard(tmp_path / "dashboard") as base:
+        allowed = {"FACERECO_ALLOWED_SERVERS": server.base_url}  # the operator's list; a visitor picks from it
+        with running_dashboard(tmp_path / "dashboard", allowed) as base:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/groups")
             wait_until_idle(page)
             assert page.get_by_text("from-the-server").count() == 0
-            started = time.monotonic()
+            # an address the operator did not allow: one sentence, no connection (the server's log stays empty)
+            _use_server(page, "http://169.254.169.254", "good-key")
+            refused = page.locator('[data-testid="stAlertContentError"]').first.locator("p").inner_text()
+            assert "servers its operator allowed" in refused and server.base_url in refused, refused
+            page.get_by_label("Appkey").fill("")
             _use_server(page, server.base_url, "wrong-key")
-            assert time.monotonic() - started < 8, "a refused appkey must not wait for retries"
+            settled_calls(server)
+            # one call told the dashboard the appkey is refused; nothing else was sent with it
+            assert server.log().count("-> -41000") == 1, server.log()
             errors = page.locator('[data-testid="stAlertContentError"]')
             assert errors.count() >= 1
             sentence = errors.first.locator("p").inner_text()
@@ -188,10 +195,13 @@ def test_language_follows_the_browser_and_the_switch(browser, tmp_path: Path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ja-JP")
         page.goto(base)
         wait_until_idle(page)
+        # a loaded machine may still be drawing the first run: wait for the heading, then count it
+        page.get_by_role("heading", name="顔認識ダッシュボード").wait_for(timeout=60_000)
         assert page.get_by_role("heading", name="顔認識ダッシュボード").count() == 1
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name="한국어").click()
         wait_until_idle(page)
+        page.get_by_role("heading", name="얼굴 인식 대시보드").wait_for(timeout=60_000)
         assert page.get_by_role("heading", name="얼굴 인식 대시보드").count() == 1
         assert page.locator('[data-testid="stSidebarNav"]').get_by_text("얼굴 검색").count() == 1
 

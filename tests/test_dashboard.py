@@ -278,3 +278,69 @@ def test_the_url_box_never_reads_a_file_on_this_machine(typed: str, astronaut_pa
     assert [e.value for e in at.error] == ["Enter an http(s) URL (ports 80, 443 or 10000-12000)."]
     assert at.button(key="detect-run").disabled  # nothing to send
     assert calls_made(at) == before and "detect-result" not in at.session_state
+
+
+@pytest.fixture()
+def photo_server(astronaut_path: Path):
+    """The astronaut served on 127.0.0.1 (an allowed port), and the app's engine told it may fetch from there."""
+    import dataclasses
+    import http.server
+    import threading
+
+    from .servers import free_allowed_port
+
+    body = astronaut_path.read_bytes()
+
+    class Photo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_allowed_port()), Photo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    service = local_transport().engine.service
+    strict = service.url_policy
+    service.url_policy = dataclasses.replace(strict, allow_private_hosts=True)  # as `serve --allow-private-urls`
+    yield f"http://127.0.0.1:{server.server_address[1]}/astronaut.png"
+    service.url_policy = strict
+    server.shutdown()
+
+
+def test_an_image_given_by_url_is_drawn_with_its_boxes(photo_server: str):
+    at = open_page("pages/detect.py")
+    at.radio(key="detect-source").set_value("url").run()
+    at.text_input(key="detect-url").input(photo_server).run()
+    at.button(key="detect-run").click().run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value.startswith("1 face(s)")
+    assert not [c.value for c in at.caption if "cannot be drawn" in c.value]
+    assert len(at.get("download_button")) == 1  # the annotated PNG: drawn from the fetched image
+
+
+def test_a_preset_appkey_goes_only_to_its_own_server(monkeypatch):
+    """The operator's appkey is for the server it was configured with: a base URL typed in the sidebar gets none."""
+    from facereco.ui.session import CLOUD, SERVER, preset_appkey_for
+
+    monkeypatch.setenv("FACERECO_APPKEY", "operator-key")
+    monkeypatch.setenv("FACERECO_BASE_URL", "http://127.0.0.1:10080")
+    assert preset_appkey_for(SERVER, "http://127.0.0.1:10080/") == "operator-key"
+    assert preset_appkey_for(SERVER, "http://127.0.0.1:10081") is None
+    assert preset_appkey_for(SERVER, "https://attacker.example") is None
+    assert preset_appkey_for(CLOUD, "http://127.0.0.1:10080") is None
+
+
+def test_another_server_must_be_one_the_operator_allowed(monkeypatch):
+    from facereco.ui.session import base_url_problem
+
+    monkeypatch.delenv("FACERECO_BASE_URL", raising=False)
+    monkeypatch.setenv("FACERECO_ALLOWED_SERVERS", "https://faces.internal.example, http://10.0.0.5:10080")
+    for allowed in ("http://127.0.0.1:10080", "https://faces.internal.example/", "http://10.0.0.5:10080"):
+        assert base_url_problem(allowed) is None, allowed
+    for refused in ("http://169.254.169.254", "http://127.0.0.1:6379", "https://faces.internal.example.evil.test"):
+        assert "operator allowed" in (base_url_problem(refused) or ""), refused

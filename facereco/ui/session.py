@@ -77,6 +77,14 @@ def configured_backend() -> Backend:
     return Backend(CLOUD if base_url.rstrip("/") == CLOUD_BASE_URL.rstrip("/") else SERVER, appkey, base_url)
 
 
+def preset_appkey_for(kind: str, base_url: str) -> str | None:
+    """The operator's preset appkey, for the backend it was configured for only: never sent to a base URL
+    a visitor typed (that would hand the key to whatever host they name)."""
+    preset = configured_backend()
+    same_server = preset.kind == kind and _normal_url(preset.base_url) == _normal_url(base_url)
+    return preset.appkey if same_server else None
+
+
 def current_backend() -> Backend:
     """This browser session's choice (the sidebar's), the configured preset until one is made."""
     if BACKEND_KEY not in st.session_state:
@@ -92,13 +100,37 @@ def choose_backend(backend: Backend) -> None:
             st.session_state.pop(key, None)
 
 
+SERVE_DEFAULT_URL = "http://127.0.0.1:10080"  # `python -m facereco serve` / `make serve`
+
+
+def _normal_url(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def allowed_servers() -> list[str]:
+    """The servers a visitor may pick under *Another server*: `make serve`'s address, the preset
+    FACERECO_BASE_URL, and the operator's FACERECO_ALLOWED_SERVERS (comma-separated base URLs).
+
+    A base URL typed in a browser is hostile: letting it name any address would make this dashboard
+    connect wherever a visitor says (an internal service, a cloud metadata address), so only these."""
+    listed = (_secret("FACERECO_ALLOWED_SERVERS") or "").split(",")
+    preset = _secret("FACERECO_BASE_URL")
+    urls = [SERVE_DEFAULT_URL, *([preset] if preset else []), *listed]
+    cloud = _normal_url(CLOUD_BASE_URL)  # the cloud is its own choice, with its own appkey field
+    return list(dict.fromkeys(_normal_url(u) for u in urls if u.strip() and _normal_url(u) != cloud))
+
+
 def base_url_problem(url: str) -> str | None:
-    """One sentence if ``url`` cannot be a server's base URL (http or https, a host, nothing else)."""
+    """One sentence if ``url`` cannot be used as a server's base URL: not http(s), or not one the operator allowed."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return _("The base URL must start with http:// or https:// and name a host.")
     if parts.username or parts.password or parts.query or parts.fragment:
         return _("The base URL may not carry a user name, a password, a query or a fragment.")
+    if _normal_url(url) not in allowed_servers():
+        return _("This dashboard connects only to the servers its operator allowed: {servers}.").format(
+            servers=", ".join(allowed_servers())
+        )
     return None
 
 

@@ -90,6 +90,15 @@ def _estimate(path: Path) -> int | None:
     return cost if cost <= DECODE_BUDGET_BYTES and len(data) <= MAX_IMAGE_BYTES else None
 
 
+def _decode_in_fresh_process(path: Path) -> tuple[float, object]:
+    """(MB of peak RSS decode_image added, [width, height] decoded or the exception's class name)."""
+    return peak_added(
+        f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
+        "try:\n    d = decode_image(data)\n    _result = [d.width, d.height]\n"
+        "except Exception as error:\n    _result = type(error).__name__",
+    )
+
+
 def worst_accepted(folder: Path) -> None:
     """Per kind of costly image: the largest square side decode_image accepts (50 px steps), measured."""
     starts = {
@@ -108,10 +117,7 @@ def worst_accepted(folder: Path) -> None:
             if estimate is not None:
                 break
             side -= 50
-        added_mb, sizes = peak_added(
-            f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
-            "d = decode_image(data)\n_result = [d.width, d.height]",
-        )
+        added_mb, sizes = _decode_in_fresh_process(path)
         print(
             f"  {kind:24s} {side}x{side} ({path.stat().st_size:>9,} bytes) -> {sizes[0]}x{sizes[1]}: "
             f"+{added_mb:6.1f} MB peak RSS (estimated {estimate / 1e6:5.1f} MB; {side + 50} px is refused)"
@@ -126,10 +132,7 @@ def worst_accepted(folder: Path) -> None:
     for kind, side in refused.items():
         path = folder / f"refused-{kind}.{'png' if kind.startswith('png') else 'jpg'}"
         _save_kind(kind, side, path)
-        added_mb, message = peak_added(
-            f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
-            "try:\n    decode_image(data)\nexcept Exception as error:\n    _result = type(error).__name__",
-        )
+        added_mb, message = _decode_in_fresh_process(path)
         print(f"  {kind:24s} {side}x{side} ({path.stat().st_size:>9,} bytes): +{added_mb:6.1f} MB peak RSS, {message}")
 
 

@@ -30,6 +30,7 @@ from memory import peak_added  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from facereco.contract import MAX_IMAGE_BYTES  # noqa: E402
+from facereco.engine.images import DECODE_BUDGET_BYTES, decode_cost_bytes, open_drafted  # noqa: E402
 
 ASTRONAUT = Path(skimage.__file__).parent / "data" / "astronaut.png"
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -79,13 +80,8 @@ def _save_kind(kind: str, side: int, path: Path) -> None:
 
 def _estimate(path: Path) -> int | None:
     """The engine's estimated peak in bytes, or None when decode_image refuses the file before decoding."""
-    from facereco.engine.images import DECODE_BUDGET_BYTES, _scaled_size, decode_cost_bytes
-
     data = path.read_bytes()
-    image = Image.open(io.BytesIO(data))
-    original = image.size
-    if image.format in ("JPEG", "MPO"):
-        image.draft(image.mode, _scaled_size(original))
+    image, original = open_drafted(data)
     cost = decode_cost_bytes(image, original, data)
     return cost if cost <= DECODE_BUDGET_BYTES and len(data) <= MAX_IMAGE_BYTES else None
 

@@ -71,11 +71,7 @@ def decode_image(data: bytes) -> DecodedImage:
     """
     check_image_bytes(data)
     with _decoder_errors():
-        # formats=: a file that only starts like a PNG/JPEG (PhotoCD, say) is not handed to another decoder.
-        image = Image.open(io.BytesIO(data), formats=_ALLOWED_FORMATS)
-        original_size = image.size
-        if isinstance(image, JpegImageFile):  # MPO too
-            image.draft(image.mode, _scaled_size(original_size))
+        image, original_size = open_drafted(data)
         cost = _checked_decode_cost(image, original_size, data)
     with DECODING_MEMORY.hold(cost):
         with _decoder_errors():
@@ -91,6 +87,16 @@ def decode_image(data: bytes) -> DecodedImage:
         if orientation in _TRANSPOSE:
             image = image.transpose(_TRANSPOSE[orientation])
         return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
+
+
+def open_drafted(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """(the image opened, not decoded, set to decode a JPEG at reduced size; its original size)."""
+    # formats=: a file that only starts like a PNG/JPEG (PhotoCD, say) is not handed to another decoder.
+    image = Image.open(io.BytesIO(data), formats=_ALLOWED_FORMATS)
+    original_size = image.size
+    if isinstance(image, JpegImageFile):  # MPO too
+        image.draft(image.mode, _scaled_size(original_size))
+    return image, original_size
 
 
 class MemoryBudget:

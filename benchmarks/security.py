@@ -5,7 +5,8 @@
 Each figure is the peak RSS (VmHWM, reset after set-up) that one piece of work adds in a fresh
 process, so Pillow's, zlib's and numpy's C allocations count; models and inputs are loaded before
 the reset. The bound the engine promises is +150 MB per request; beside each figure is the bare
-physical work it compares to (a full Pillow decode, the size of what is read).
+physical work it compares to (a full Pillow decode, the size of what is read), and for the costly
+kinds of image (progressive and CMYK JPEGs, RGBA and palette PNGs) the largest one accepted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from memory import peak_added  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from facereco.contract import MAX_IMAGE_BYTES  # noqa: E402
+from facereco.engine.images import DECODE_BUDGET_BYTES, decode_cost_bytes, open_drafted  # noqa: E402
 
 ASTRONAUT = Path(skimage.__file__).parent / "data" / "astronaut.png"
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -56,6 +58,79 @@ data = open({str(path)!r}, "rb").read()
     print(f"  decode_image (draft at 1/2, then 2048 px)   +{engine_mb:6.1f} MB peak RSS")
     print(f"  bare full Pillow decode of 7000x7000 RGB    +{bare_mb:6.1f} MB peak RSS")
     print(f"  ratio engine / bare decode: {engine_mb / bare_mb:.2f}")
+
+
+def _kind_image(kind: str, side: int) -> Image.Image:
+    if kind.startswith("png"):
+        mode = "RGBA" if kind == "png-rgba" else "P"
+        return Image.new(mode, (side, side), 90 if mode == "P" else (90, 120, 150, 200))
+    photo = Image.open(ASTRONAUT).convert("RGB").resize((side, side), Image.Resampling.NEAREST)
+    return photo.convert("CMYK") if kind == "jpeg-cmyk-progressive" else photo
+
+
+def _save_kind(kind: str, side: int, path: Path) -> None:
+    image = _kind_image(kind, side)
+    if kind == "png-rgba":
+        image.save(path, "PNG")
+    elif kind == "png-palette-transparent":
+        image.save(path, "PNG", transparency=0)
+    else:
+        subsampling = 2 if kind == "jpeg-420-progressive" else 0
+        image.save(path, "JPEG", quality=10, progressive=True, subsampling=subsampling)
+
+
+def _estimate(path: Path) -> int | None:
+    """The engine's estimated peak in bytes, or None when decode_image refuses the file before decoding."""
+    data = path.read_bytes()
+    image, original = open_drafted(data)
+    cost = decode_cost_bytes(image, original, data)
+    return cost if cost <= DECODE_BUDGET_BYTES and len(data) <= MAX_IMAGE_BYTES else None
+
+
+def _decode_in_fresh_process(path: Path) -> tuple[float, object]:
+    """(MB of peak RSS decode_image added, [width, height] decoded or the exception's class name)."""
+    return peak_added(
+        f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
+        "try:\n    d = decode_image(data)\n    _result = [d.width, d.height]\n"
+        "except Exception as error:\n    _result = type(error).__name__",
+    )
+
+
+def worst_accepted(folder: Path) -> None:
+    """Per kind of costly image: the largest square side decode_image accepts (50 px steps), measured."""
+    starts = {
+        "jpeg-444-progressive": 3700,
+        "jpeg-420-progressive": 5800,
+        "jpeg-cmyk-progressive": 3400,
+        "png-rgba": 3350,
+        "png-palette-transparent": 3200,
+    }
+    print("\nLargest accepted image of each costly kind (square, largest side accepted in 50 px steps):")
+    for kind, side in starts.items():
+        path = folder / f"{kind}.{'png' if kind.startswith('png') else 'jpg'}"
+        while True:
+            _save_kind(kind, side, path)
+            estimate = _estimate(path)
+            if estimate is not None:
+                break
+            side -= 50
+        added_mb, sizes = _decode_in_fresh_process(path)
+        print(
+            f"  {kind:24s} {side}x{side} ({path.stat().st_size:>9,} bytes) -> {sizes[0]}x{sizes[1]}: "
+            f"+{added_mb:6.1f} MB peak RSS (estimated {estimate / 1e6:5.1f} MB; {side + 50} px is refused)"
+        )
+    refused = {
+        "jpeg-444-progressive": 9400,
+        "jpeg-cmyk-progressive": 5000,
+        "png-rgba": 5000,
+        "png-palette-transparent": 5000,
+    }
+    print("The review's cases, refused before decoding (-40000):")
+    for kind, side in refused.items():
+        path = folder / f"refused-{kind}.{'png' if kind.startswith('png') else 'jpg'}"
+        _save_kind(kind, side, path)
+        added_mb, message = _decode_in_fresh_process(path)
+        print(f"  {kind:24s} {side}x{side} ({path.stat().st_size:>9,} bytes): +{added_mb:6.1f} MB peak RSS, {message}")
 
 
 def zip_figures(folder: Path) -> None:
@@ -152,6 +227,7 @@ engine.handle("k", "compare", {{}}, {{"threshold": "1"}}, json.loads(raw))  # mo
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         large_jpeg(Path(folder))
+        worst_accepted(Path(folder))
         zip_figures(Path(folder))
         zip_listing_figures(Path(folder))
         largest_compare(Path(folder))

@@ -7,6 +7,7 @@ sent off this machine, and a refused connection is one that was never attempted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import http.server
@@ -31,7 +32,8 @@ from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ImageTooLarge, InvalidImageFormat, InvalidImageURL
+from facereco.engine.images import DECODING_MEMORY, decode_image, first_scan_components
+from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageFormat, InvalidImageURL
 from facereco.tuning import MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_LISTING_BYTES, ArchiveRefused, labeled_images
 
 from .memory import peak_added
@@ -78,8 +80,115 @@ def test_a_png_over_the_pixel_budget_is_refused_before_decoding(tmp_path: Path):
         f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
         "try:\n    decode_image(data)\nexcept Exception as error:\n    _result = f'{type(error).__name__}: {error}'",
     )
-    assert message.startswith("ImageTooLarge") and "6000x6000" in message
+    assert message.startswith("InvalidParam") and "6000x6000" in message  # -40000: the guide names no code
     assert added_mb < 20, f"refusing a 36 MP PNG added {added_mb:.0f} MB"
+
+
+def _hostile_image(path: Path, astronaut_path: Path) -> Path:
+    """The review's cases, named ``kind-WIDTHxHEIGHT.ext``; small files that decode big."""
+    kind, size = path.stem.split("-")
+    width, height = (int(side) for side in size.split("x"))
+    if kind.startswith("png"):
+        mode = {"pngrgba": "RGBA", "pngpalette": "P", "pngrgb": "RGB"}[kind]
+        image = Image.new(mode, (width, height), 90 if mode == "P" else (90, 120, 150, 200)[: len(mode)])
+        image.save(path, **({"transparency": 0} if mode == "P" else {}))
+    else:
+        photo = Image.open(astronaut_path).convert("RGB").resize((width, height), Image.Resampling.NEAREST)
+        if kind == "cmyk":
+            photo = photo.convert("CMYK")
+        subsampling = 0 if kind in ("p444", "cmyk") else 2
+        photo.save(path, quality=10, progressive=True, subsampling=subsampling)
+    assert path.stat().st_size < MAX_IMAGE_BYTES
+    return path
+
+
+def _decode_in_fresh_process(path: Path) -> tuple[float, object]:
+    return peak_added(
+        f"from facereco.engine.images import decode_image\ndata = open({str(path)!r}, 'rb').read()",
+        "try:\n    image = decode_image(data)\n    _result = [image.width, image.height]\n"
+        "except Exception as error:\n    _result = f'{type(error).__name__}: {error}'",
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "p444-6000x6000.jpg",  # progressive: libjpeg buffers 216 MB of coefficients whatever the draft
+        "cmyk-5000x5000.jpg",  # progressive CMYK: 200 MB of coefficients
+        "pngrgba-5000x5000.png",  # 25 MP, but RGBA resizes through a premultiplied full-size copy
+        "pngpalette-5000x5000.png",  # 25 MP of palette with transparency: converted to RGBA first
+    ],
+)
+def test_images_whose_decoding_would_pass_150_mb_are_refused_before_decoding(tmp_path, astronaut_path, name):
+    added_mb, message = _decode_in_fresh_process(_hostile_image(tmp_path / name, astronaut_path))
+    assert isinstance(message, str) and message.startswith("InvalidParam"), message
+    assert added_mb < 20, f"refusing {name} added {added_mb:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    ("name", "decoded"),
+    [
+        ("p420-4032x3024.jpg", [2048, 1536]),  # a 12 MP phone photo, progressive
+        ("p444-3600x3600.jpg", [2048, 2048]),  # the largest accepted kinds, near the budget
+        ("cmyk-3200x3200.jpg", [2048, 2048]),
+        ("pngrgba-3250x3250.png", [2048, 2048]),
+        ("pngpalette-3100x3100.png", [2048, 2048]),
+    ],
+)
+def test_the_largest_accepted_images_of_each_kind_decode_under_150_mb(tmp_path, astronaut_path, name, decoded):
+    added_mb, sizes = _decode_in_fresh_process(_hostile_image(tmp_path / name, astronaut_path))
+    assert sizes == decoded
+    assert added_mb < PEAK_LIMIT_MB, f"decoding {name} added {added_mb:.0f} MB"
+
+
+def test_a_thumbnail_in_an_app_segment_does_not_make_a_baseline_jpeg_count_as_multi_scan(jpeg_7000px: Path):
+    """Only the main image's first scan decides: a 7000 px baseline JPEG is drafted, whatever its
+    APP1 holds (here a thumbnail's start-of-scan marker); counted as multi-scan it would be refused."""
+    photo = Image.open(jpeg_7000px)
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=60, exif=b"Exif\x00\x00" + b"\xff\xd8\xff\xda\x00\x08\x01" + bytes(64))
+    data = buffer.getvalue()
+    assert data.count(b"\xff\xda") == 2 and len(data) < MAX_IMAGE_BYTES
+    assert decode_image(data).original_size == (7000, 7000)
+
+
+def test_a_sequential_jpeg_with_a_scan_per_component_is_found_by_its_first_scan():
+    frame = b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03" + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    first_scan = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"  # Ns = 1 of the frame's 3 components
+    assert first_scan_components(b"\xff\xd8" + b"\xff\xe1\x00\x06\xff\xda\x03\x00" + frame + first_scan) == 1
+    assert first_scan_components(b"\xff\xd8" + frame) is None  # no scan reached: the caller assumes the worst
+
+
+def test_concurrent_decodes_wait_for_the_process_wide_decoding_memory(astronaut_path: Path):
+    """Each decode holds its estimated peak from DECODING_MEMORY (four worst cases): 40 requests at
+    once cannot each add their 150 MB."""
+    data = jpeg(Image.open(astronaut_path))
+    finished: list[object] = []
+    worker = threading.Thread(target=lambda: finished.append(decode_image(data)), daemon=True)
+    with DECODING_MEMORY.hold(DECODING_MEMORY.total):  # every byte taken, as by four large decodes
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive() and finished == [], "a decode ran while the decoding memory was all held"
+    worker.join(10)
+    assert len(finished) == 1 and DECODING_MEMORY.held == 0
+
+
+def test_a_phone_photo_with_an_mpf_block_is_decoded_at_reduced_size(tmp_path, astronaut_path):
+    photo = Image.open(astronaut_path).convert("RGB").resize((6000, 4500), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    photo.save(buffer, "MPO", quality=20, save_all=True, append_images=[photo.resize((600, 450))])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO" and buffer.tell() < MAX_IMAGE_BYTES
+    decoded = decode_image(buffer.getvalue())
+    assert (decoded.width, decoded.height, decoded.original_size) == (2048, 1536, (6000, 4500))
+
+
+def test_a_file_that_only_starts_like_a_jpeg_is_not_decoded_as_another_format():
+    # Kodak PhotoCD: Pillow would open it at 768x512 from any prefix; it is neither PNG nor JPEG.
+    photocd = b"\xff\xd8\xff\xe0" + bytes(2044) + b"PCD_" + bytes(2048 * 96 - 2052) + bytes(768 * 512 * 3 // 2)
+    assert len(photocd) < MAX_IMAGE_BYTES
+    with pytest.raises(InvalidImageFile) as raised:
+        decode_image(photocd)
+    assert raised.value.code == -45080
 
 
 @pytest.mark.slow
@@ -433,6 +542,12 @@ def test_dns_rebinding_cannot_steer_a_download_to_loopback(dns, connections, loo
         "[::ffff:127.0.0.1]",
         "[::ffff:93.184.215.14]",  # IPv4-mapped, even of a public address
         "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+        "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+        "[64:ff9b:1::a00:1]",  # local-use NAT64
+        "[::7f00:1]",  # IPv4-compatible 127.0.0.1
+        "[::ffff:0:7f00:1]",  # SIIT IPv4-translated 127.0.0.1
+        "[fec0::1]",  # site-local
         "169.254.169.254",
         "[fe80::1]",
         "10.1.2.3",
@@ -494,6 +609,52 @@ def test_pinned_connections_keep_the_host_name_at_every_hop(dns, connections, lo
     assert fetch_image_url(f"http://first.example.test:{port}/hop", UrlPolicy(total_timeout=5)) == tiny_png
     assert _RecordingHandler.hosts == [f"first.example.test:{port}", f"second.example.test:{port}"]
     assert connections == [PUBLIC, PUBLIC]
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[Callable[[bytes, bytes], int]]:
+    """A loopback server that sends ``head`` at once, then ``trickle`` one byte every 0.5 s (as the
+    reviewer's slow server did); it returns the port."""
+    listeners: list[socket.socket] = []
+
+    def start(head: bytes, trickle: bytes) -> int:
+        listener = socket.create_server(("127.0.0.1", free_allowed_port()))
+        listeners.append(listener)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(head)
+                    for byte in trickle:
+                        connection.sendall(bytes([byte]))
+                        time.sleep(0.5)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return listener.getsockname()[1]
+
+    yield start
+    for listener in listeners:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "trickle"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"x" * 100),  # the body, byte by byte
+        (b"HTTP/1.1 200 OK\r\n\r\n", b"x" * 100),  # no Content-Length: the body ends when the socket shuts
+        (b"", b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100),  # the status line and headers, byte by byte
+    ],
+    ids=["body", "body-without-length", "headers"],
+)
+def test_one_deadline_holds_a_whole_download_however_slowly_it_trickles(trickling_server, head, trickle):
+    port = trickling_server(head, trickle)
+    started = time.monotonic()
+    with pytest.raises(ImageTimeout) as raised:
+        fetch_image_url(f"http://127.0.0.1:{port}/face.jpg", UrlPolicy(allow_private_hosts=True, total_timeout=2))
+    assert time.monotonic() - started < 3
+    assert raised.value.code == -45060
 
 
 def test_a_redirect_to_a_private_host_is_refused_without_a_connection(dns, connections, loopback_server):

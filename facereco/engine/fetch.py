@@ -7,7 +7,9 @@ Each hop of a download (the URL, then every redirect, ``max_redirects`` at most)
    or the URL is refused. Refused: loopback in any spelling (``127.1``, ``2130706433``,
    ``0177.0.0.1``, ``0x7f.0.0.1`` all resolve to 127.0.0.1), ``0.0.0.0`` and ``::``, private,
    shared (100.64/10), link-local (169.254/16, fe80::/10), multicast, reserved and documentation
-   ranges, and the IPv6 forms that embed an IPv4 address (``::ffff:a.b.c.d``, 6to4, Teredo);
+   ranges, and the IPv6 forms that embed an IPv4 address (``::ffff:a.b.c.d``, 6to4, Teredo,
+   NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, ``::a.b.c.d``, ``::ffff:0:a.b.c.d``) or a
+   site's own network (``fec0::/10``);
 3. a connection to the checked address only, pinned: a urllib3 pool whose host is that IP, sending
    the URL's own Host header and using the host name for TLS SNI and the certificate check. The
    name is never resolved a second time, so an answer that changes between the check and the
@@ -16,23 +18,29 @@ Each hop of a download (the URL, then every redirect, ``max_redirects`` at most)
 
 ``allow_private_hosts`` (``serve --allow-private-urls``) lifts rule 2 for local use, never rule 3.
 Bodies are read raw (``Accept-Encoding: identity``, no decompression), capped at MAX_IMAGE_BYTES,
-against one deadline for the whole download.
+against one deadline for the whole download: connecting, the TLS handshake, the status line, the
+headers and the body of every hop. A socket timeout alone cannot hold it (it restarts with every
+byte a slow server trickles), so a timer shuts the sockets down at the deadline (``_Deadline``),
+which wakes the blocked read; the download then answers -45060.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import certifi
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from facereco.contract import MAX_IMAGE_BYTES
-from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageURL
+from facereco.errors import ApiError, ImageTimeout, ImageTooLarge, InvalidImageURL
 from facereco.validation import check_image_url
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -51,10 +59,21 @@ class UrlPolicy:
     ca_certs: str | None = None  # PEM bundle trusted for https; None: certifi's (as requests uses)
 
 
+# IPv6 ranges that carry (or once carried) an IPv4 address or a site's own network, which
+# ``is_global`` calls global on Python 3.11: NAT64 (well-known and local-use), IPv4-compatible,
+# SIIT's IPv4-translated, and the deprecated site-local range.
+_EMBEDDING_IPV6 = tuple(
+    ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96", "fec0::/10")
+)
+
+
 def is_public_address(address: IpAddress) -> bool:
     """Globally routable unicast, and no IPv6 form that smuggles an IPv4 address."""
     if isinstance(address, ipaddress.IPv6Address) and (
-        address.ipv4_mapped is not None or address.sixtofour is not None or address.teredo is not None
+        address.ipv4_mapped is not None
+        or address.sixtofour is not None
+        or address.teredo is not None
+        or any(address in network for network in _EMBEDDING_IPV6)
     ):
         return False
     return address.is_global and not address.is_multicast
@@ -76,14 +95,27 @@ def checked_address(host: str, port: int, policy: UrlPolicy) -> str:
 
 def fetch_image_url(url: str, policy: UrlPolicy) -> bytes:
     """Download an image: allowed ports, public hosts, pinned connections, a deadline and a size cut-off."""
-    deadline = time.monotonic() + policy.total_timeout
+    with _Deadline(policy.total_timeout) as deadline:
+        try:
+            data = _follow(url, policy, deadline)
+        except (ApiError, HTTPError, OSError):
+            if deadline.expired:  # the failure is the shut-down socket: say what caused it
+                raise ImageTimeout(f"image download took over {policy.total_timeout:g} s") from None
+            raise
+        if deadline.expired:  # a body without Content-Length ends quietly when its socket is shut
+            raise ImageTimeout(f"image download took over {policy.total_timeout:g} s")
+        return data
+
+
+def _follow(url: str, policy: UrlPolicy, deadline: _Deadline) -> bytes:
+    """The download itself, hop by hop, each hop's socket under ``deadline``."""
     for _ in range(policy.max_redirects + 1):
         parts = urlsplit(check_image_url(url))
         port = parts.port or (443 if parts.scheme == "https" else 80)
         address = checked_address(parts.hostname or "", port, policy)
-        pool = _pinned_pool(parts, address, port, policy)
+        pool = _pinned_pool(parts, address, port, policy, deadline)
         try:
-            response = _get(pool, parts, policy, deadline)
+            response = _get(pool, parts, policy, deadline.at)
             try:
                 location = response.headers.get("location")
                 if response.status in REDIRECT_STATUSES and location:
@@ -91,18 +123,91 @@ def fetch_image_url(url: str, policy: UrlPolicy) -> bytes:
                     continue
                 if response.status != 200:
                     raise InvalidImageURL(f"image.url answered HTTP {response.status}")
-                return _read_capped(response, deadline, policy.total_timeout)
+                return _read_capped(response, deadline.at, policy.total_timeout)
             finally:
                 response.release_conn()
         finally:
+            deadline.forget_sockets()  # before the pool closes them: never shut down a reused descriptor
             pool.close()
     raise InvalidImageURL(f"image.url redirected more than {policy.max_redirects} times")
 
 
-def _pinned_pool(parts: SplitResult, address: str, port: int, policy: UrlPolicy) -> urllib3.HTTPConnectionPool:
+class _Deadline:
+    """One deadline for a whole download: at ``at`` every socket it watches is shut down.
+
+    Shutting a socket down (not closing it: the reading thread still owns it) makes a read that is
+    blocked in the kernel return at once, however slowly the server was trickling bytes.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        self.forget_sockets()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def forget_sockets(self) -> None:
+        with self._lock:
+            self._sockets.clear()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the peer
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, under any TLS layer
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """An HTTP connection whose socket is handed to a ``_Deadline`` as soon as it exists."""
+
+    def __init__(self, *args: object, deadline: _Deadline, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        self._deadline.watch(sock)  # before any TLS handshake, which a slow server can trickle too
+        return sock
+
+
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _pinned_pool(
+    parts: SplitResult, address: str, port: int, policy: UrlPolicy, deadline: _Deadline
+) -> urllib3.HTTPConnectionPool:
     """A one-connection pool to ``address``; for https, SNI and the certificate check use the host name."""
     if parts.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        return _WatchedHTTPSPool(
             address,
             port,
             maxsize=1,
@@ -111,8 +216,9 @@ def _pinned_pool(parts: SplitResult, address: str, port: int, policy: UrlPolicy)
             assert_hostname=parts.hostname,
             cert_reqs="CERT_REQUIRED",
             ca_certs=policy.ca_certs or certifi.where(),
+            deadline=deadline,
         )
-    return urllib3.HTTPConnectionPool(address, port, maxsize=1, retries=False)
+    return _WatchedHTTPPool(address, port, maxsize=1, retries=False, deadline=deadline)
 
 
 def _get(

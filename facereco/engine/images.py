@@ -7,22 +7,36 @@ trace. Nothing here keeps or writes the image.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 from facereco.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, ImageRef
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ImageTooLarge, InvalidImageFile, InvalidParam
+from facereco.errors import InvalidImageFile, InvalidParam
 from facereco.validation import check_image_bytes, decode_base64_image
 
-# A 3 MB PNG can still unpack to gigapixels: refuse past this many pixels before decoding.
-# 25 MP is 75 MB as RGB (100 MB as RGBA), which keeps one request's peak under +150 MB; a real
-# photo of that size does not fit in 3 MB as PNG, and a JPEG is decoded at reduced size (draft).
-MAX_DECODED_PIXELS = 25_000_000
+# A 3 MB file can still unpack to gigapixels: what decoding would take is estimated from the header
+# and refused past this, so one request's peak stays under +150 MB (measured: tests/test_security.py,
+# benchmarks/security.py). The estimate is in bytes, not pixels, because the mode decides the cost.
+DECODE_BUDGET_BYTES = 130_000_000
+
+# Peak bytes per decoded pixel, by PIL mode, measured (5000x5000 PNGs, 4095x4095 JPEGs): Pillow keeps
+# RGB, CMYK and LA in 4 bytes a pixel; the 2048 px resize adds its first pass; an alpha image is
+# premultiplied into a full-size copy before resizing; a palette image is converted to RGB(A) first.
+_PEAK_BYTES_PER_PIXEL = {"1": 3, "L": 3, "P": 7, "I;16": 5, "I;16B": 5, "I;16L": 5, "RGB": 7, "YCbCr": 7, "CMYK": 7}
+_PEAK_BYTES_ALPHA = 12  # RGBA, LA, PA, and any mode not listed
+_PEAK_BYTES_TRANSPARENT_PALETTE = 13  # P + tRNS: the palette image, its RGBA conversion, the premultiplied copy
+_PIL_BYTES_PER_PIXEL = 4  # what the decoded image itself holds (RGB is stored in 4 bytes)
+# Pillow's JPEG opener answers an MPO (a phone's JPEG with an MPF block) itself: decoded as a JPEG.
+_ALLOWED_FORMATS = ("PNG", "JPEG")
 
 
 @dataclass(frozen=True)
@@ -52,38 +66,142 @@ def decode_image(data: bytes) -> DecodedImage:
 
     A JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale still at least the 2048 px the
     contract scales it to anyway (``Image.draft``), so a 7000x7000 JPEG costs 3500x3500 pixels.
-    What the decoder would allocate is checked before anything is decoded.
+    What the decoder would allocate is estimated and checked before anything is decoded, then held
+    from ``DECODING_MEMORY`` while it decodes, so concurrent requests wait rather than pile up.
     """
     check_image_bytes(data)
+    with _decoder_errors():
+        image, original_size = open_drafted(data)
+        cost = _checked_decode_cost(image, original_size, data)
+    with DECODING_MEMORY.hold(cost):
+        with _decoder_errors():
+            image.load()
+            orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
+        if orientation in _SWAPS_SIDES:
+            original_size = (original_size[1], original_size[0])
+        if min(original_size) < MIN_IMAGE_SIDE:
+            width, height = original_size
+            raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
+        # Scale first, then turn and convert: every later copy is of the small image.
+        image = _fit_side(image)
+        if orientation in _TRANSPOSE:
+            image = image.transpose(_TRANSPOSE[orientation])
+        return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
+
+
+def open_drafted(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """(the image opened, not decoded, set to decode a JPEG at reduced size; its original size)."""
+    # formats=: a file that only starts like a PNG/JPEG (PhotoCD, say) is not handed to another decoder.
+    image = Image.open(io.BytesIO(data), formats=_ALLOWED_FORMATS)
+    original_size = image.size
+    if isinstance(image, JpegImageFile):  # MPO too
+        image.draft(image.mode, _scaled_size(original_size))
+    return image, original_size
+
+
+class MemoryBudget:
+    """Bytes shared by the threads of one process: ``hold(n)`` waits until n bytes are free."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.total)  # one request alone always gets to run
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + size <= self.total)
+            self.held += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= size
+                self._changed.notify_all()
+
+
+# The server answers up to 40 requests at once: at most four worst-case decodes run together.
+DECODING_MEMORY = MemoryBudget(4 * DECODE_BUDGET_BYTES)
+
+
+@contextlib.contextmanager
+def _decoder_errors() -> Iterator[None]:
+    """Pillow's failures as the contract's exceptions."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            original_size = image.size
-            if image.format == "JPEG":
-                image.draft(image.mode, _scaled_size(original_size))
-            width, height = image.size
-            if width * height > MAX_DECODED_PIXELS:
-                raise ImageTooLarge(
-                    f"image is {original_size[0]}x{original_size[1]} pixels; "
-                    f"the limit is {MAX_DECODED_PIXELS:,} decoded pixels"
-                )
-            image.load()
-            orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"image has too many pixels to decode safely ({exc})") from None
+        raise InvalidParam(f"image has too many pixels to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageFile(f"image does not decode: {exc}") from None
-    if orientation in _SWAPS_SIDES:
-        original_size = (original_size[1], original_size[0])
-    if min(original_size) < MIN_IMAGE_SIDE:
+
+
+def _checked_decode_cost(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:
+    """The estimated cost; refused (-40000: the guide names no code) past the memory budget."""
+    cost = decode_cost_bytes(image, original_size, data)
+    if cost > DECODE_BUDGET_BYTES:
         width, height = original_size
-        raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
-    # Scale first, then turn and convert: every later copy is of the small image.
-    image = _fit_side(image)
-    if orientation in _TRANSPOSE:
-        image = image.transpose(_TRANSPOSE[orientation])
-    return DecodedImage(np.ascontiguousarray(_to_rgb(image)), original_size)
+        raise InvalidParam(
+            f"image is {width}x{height} pixels ({image.mode}); decoding it would take about "
+            f"{cost // 1_000_000:,} MB, over the {DECODE_BUDGET_BYTES // 1_000_000} MB limit"
+        )
+    return cost
+
+
+def decode_cost_bytes(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:
+    """The peak memory decoding ``image`` (opened, drafted, not loaded) to 2048 px RGB is estimated to take."""
+    pixels = image.size[0] * image.size[1]
+    if image.mode == "P" and "transparency" in image.info:
+        per_pixel = _PEAK_BYTES_TRANSPARENT_PALETTE
+    else:
+        per_pixel = _PEAK_BYTES_PER_PIXEL.get(image.mode, _PEAK_BYTES_ALPHA)
+    cost = pixels * per_pixel
+    if isinstance(image, JpegImageFile) and _has_multiple_scans(image, data):
+        # libjpeg then keeps every DCT coefficient of the full-size image while the decoded (drafted)
+        # image is written: Image.draft shrinks only the latter.
+        cost = max(cost, _coefficient_bytes(image, original_size) + pixels * _PIL_BYTES_PER_PIXEL)
+    return cost
+
+
+def _has_multiple_scans(image: JpegImageFile, data: bytes) -> bool:
+    """Progressive, or sequential with fewer components in its first scan than the frame has (a
+    scan per component): either way libjpeg buffers the coefficients of the whole image."""
+    if image.info.get("progressive") or image.info.get("progression"):
+        return True
+    components_in_scan = first_scan_components(data)
+    return components_in_scan is None or components_in_scan < len(image.getbands())
+
+
+def first_scan_components(data: bytes) -> int | None:
+    """Ns of the main image's first start-of-scan segment (APPn, thumbnails in them, skipped by
+    length); None when the marker walk does not reach one (then the caller assumes the worst)."""
+    at = 2  # after SOI
+    while at + 4 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length field
+            at += 2
+            continue
+        if marker == 0xDA:
+            return data[at + 4]
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
+
+
+def _coefficient_bytes(image: JpegImageFile, size: tuple[int, int]) -> int:
+    """libjpeg's whole-image coefficient buffer: 64 coefficients x 2 bytes per 8x8 block per component."""
+    layers = getattr(image, "layer", None) or [("?", 1, 1, 0)] * len(image.getbands())
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    width, height = size
+    blocks = sum(-(-width * layer[1] // (8 * h_max)) * -(-height * layer[2] // (8 * v_max)) for layer in layers)
+    return blocks * 128
 
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose does).

@@ -344,3 +344,24 @@ def test_another_server_must_be_one_the_operator_allowed(monkeypatch):
         assert base_url_problem(allowed) is None, allowed
     for refused in ("http://169.254.169.254", "http://127.0.0.1:6379", "https://faces.internal.example.evil.test"):
         assert "operator allowed" in (base_url_problem(refused) or ""), refused
+
+
+def test_the_read_cache_keeps_listings_not_searches(tmp_path: Path):
+    """Lists are read once; a search by faceId (a GET as well, thousands of them when tuning) always travels."""
+    from facereco import FaceRecoClient
+    from facereco.engine.api import LocalEngine
+    from facereco.engine.synthetic import add_synthetic_group
+    from facereco.transport import LocalTransport
+    from facereco.ui.read_cache import ReadCachingTransport
+    from facereco.ui.recorder import RecordingTransport
+
+    engine = LocalEngine(tmp_path)
+    add_synthetic_group(engine, "people", 10)
+    recorder = RecordingTransport(LocalTransport(engine))
+    client = FaceRecoClient(transport=ReadCachingTransport(recorder))
+    face_id = client.list_faces("people").faces[0].face_id
+    client.list_faces("people")
+    assert len(recorder.exchanges) == 1  # the listing, once
+    first = client.search_by_face_id("people", face_id, threshold=1)
+    second = client.search_by_face_id("people", face_id, threshold=1)
+    assert len(recorder.exchanges) == 3 and first.match_face_count == second.match_face_count > 0

@@ -15,6 +15,9 @@ from typing import Any
 from facereco.transport import PreparedCall, Transport
 
 MAX_CACHED_READS = 256  # a session paging through a huge group must not grow memory without bound
+# The listings only: a search by faceId is a GET too, but it is what a person (or the tuning scorer,
+# thousands of times) asks for, and its answers are large.
+CACHED_CALLS = frozenset({"list_groups", "get_group", "list_faces"})
 
 
 def _request_key(call: PreparedCall) -> str:
@@ -40,7 +43,7 @@ class ReadCachingTransport:
         self._answers.clear()
 
     def send(self, call: PreparedCall) -> dict[str, Any]:
-        if call.endpoint.method != "GET":
+        if call.endpoint.name not in CACHED_CALLS:
             if not call.endpoint.retry_safe:  # a write: whatever was read may be stale now
                 self.clear()
             return self.inner.send(call)

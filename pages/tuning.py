@@ -7,6 +7,7 @@ per group state; the slider then recomputes every figure from sorted scores, wit
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,14 @@ checkpoints: dict[str, ScoringCheckpoint] = st.session_state.setdefault("tuning-
 cancel: threading.Event = st.session_state.setdefault("tuning-cancel-event", threading.Event())
 
 
-def show_progress(bar, step: ScoringProgress) -> None:
+PROGRESS_EVERY_S = 0.25  # one browser update per quarter second, not one per search (thousands of them)
+
+
+def show_progress(bar, step: ScoringProgress, shown: dict[str, float]) -> None:
+    now = time.monotonic()
+    if step.done < step.total and now - shown.get("at", 0.0) < PROGRESS_EVERY_S:
+        return
+    shown["at"] = now
     left = _(", about {seconds:,.0f} s left").format(seconds=step.remaining_s) if step.rate else ""
     text = _("{done:,}/{total:,} faces, {rate:.1f} faces/s").format(done=step.done, total=step.total, rate=step.rate)
     bar.progress(step.done / step.total, text=text + left)
@@ -104,7 +112,7 @@ if state not in cache:
         _("Searches at once"),
         min_value=1,
         max_value=MAX_WORKERS,
-        value=default_workers(session.configured_backend().is_local),
+        value=default_workers(session.current_backend().is_local),
         key="tuning-workers",
         help=_("Parallel searches against the backend; lower it if the cloud throttles."),
     )
@@ -112,12 +120,12 @@ if state not in cache:
     if st.button(_("Score this group") + resume, type="primary", key="tuning-score"):
         cancel.clear()
         st.button(_("Cancel"), key="tuning-cancel", on_click=cancel.set)
-        bar = st.progress(0.0, text=_("searching every face…"))
+        bar, shown = st.progress(0.0, text=_("searching every face…")), {}
         try:
             cache[state] = score_group(
                 client,
                 group,
-                lambda step: show_progress(bar, step),
+                lambda step: show_progress(bar, step, shown),
                 workers=workers,
                 checkpoint=checkpoint,
                 cancel=cancel,

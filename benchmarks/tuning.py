@@ -94,6 +94,12 @@ def lfw() -> None:
         add_labeled_vectors(client.transport.engine, "lfw-dev", labels, vectors)
         print(f"lfw-dev: {len(labels):,} faces (cached descriptors; photos without a face left out)")
         print(f"  bare numpy scan (all-pairs product + top-4096 per face): {bare_scan_s(vectors):.2f} s")
+        wall, cpu = time.perf_counter(), time.process_time()
+        plain = score_group(client, "lfw-dev")  # the client alone, as a script or the CLI scores
+        print(
+            f"  score_group through FaceRecoClient.local(), 1 at once: {time.perf_counter() - wall:.1f} s wall, "
+            f"{time.process_time() - cpu:.1f} s CPU, {describe(plain)}"
+        )
         os.environ["FACERECO_DATA_DIR"] = data_dir
         os.environ.pop("FACERECO_APPKEY", None)
         at = AppTest.from_file(APP, default_timeout=3600)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import orjson
 import requests
 from urllib3.exceptions import LocationValueError
 
@@ -152,7 +153,7 @@ class HttpTransport:
             )
         try:
             with collector_paused():  # a long search answer is tens of thousands of small objects
-                body = response.json()
+                body = orjson.loads(response.content)  # twice as fast as json on long answers
         except (ValueError, json.JSONDecodeError):
             raise BadResponse("the answer is not JSON", info, status=response.status_code) from None
         if not isinstance(body, dict) or not isinstance(body.get("header"), dict):

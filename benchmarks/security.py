@@ -148,7 +148,7 @@ def zip_figures(folder: Path) -> None:
 import tempfile
 from pathlib import Path
 from facereco import FaceRecoClient
-from facereco.tuning import enroll
+from facereco.labeled_sets import enroll
 client = FaceRecoClient.local(tempfile.mkdtemp(dir={str(folder)!r}))
 client.create_group("g")
 client.register_faces("g", {str(ASTRONAUT)!r})
@@ -181,7 +181,7 @@ def listing_only_zip(path: Path, entries: int) -> Path:
 
 def zip_listing_figures(folder: Path, entries: int = 3_000_000) -> None:
     archive = listing_only_zip(folder / "listing.zip", entries)
-    setup = f"import time, zipfile\nfrom facereco.tuning import count_labeled_images\npath = {str(archive)!r}"
+    setup = f"import time, zipfile\nfrom facereco.labeled_sets import count_labeled_images\npath = {str(archive)!r}"
     refused_mb, (refused_s, message) = peak_added(
         setup,
         "started = time.perf_counter()\ntry:\n    count_labeled_images(open(path, 'rb'))\n"

@@ -232,7 +232,8 @@ def http_client(data_dir: Path) -> Iterator[tuple[FaceRecoClient, int]]:
 
 def lfw_scoring() -> None:
     """lfw-dev's cached descriptors as a labeled group, scored through the client (threshold 1, limit 4096)."""
-    from facereco.tuning import labeled_external_id, score_group
+    from facereco.labeled_sets import labeled_external_id
+    from facereco.tuning import score_group
 
     cache = CACHE / "lfw-dev.npz"
     if not cache.exists():

@@ -81,7 +81,7 @@ def _labeled_set_client(args: argparse.Namespace):
 def _cmd_enroll(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from facereco.tuning import enroll
+    from facereco.labeled_sets import enroll
 
     client = _labeled_set_client(args)
     client.ensure_group(args.group)  # resuming: the group may be there already

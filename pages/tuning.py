@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from facereco.errors import FaceRecoError
+from facereco.labeled_sets import enroll
 from facereco.metrics import FmrTarget, Rates, ScoreSet, identification_rates, wilson_interval
 from facereco.tuning import (
     FMR_TARGETS,
@@ -23,7 +24,6 @@ from facereco.tuning import (
     ScoringCheckpoint,
     ScoringProgress,
     default_workers,
-    enroll,
     score_group,
 )
 from facereco.ui import session

@@ -34,7 +34,7 @@ from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_le
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.engine.images import DECODING_MEMORY, decode_image, first_scan_components
 from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageFormat, InvalidImageURL
-from facereco.tuning import MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_LISTING_BYTES, ArchiveRefused, labeled_images
+from facereco.labeled_sets import MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_LISTING_BYTES, ArchiveRefused, labeled_images
 
 from .memory import peak_added
 from .servers import free_allowed_port, running_server
@@ -346,7 +346,7 @@ def test_a_zip_bomb_is_refused_from_its_listing_in_bounded_memory(tmp_path: Path
     added_mb, message = peak_added(
         f"""
         from facereco import FaceRecoClient
-        from facereco.tuning import enroll
+        from facereco.labeled_sets import enroll
         client = FaceRecoClient.local({str(tmp_path)!r})
         client.create_group("bomb")
         data = open({str(zip_bomb)!r}, "rb").read()
@@ -389,7 +389,7 @@ def test_a_zip_with_an_absurd_listing_is_refused_before_it_is_read(tmp_path: Pat
     archive = listing_only_zip(tmp_path / "listing.zip", entries, name_bytes)
     added_mb, message = peak_added(
         f"""
-        from facereco.tuning import count_labeled_images
+        from facereco.labeled_sets import count_labeled_images
         data = open({str(archive)!r}, "rb").read()
         """,
         """
@@ -439,7 +439,7 @@ def test_zip_enrollment_holds_one_member_at_a_time(tmp_path: Path, astronaut_pat
     added_mb, report = peak_added(
         f"""
         from facereco import FaceRecoClient
-        from facereco.tuning import enroll
+        from facereco.labeled_sets import enroll
         client = FaceRecoClient.local({str(tmp_path / "data")!r})
         client.create_group("set")
         client.register_faces("set", {str(astronaut_path)!r})  # models loaded before the measure

@@ -20,16 +20,13 @@ from streamlit.testing.v1 import AppTest
 
 from facereco import FaceRecoClient
 from facereco.engine.synthetic import add_synthetic_group
+from facereco.labeled_sets import enroll, identity_of, labeled_external_id, labeled_images
 from facereco.transport import RetryPolicy
 from facereco.tuning import (
     FMR_TARGETS,
     ScoringCancelled,
     ScoringCheckpoint,
     ScoringProgress,
-    enroll,
-    identity_of,
-    labeled_external_id,
-    labeled_images,
     score_group,
     scoring_summary,
 )

@@ -15,8 +15,8 @@ import numpy as np
 
 from facereco.engine.api import LocalEngine
 from facereco.engine.store import load_synthetic_faces
+from facereco.labeled_sets import labeled_external_id
 from facereco.transport import LocalTransport
-from facereco.tuning import labeled_external_id
 
 DESCRIPTOR_SIZE = 128
 

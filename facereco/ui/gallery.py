@@ -14,7 +14,7 @@ from pathlib import Path
 
 from facereco.client import FaceRecoClient
 from facereco.errors import FaceRecoError
-from facereco.tuning import labeled_external_id
+from facereco.labeled_sets import labeled_external_id
 
 GALLERY_GROUP = "lfw-gallery"
 # Larger than any LFW identity's image count: the loader then checks (and fetches) its cache and stops

@@ -22,9 +22,9 @@ import streamlit as st
 from facereco.client import FaceRecoClient
 from facereco.contract import CLOUD_BASE_URL
 from facereco.errors import FaceRecoError
+from facereco.labeled_sets import labeled_external_id
 from facereco.samples import package_photo
 from facereco.transport import HttpTransport, LocalTransport, RetryPolicy, Transport
-from facereco.tuning import labeled_external_id
 from facereco.ui.i18n import _
 from facereco.ui.read_cache import ReadCachingTransport
 from facereco.ui.recorder import RecordingTransport

@@ -75,10 +75,12 @@ MAX_ARCHIVE_IMAGES = GROUP_QUOTA
 MAX_ARCHIVE_UNPACKED_BYTES = 2_000_000_000
 MAX_ARCHIVE_RATIO = 20
 # The listing itself is bounded too, from the end record, before zipfile reads it: zipfile keeps
-# ~470 bytes per entry, so the byte bound (256 per image: a 46-byte record, a name, the usual
-# extras) is what caps its memory, whatever entry count the end record claims.
+# ~360-470 bytes per entry, so the byte bound is what caps its memory, whatever entry count the end
+# record claims. A record is 46 bytes at least (empty names): 120 bytes per image (a record and a
+# 74-character path) still lists 100,000 real photos, and lets a listing of empty names hold at most
+# 260,000 entries (~95 MB) where 256 per image let 556,000 (~199 MB) through.
 MAX_ARCHIVE_ENTRIES = 2 * MAX_ARCHIVE_IMAGES  # images, and room for folders and stray files
-MAX_ARCHIVE_LISTING_BYTES = 256 * MAX_ARCHIVE_IMAGES
+MAX_ARCHIVE_LISTING_BYTES = 120 * MAX_ARCHIVE_IMAGES
 # What zipfile raises on a damaged archive: bad headers, lying offsets (ValueError: negative seek),
 # names flagged UTF-8 that are not (UnicodeDecodeError, a ValueError), truncation, bad deflate data.
 _DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error)
@@ -217,9 +219,12 @@ def _enroll_images(
     labeled_here: dict[str, str] = {}  # label -> the source it came from in this run
     for i, (identity, name, source_name, data) in enumerate(images, 1):
         external_id = labeled_external_id(identity, name)
-        if labeled_here.setdefault(external_id, source_name) != source_name:
-            # two sources, one label (e.g. alice/front/1.jpg and bob/front/1.jpg in a ZIP): never merge them
-            report.failed.append((source_name, f"gets the same label as {labeled_here[external_id]}"))
+        first = labeled_here.get(external_id)
+        labeled_here.setdefault(external_id, source_name)
+        if first is not None:  # this label was already given in this run: never merge two images
+            # two sources, one label (alice/front/1.jpg and bob/front/1.jpg), or one path twice in a ZIP
+            reason = "appears twice in the archive" if first == source_name else f"gets the same label as {first}"
+            report.failed.append((source_name, reason))
         elif external_id in existing:
             report.skipped += 1
         else:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +34,14 @@ from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.engine.images import DECODING_MEMORY, decode_image, first_scan_components
-from facereco.errors import ImageTimeout, ImageTooLarge, InvalidImageFile, InvalidImageFormat, InvalidImageURL
+from facereco.errors import (
+    ImageTimeout,
+    ImageTooLarge,
+    InvalidImageFile,
+    InvalidImageFormat,
+    InvalidImageURL,
+    InvalidParam,
+)
 from facereco.labeled_sets import MAX_ARCHIVE_ENTRIES, MAX_ARCHIVE_LISTING_BYTES, ArchiveRefused, labeled_images
 
 from .memory import peak_added
@@ -362,14 +370,17 @@ def test_a_zip_bomb_is_refused_from_its_listing_in_bounded_memory(tmp_path: Path
     assert added_mb < 20, f"refusing a ZIP bomb added {added_mb:.0f} MB"
 
 
-def listing_only_zip(path: Path, entries: int, name_bytes: int) -> Path:
-    """A ZIP that is nothing but a central directory of ``entries`` empty members, ZIP64 when needed."""
+def listing_only_zip(path: Path, entries: int, name_bytes: int, claimed: int | None = None) -> Path:
+    """A ZIP that is nothing but a central directory of ``entries`` empty members, ZIP64 when needed;
+    its end record says ``claimed`` entries (default: the truth)."""
     record = bytearray()
     for i in range(entries):
         name = f"p/{i:07d}".encode().ljust(name_bytes - 4, b"x") + b".txt"
         fields = (0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0)
         record += struct.pack("<IHHHHHHIIIHHHHHII", *fields) + name
-    if entries < 0xFFFF:
+    if claimed is not None:
+        end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, claimed, claimed, len(record), 0, 0)
+    elif entries < 0xFFFF:
         end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, entries, entries, len(record), 0, 0)
     else:
         end = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, entries, entries, len(record), 0)
@@ -401,6 +412,75 @@ def test_a_zip_with_an_absurd_listing_is_refused_before_it_is_read(tmp_path: Pat
     )
     assert message.startswith("ArchiveRefused: The ZIP lists"), message
     assert added_mb < 20, f"refusing a {entries:,}-entry listing added {added_mb:.0f} MB"
+
+
+@pytest.mark.slow
+def test_a_listing_that_lies_about_its_count_stays_within_the_memory_bound(tmp_path: Path):
+    """Records of 59 bytes filling the byte bound, the end record claiming one entry: whatever zipfile
+    then builds stays under +150 MB (the bound once let 434,000 such entries through, about +199 MB)."""
+    archive = listing_only_zip(tmp_path / "lying.zip", MAX_ARCHIVE_LISTING_BYTES // 59, 13, claimed=1)
+    added_mb, message = peak_added(
+        f"""
+        from facereco.labeled_sets import count_labeled_images
+        data = open({str(archive)!r}, "rb").read()
+        """,
+        """
+        try:
+            _result = f"counted {count_labeled_images(data)}"
+        except Exception as error:
+            _result = f"{type(error).__name__}: {error}"
+        """,
+    )
+    assert message == "counted 0" or message.startswith("ArchiveRefused"), message
+    assert added_mb < 150, f"a lying {MAX_ARCHIVE_LISTING_BYTES:,}-byte listing added {added_mb:.0f} MB"
+
+
+def test_one_path_twice_in_a_zip_is_reported_not_skipped(tmp_path: Path, astronaut_path: Path, grace_hopper_path: Path):
+    from facereco.labeled_sets import enroll
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: that is the point
+        archive.write(astronaut_path, "alice/1.png")
+        archive.write(grace_hopper_path, "alice/1.png")
+    client = FaceRecoClient.local(tmp_path)
+    client.create_group("twice")
+    report = enroll(client, "twice", buffer.getvalue())
+    assert (report.added, report.skipped) == (1, 0)
+    assert report.failed == [("alice/1.png", "appears twice in the archive")]
+
+
+def test_a_jpeg_of_absurdly_many_scans_is_refused_before_decoding(astronaut_path: Path):
+    """A progressive JPEG decodes one pass per scan: a file repeating its last scan past the limit is refused
+    (a 3 MB file of 32,901 scans once took 74 s of CPU); an ordinary progressive JPEG decodes."""
+    from facereco.engine.images import MAX_JPEG_SCANS
+
+    buffer = io.BytesIO()
+    Image.open(astronaut_path).convert("RGB").save(buffer, "JPEG", quality=80, progressive=True)
+    normal = buffer.getvalue()
+    assert decode_image(normal).width == 512
+    last_scan = normal[normal.rindex(b"\xff\xda") : -2]
+    hostile = normal[:-2] + last_scan * MAX_JPEG_SCANS + b"\xff\xd9"
+    with pytest.raises(InvalidParam, match="JPEG scans"):
+        decode_image(hostile)
+
+
+def test_png_text_is_not_inflated_past_a_few_megabytes(astronaut_path: Path):
+    """The engine reads no PNG text: chunks that would inflate to more than a few MB make the file refused
+    (Pillow's own limit let 64 MB per image through, outside any estimate); a small text chunk is fine."""
+    from PIL import PngImagePlugin
+
+    def png_with_text(chunks: int, size: int) -> bytes:
+        info = PngImagePlugin.PngInfo()
+        for i in range(chunks):
+            info.add_text(f"k{i}", "x" * size, zip=True)
+        out = io.BytesIO()
+        Image.open(astronaut_path).convert("RGB").save(out, "PNG", pnginfo=info)
+        return out.getvalue()
+
+    assert decode_image(png_with_text(1, 1000)).width == 512
+    with pytest.raises(InvalidImageFile):
+        decode_image(png_with_text(8, 900_000))  # 7.2 MB of text in a file of a few hundred KB
 
 
 def test_a_damaged_zip_is_refused_with_one_sentence():

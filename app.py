@@ -24,6 +24,7 @@ def page_titles() -> dict[str, tuple[str, str]]:
         "compare.py": (_("Compare"), ":material/compare:"),
         "search.py": (_("Search"), ":material/person_search:"),
         "verify.py": (_("Verify"), ":material/verified_user:"),
+        "live.py": (_("Live camera"), ":material/videocam:"),
         "groups.py": (_("Groups"), ":material/groups:"),
         "tuning.py": (_("Tuning"), ":material/tune:"),
     }

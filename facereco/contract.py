@@ -102,6 +102,15 @@ class ResultCode(IntEnum):
         return self.name
 
 
+# An image that must supply a face but holds none: the guide names no code, so -40000 with this message.
+NO_FACE_MESSAGE = "no face found in {field}"
+
+
+def is_no_face_message(result_code: int, message: str) -> bool:
+    """Whether a result is the contract's "this image holds no face" (search by image, compare, verify)."""
+    return result_code == ResultCode.InvalidParam and message.startswith(NO_FACE_MESSAGE.split("{", 1)[0])
+
+
 def header(code: ResultCode, message: str | None = None) -> dict[str, Any]:
     """The response body header the cloud sends for ``code``."""
     return {"isSuccessful": code >= 0, "resultCode": int(code), "resultMessage": message or code.message}

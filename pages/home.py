@@ -28,6 +28,7 @@ PURPOSES = {
     _("Compare"): _("one face against all faces of another photo, with a threshold slider"),
     _("Search"): _("a group searched by a photo or by a stored face, with the similarity distribution"),
     _("Verify"): _("is this photo the stored face? a verdict against the threshold"),
+    _("Live camera"): _("the browser's camera, each frame boxed and, with a group, named; calls rate-limited"),
     _("Groups"): _("create and delete groups, register faces in bulk, page through and export them"),
     _("Tuning"): _("which threshold? FMR / FNMR, DET and ROC, operating points from a labeled group"),
 }

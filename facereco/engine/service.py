@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, ImageRef, ResultCode
+from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, NO_FACE_MESSAGE, ImageRef, ResultCode
 from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
 from facereco.engine.index import GroupIndex, IndexCache
 from facereco.engine.similarity import similarity_from_distance, unit_distance
@@ -93,7 +93,7 @@ class FaceService:
         """Search, compare and verify use the largest recognisable face of their query image."""
         faces = analysed.recognisable()
         if not faces:
-            raise InvalidParam(f"no face found in {field}")
+            raise InvalidParam(NO_FACE_MESSAGE.format(field=field))
         return faces[0]
 
     def _embed(self, analysed: Analysed, face: DetectedFace) -> np.ndarray:

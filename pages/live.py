@@ -1,0 +1,111 @@
+"""Live: the browser's camera streamed to the app (streamlit-webrtc); every frame drawn with the last answer.
+
+The frame work is in ``facereco.ui.live`` (no Streamlit there: it runs on other threads). This page picks the
+settings, hands the session's client to the stream's worker, and shows the worker's figures every second.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from facereco.ui import session
+from facereco.ui.i18n import _
+from facereco.ui.live import LiveProcessor, LiveSettings, ice_servers
+from facereco.ui.threshold import CLOUD_DEFAULT, threshold_slider
+from facereco.ui.widgets import explain, group_picker
+
+session.require_router(__file__)
+st.title(_("Live camera"))
+client = session.client()  # captured in this run: the stream's worker thread must not call Streamlit
+VIDEO = {"width": {"ideal": 640}, "height": {"ideal": 480}}
+
+
+def call_interval() -> float:
+    """Seconds between call starts: 0 on the local engine (one call in flight, as fast as it answers);
+    on a server, a rate the visitor sets, one a second by default, since the cloud bills every call."""
+    if session.current_backend().is_local:
+        st.caption(_("Local engine: one call at a time, as fast as it answers."))
+        return 0.0
+    rate = st.number_input(
+        _("Calls per second (each one is billed)"), min_value=0.2, max_value=10.0, value=1.0, step=0.5,
+        key="live-rate",
+    )  # fmt: skip
+    return 1.0 / float(rate)
+
+
+def typed_ice_servers() -> list[dict[str, str]]:
+    """None by default (host candidates: one machine or one network); one STUN/TURN server for remote use."""
+    with st.expander(_("ICE server for remote use (STUN/TURN)")):
+        st.caption(
+            _(
+                "Not needed when the browser and this app share a machine or a network. For a remote browser, "
+                "give a STUN or TURN server it can reach; only the browser uses it."
+            )
+        )
+        url = st.text_input(_("STUN/TURN URL"), key="live-ice-url", placeholder="turn:turn.example.org:3478")
+        username = st.text_input(_("TURN user name"), key="live-ice-user")
+        credential = st.text_input(_("TURN password"), key="live-ice-credential", type="password")
+    try:
+        return ice_servers(url, username, credential)
+    except ValueError:
+        st.error(_("The ICE server must be a stun:, turn: or turns: URL such as turn:host:3478."))
+        return []
+
+
+def component_texts() -> dict[str, str]:
+    return {
+        "start": _("Start"),
+        "stop": _("Stop"),
+        "select_device": _("Select camera"),
+        "media_api_not_available": _("This browser cannot give a camera to web pages."),
+        "device_ask_permission": _("Allow this page to use the camera."),
+        "device_not_available": _("No camera found."),
+        "device_access_denied": _("Camera access was refused."),
+    }
+
+
+controls, output = st.columns([1, 2])
+with controls:
+    named = st.toggle(_("Name faces from a group"), key="live-named")
+    group = group_picker(client, "live-group") if named else None
+    threshold = threshold_slider("live-threshold", group) if group else CLOUD_DEFAULT
+    settings = LiveSettings(group, threshold, call_interval(), _("unknown"))
+    browser_ice = typed_ice_servers()
+
+with output:
+    context = webrtc_streamer(
+        key="live-stream",
+        mode=WebRtcMode.SENDRECV,
+        # no STUN/TURN on the server side: it never contacts an address a visitor typed
+        frontend_rtc_configuration={"iceServers": browser_ice},
+        server_rtc_configuration={"iceServers": []},
+        media_stream_constraints={"video": VIDEO, "audio": False},
+        video_processor_factory=lambda: LiveProcessor(client, settings),
+        async_processing=True,
+        translations=component_texts(),  # type: ignore[arg-type]
+    )
+    st.caption(
+        _(
+            "No picture? Check that the camera is connected and not used by another program, and that the "
+            "browser allows this page to use it."
+        )
+    )
+
+    @st.fragment(run_every=1.0 if context.state.playing else None)
+    def live_status() -> None:
+        """Every second while playing: the worker's figures; reads the processor, never the other way round."""
+        processor = context.video_processor
+        if not context.state.playing or processor is None:
+            return
+        processor.update(settings)
+        stats = processor.worker.stats()
+        rate, calls = st.columns(2)
+        rate.metric(_("Results per second"), f"{stats.results_per_second:.1f}")
+        calls.metric(_("Calls"), f"{stats.calls:,}")
+        if stats.error is not None:
+            st.error(explain(stats.error), icon=":material/error:")
+        if stats.result is not None:
+            st.text("\n".join(stats.result.summary(settings)) or _("No face in the picture."))
+
+    live_status()

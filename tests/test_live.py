@@ -1,0 +1,238 @@
+"""The Live page: its worker on the real local engine (rate limit, newest frame, stop, errors), its plain
+parts through AppTest, and the whole page in headless Chromium fed a fake camera from a clip of a package
+photo, against the local engine and against `python -m facereco serve` (whose access log shows the limit)."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facereco import FaceRecoClient
+from facereco.contract import FaceDetail, FaceMatch
+from facereco.errors import NotFoundGroupError
+from facereco.samples import package_photo
+from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
+from facereco.ui.live import LatestFrame, LiveResult, LiveSettings, LiveWorker, analyse, ice_servers, query_jpeg
+
+CLIP_SIZE = (640, 480)
+
+
+def astronaut_frame(size: tuple[int, int] = CLIP_SIZE) -> Image.Image:
+    """The astronaut's head and shoulders filling a 4:3 frame, as a webcam would show her."""
+    photo = Image.open(package_photo("astronaut")).convert("RGB")
+    return photo.crop((64, 0, 448, 288)).resize(size)
+
+
+def write_y4m(path: Path, frame: Image.Image, seconds: float = 3.0, fps: int = 12) -> Path:
+    """A YUV4MPEG2 clip (Chromium's fake camera reads these): full-range 4:2:0, as C420jpeg says.
+
+    Each frame shifts the picture by a pixel or two, so the stream is a moving picture, not one still."""
+    width, height = frame.size
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for index in range(round(seconds * fps)):
+            shifted = Image.new("RGB", frame.size)
+            shifted.paste(frame, (index % 3 - 1, 0))
+            y, cb, cr = (np.asarray(plane) for plane in shifted.convert("YCbCr").split())
+            out.write(b"FRAME\n" + y.tobytes())
+            for chroma in (cb, cr):
+                half = Image.fromarray(chroma).resize((width // 2, height // 2), Image.Resampling.BILINEAR)
+                out.write(np.asarray(half).tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_client(tmp_path_factory) -> FaceRecoClient:
+    """The local engine with the Home page's demo group (the same photos and labels)."""
+    from facereco.ui.session import demo_images
+
+    client = FaceRecoClient.local(tmp_path_factory.mktemp("live-engine"))
+    client.create_group("demo")
+    for external_id, data in demo_images():
+        client.register_faces("demo", data, external_image_id=external_id)
+    return client
+
+
+def offer_for(worker: LiveWorker, frame: Image.Image, seconds: float, fps: float = 30.0) -> int:
+    """Offer ``frame`` as a camera would, ``fps`` times a second for ``seconds``; how many were offered."""
+    offered, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        worker.offer(frame)
+        offered += 1
+        time.sleep(1 / fps)
+    return offered
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- the worker, on the real engine
+def test_one_call_names_the_astronaut_from_the_demo_group(demo_client: FaceRecoClient):
+    settings = LiveSettings(group="demo", threshold=90)
+    result = analyse(demo_client, astronaut_frame(), "demo")
+    assert result.searched and len(result.faces) == 1 and result.frame_size == CLIP_SIZE
+    assert result.identity(settings) == "astronaut"
+    assert result.summary(settings) == [f"1: astronaut {result.best_match.similarity:.1f}"]
+    assert result.colors(settings) == [MATCH_COLOR]
+    strict = LiveSettings(group="demo", threshold=100, unknown_label="?")
+    if result.best_match.similarity < 100:  # below the slider: "unknown", red
+        assert result.summary(strict) == ["1: ?"] and result.colors(strict) == [NO_MATCH_COLOR]
+
+
+def test_a_frame_without_a_face_is_a_result_not_an_error(demo_client: FaceRecoClient):
+    empty = Image.new("RGB", CLIP_SIZE, (90, 100, 110))
+    searched = analyse(demo_client, empty, "demo")
+    assert searched.faces == () and searched.summary(LiveSettings("demo")) == []
+    assert analyse(demo_client, empty, None).faces == ()
+
+
+def test_detect_without_a_group_boxes_every_face(demo_client: FaceRecoClient):
+    two = Image.new("RGB", (1280, 480))
+    two.paste(astronaut_frame(), (0, 0))
+    two.paste(
+        Image.open(package_photo("grace_hopper")).convert("RGB").resize((480, 600)).crop((0, 0, 480, 480)), (720, 0)
+    )
+    result = analyse(demo_client, two, None)
+    assert not result.searched and len(result.faces) == 2
+    assert [line.split(":")[0] for line in result.summary(LiveSettings())] == ["1", "2"]
+    assert Image.open(io.BytesIO(query_jpeg(two))).size == (640, 240)  # sent at most 640 wide
+
+
+def test_the_rate_limit_holds_with_many_frames_offered(demo_client: FaceRecoClient):
+    """Thirty frames a second for three seconds, at two calls a second: at most seven calls, half a second apart."""
+    worker = LiveWorker(demo_client, LiveSettings(group="demo", min_interval_s=0.5)).start()
+    try:
+        offered = offer_for(worker, astronaut_frame(), 3.0)
+        wait_for(lambda: worker.stats().calls == len(worker.spans()))  # the last call has answered
+    finally:
+        assert worker.stop()
+    starts = [start for start, _end in worker.spans()]
+    assert offered > 60 and 3 <= len(starts) <= 7, (offered, starts)
+    assert min(np.diff(starts)) >= 0.5, np.diff(starts)
+    assert worker.stats().result.identity(LiveSettings("demo")) == "astronaut"
+
+
+def test_local_pace_is_one_call_at_a_time(demo_client: FaceRecoClient):
+    """No interval (the local engine): the next call starts only after the last one answered."""
+    worker = LiveWorker(demo_client, LiveSettings(group=None)).start()
+    try:
+        offer_for(worker, astronaut_frame(), 2.0)
+        wait_for(lambda: worker.stats().calls == len(worker.spans()))
+    finally:
+        assert worker.stop()
+    spans = worker.spans()
+    assert len(spans) >= 3
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+    assert worker.stats().results_per_second > 0
+
+
+def test_the_newest_frame_wins(demo_client: FaceRecoClient):
+    """Frames offered while the worker waits out its interval: only the last is sent."""
+    worker = LiveWorker(demo_client, LiveSettings(group=None, min_interval_s=1.5)).start()
+    try:
+        worker.offer(astronaut_frame())
+        wait_for(lambda: worker.result is not None)
+        for size in ((320, 240), (400, 300), (480, 360)):  # inside the 1.5 s wait: each replaces the last
+            worker.offer(astronaut_frame(size))
+        wait_for(lambda: worker.result.frame_size != CLIP_SIZE)
+        assert worker.result.frame_size == (480, 360)
+        assert worker.stats().calls == 2
+    finally:
+        worker.stop()
+
+
+def test_stop_joins_the_thread_and_no_call_follows(demo_client: FaceRecoClient):
+    worker = LiveWorker(demo_client, LiveSettings(group=None)).start()
+    worker.offer(astronaut_frame())
+    wait_for(lambda: worker.result is not None)
+    assert worker.stop() and not worker.running
+    calls = worker.stats().calls
+    offer_for(worker, astronaut_frame(), 0.5)
+    assert worker.stats().calls == calls
+
+
+def test_an_error_becomes_one_sentence_and_the_worker_backs_off(demo_client: FaceRecoClient):
+    from facereco.ui.widgets import explain
+
+    worker = LiveWorker(demo_client, LiveSettings(group="no-such-group")).start()
+    try:
+        offer_for(worker, astronaut_frame(), 1.2)
+        stats = worker.stats()
+        assert isinstance(stats.error, NotFoundGroupError) and stats.result is None
+        assert stats.calls <= 2, stats.calls  # 0.5 s, then 1 s: not a call per frame
+        sentence = explain(stats.error)
+        assert "-40030" in sentence and "\n" not in sentence and "Traceback" not in sentence
+        worker.settings = LiveSettings(group="demo")  # the page picked a group that exists: it recovers
+        offer_for(worker, astronaut_frame(), 2.5)
+        wait_for(lambda: worker.stats().error is None)
+        assert worker.stats().result.identity(LiveSettings("demo")) == "astronaut"
+    finally:
+        worker.stop()
+
+
+def test_the_mailbox_keeps_one_frame():
+    box = LatestFrame()
+    first, second = Image.new("RGB", (8, 8)), Image.new("RGB", (9, 9))
+    box.put(first)
+    box.put(second)
+    assert box.take(0.1) is second and box.take(0.05) is None
+    box.put(first)
+    box.close()
+    assert box.take(1.0) is None
+
+
+def test_a_result_is_drawn_only_on_frames_of_its_shape():
+    face = FaceDetail.model_validate({"bbox": {"x0": 0.4, "y0": 0.2, "x1": 0.6, "y1": 0.6}, "confidence": 0.99})
+    result = LiveResult((face,), (640, 480))
+    assert result.fits((1280, 960)) and result.fits((320, 240)) and not result.fits((1280, 720))
+    match = FaceMatch.model_validate(
+        {"face": {"faceId": "f" * 36, "imageId": "i" * 36, "externalImageId": "no-label.jpg",
+                  "bbox": face.bbox.model_dump(), "confidence": 99.0}, "similarity": 95.5}
+    )  # fmt: skip
+    labeled = LiveResult((face,), (640, 480), searched=True, best_match=match)
+    assert labeled.summary(LiveSettings(threshold=90)) == ["1: no-label.jpg 95.5"]  # no '<identity>:': all of it
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("", []),
+        ("stun:stun.example.org:3478", [{"urls": "stun:stun.example.org:3478"}]),
+        ("turns:relay.example.org:5349?transport=tcp", [{"urls": "turns:relay.example.org:5349?transport=tcp"}]),
+    ],
+)
+def test_ice_servers_accepts_stun_and_turn_urls(typed: str, expected: list):
+    assert ice_servers(typed) == expected
+
+
+@pytest.mark.parametrize(
+    "typed", ["http://example.org", "stun:", "turn:host:3478 extra", "file:///etc/passwd", "turn:a@b", "stun:h?x=1"]
+)
+def test_ice_servers_refuses_anything_else(typed: str):
+    with pytest.raises(ValueError):
+        ice_servers(typed)
+
+
+def test_turn_credentials_go_with_a_turn_url_only():
+    assert ice_servers("turn:relay.example.org", "user", "secret") == [
+        {"urls": "turn:relay.example.org", "username": "user", "credential": "secret"}
+    ]
+    assert ice_servers("stun:stun.example.org", "user", "secret") == [{"urls": "stun:stun.example.org"}]
+
+
+def test_the_clip_is_a_valid_yuv4mpeg2_file(tmp_path: Path):
+    clip = write_y4m(tmp_path / "clip.y4m", astronaut_frame(), seconds=0.5)
+    data = clip.read_bytes()
+    header, _, rest = data.partition(b"\n")
+    assert header == b"YUV4MPEG2 W640 H480 F12:1 Ip A1:1 C420jpeg"
+    frame_bytes = len(b"FRAME\n") + 640 * 480 * 3 // 2
+    assert len(rest) == 6 * frame_bytes and rest.count(b"FRAME\n") >= 6

@@ -73,7 +73,21 @@ with controls:
     settings = LiveSettings(group, threshold, call_interval(), _("unknown"))
     browser_ice = typed_ice_servers()
 
+def stream_possible() -> bool:
+    """Whether this run belongs to a browser session the stream can attach to (not so in a bare or AppTest
+    run, whose stand-in runtime has no session manager)."""
+    from streamlit_webrtc.session_info import get_this_session_info
+
+    try:
+        return get_this_session_info() is not None
+    except AttributeError:
+        return False
+
+
 with output:
+    if not stream_possible():
+        st.info(_("The camera stream needs a browser connected to this app."))
+        st.stop()
     context = webrtc_streamer(
         key="live-stream",
         mode=WebRtcMode.SENDRECV,

@@ -5,7 +5,9 @@ photo, against the local engine and against `python -m facereco serve` (whose ac
 from __future__ import annotations
 
 import io
+import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,31 +21,9 @@ from facereco.samples import package_photo
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
 from facereco.ui.live import LatestFrame, LiveResult, LiveSettings, LiveWorker, analyse, ice_servers, query_jpeg
 
-CLIP_SIZE = (640, 480)
+from .live_clip import CLIP_SIZE, astronaut_frame, write_y4m
 
-
-def astronaut_frame(size: tuple[int, int] = CLIP_SIZE) -> Image.Image:
-    """The astronaut's head and shoulders filling a 4:3 frame, as a webcam would show her."""
-    photo = Image.open(package_photo("astronaut")).convert("RGB")
-    return photo.crop((64, 0, 448, 288)).resize(size)
-
-
-def write_y4m(path: Path, frame: Image.Image, seconds: float = 3.0, fps: int = 12) -> Path:
-    """A YUV4MPEG2 clip (Chromium's fake camera reads these): full-range 4:2:0, as C420jpeg says.
-
-    Each frame shifts the picture by a pixel or two, so the stream is a moving picture, not one still."""
-    width, height = frame.size
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for index in range(round(seconds * fps)):
-            shifted = Image.new("RGB", frame.size)
-            shifted.paste(frame, (index % 3 - 1, 0))
-            y, cb, cr = (np.asarray(plane) for plane in shifted.convert("YCbCr").split())
-            out.write(b"FRAME\n" + y.tobytes())
-            for chroma in (cb, cr):
-                half = Image.fromarray(chroma).resize((width // 2, height // 2), Image.Resampling.BILINEAR)
-                out.write(np.asarray(half).tobytes())
-    return path
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +216,151 @@ def test_the_clip_is_a_valid_yuv4mpeg2_file(tmp_path: Path):
     assert header == b"YUV4MPEG2 W640 H480 F12:1 Ip A1:1 C420jpeg"
     frame_bytes = len(b"FRAME\n") + 640 * 480 * 3 // 2
     assert len(rest) == 6 * frame_bytes and rest.count(b"FRAME\n") >= 6
+
+
+# ---------------------------------------------------------------- the page, AppTest
+def test_the_page_renders_and_refuses_a_bad_ice_url(monkeypatch, tmp_path: Path):
+    from streamlit.testing.v1 import AppTest
+
+    from facereco.ui.session import local_transport
+
+    monkeypatch.setenv("FACERECO_DATA_DIR", str(tmp_path / "engine"))
+    monkeypatch.delenv("FACERECO_APPKEY", raising=False)
+    local_transport.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/live.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Live camera" and not at.error
+    at.text_input(key="live-ice-url").input("http://169.254.169.254/latest").run()
+    assert [e.value for e in at.error] == [
+        "The ICE server must be a stun:, turn: or turns: URL such as turn:host:3478."
+    ]
+    at.text_input(key="live-ice-url").input("turn:relay.example.org:3478").run()
+    assert not at.error and not at.exception
+    local_transport.clear()
+
+
+# ---------------------------------------------------------------- the page, in a real browser with a fake camera
+FAKE_CAMERA_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+ACCESS_LINE = re.compile(r"^(\S+ \S+) INFO facereco\.access: POST \S+/groups/demo/search -> 0 in (\d+) ms$", re.M)
+
+
+@pytest.fixture
+def camera_browser(tmp_path: Path):
+    """Chromium whose camera plays a clip of the astronaut (only this test's browser gets the fake camera)."""
+    from .browser import CHROMIUM, CHROMIUM_FLAGS, browser_missing_reason
+
+    reason = browser_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    clip = write_y4m(tmp_path / "clip.y4m", astronaut_frame())
+    flags = [*CHROMIUM_FLAGS, *FAKE_CAMERA_FLAGS, f"--use-file-for-fake-video-capture={clip}"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+        yield browser
+        browser.close()
+
+
+def start_live(page, base: str, calls_per_second: float | None = None) -> float:
+    """Open Live (in this browser session), name faces from the demo group, press Start; when it was pressed."""
+    from .browser import wait_until_idle
+
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Live camera").first.click()
+    page.get_by_role("heading", name="Live camera", exact=True).wait_for(timeout=120_000)
+    wait_until_idle(page)
+    if calls_per_second is not None:
+        page.get_by_label("Calls per second (each one is billed)").fill(str(calls_per_second))
+        page.get_by_label("Calls per second (each one is billed)").press("Enter")
+        wait_until_idle(page)
+    page.get_by_text("Name faces from a group").click()
+    wait_until_idle(page)
+    component = page.frame_locator('iframe[title*="webrtc"]')
+    component.get_by_role("button", name="Start").click()
+    return time.monotonic()
+
+
+def assert_named_within(page, pressed: float, seconds: float = 10.0) -> None:
+    line = page.locator('[data-testid="stText"]').filter(has_text="1: astronaut")
+    line.first.wait_for(timeout=seconds * 1000)
+    assert time.monotonic() - pressed <= seconds
+    similarity = float(line.first.inner_text().split()[-1])
+    assert 90 <= similarity <= 100
+
+
+def video_shows_a_match_box(page) -> bool:
+    """The annotated video itself: the match colour (green) in its frame, around the astronaut's face."""
+    shot = page.frame_locator('iframe[title*="webrtc"]').locator("video").first.screenshot()
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
+    green = np.array(Image.new("RGB", (1, 1), MATCH_COLOR).getpixel((0, 0)))
+    return int((np.abs(pixels - green).sum(axis=2) < 60).sum()) > 200
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_live_page_names_the_astronaut_on_the_local_engine(camera_browser, tmp_path: Path):
+    from .browser import running_dashboard, wait_until_idle
+
+    with running_dashboard(tmp_path / "data") as base:
+        page = camera_browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base)
+        wait_until_idle(page)
+        page.get_by_role("button", name="Build the demo group").click()
+        page.get_by_text("Group `demo` is ready").or_(page.get_by_text("Group demo is ready")).first.wait_for(
+            timeout=120_000
+        )
+        pressed = start_live(page, base)
+        assert_named_within(page, pressed)
+        page.wait_for_timeout(1500)
+        assert video_shows_a_match_box(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="Stop").click()
+        wait_until_idle(page)
+        assert page.locator('[data-testid="stText"]').filter(has_text="1: astronaut").count() == 0
+
+
+def call_starts(log: str) -> list[float]:
+    """When each search call began, from `serve`'s access log (written on answering, with the time it took)."""
+    starts = []
+    for stamp, took_ms in ACCESS_LINE.findall(log):
+        answered = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        starts.append(answered - int(took_ms) / 1000)
+    return starts
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_live_page_holds_the_rate_limit_against_a_server(camera_browser, tmp_path: Path):
+    """`serve` as *Another server*, two calls a second: its access log shows no two calls closer than that."""
+    from facereco.ui.session import demo_images
+
+    from .browser import running_dashboard, wait_until_idle
+    from .servers import running_server
+    from .test_browser import settled_calls
+
+    with running_server(tmp_path / "server", ["live-key"], "--log-level", "info") as server:
+        client = FaceRecoClient("live-key", server.base_url)
+        client.create_group("demo")
+        for external_id, data in demo_images():
+            client.register_faces("demo", data, external_image_id=external_id)
+        backend = {"FACERECO_APPKEY": "live-key", "FACERECO_BASE_URL": server.base_url}
+        with running_dashboard(tmp_path / "dashboard", backend) as base:
+            page = camera_browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base)
+            wait_until_idle(page)
+            pressed = start_live(page, base, calls_per_second=2)
+            assert_named_within(page, pressed)
+            page.wait_for_timeout(4000)
+            page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="Stop").click()
+            stopped = settled_calls(server)
+            starts = call_starts(server.log())
+            assert len(starts) >= 6, server.log()
+            gaps = np.diff(starts)
+            # the limit is between the client's call starts; the server sees them a few ms later or earlier
+            assert gaps.min() >= 0.5 - 0.08, gaps
+            assert len(starts) <= 2 * (starts[-1] - starts[0]) + 1.5, starts
+            page.wait_for_timeout(2000)
+            assert settled_calls(server) == stopped, "calls went on after Stop"
+            assert page.locator('[data-testid="stException"]').count() == 0

@@ -65,14 +65,6 @@ def component_texts() -> dict[str, str]:
     }
 
 
-controls, output = st.columns([1, 2])
-with controls:
-    named = st.toggle(_("Name faces from a group"), key="live-named")
-    group = group_picker(client, "live-group") if named else None
-    threshold = threshold_slider("live-threshold", group) if group else CLOUD_DEFAULT
-    settings = LiveSettings(group, threshold, call_interval(), _("unknown"))
-    browser_ice = typed_ice_servers()
-
 def stream_possible() -> bool:
     """Whether this run belongs to a browser session the stream can attach to (not so in a bare or AppTest
     run, whose stand-in runtime has no session manager)."""
@@ -83,6 +75,14 @@ def stream_possible() -> bool:
     except AttributeError:
         return False
 
+
+controls, output = st.columns([1, 2])
+with controls:
+    named = st.toggle(_("Name faces from a group"), key="live-named")
+    group = group_picker(client, "live-group") if named else None
+    threshold = threshold_slider("live-threshold", group) if group else CLOUD_DEFAULT
+    settings = LiveSettings(group, threshold, call_interval(), _("unknown"))
+    browser_ice = typed_ice_servers()
 
 with output:
     if not stream_possible():

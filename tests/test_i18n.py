@@ -17,8 +17,8 @@ from facereco.ui.session import local_transport
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 TRANSLATED = [language for language in i18n.LANGUAGES if language != i18n.DEFAULT_LANGUAGE]
-PAGES = ["pages/detect.py", "pages/compare.py", "pages/search.py", "pages/verify.py", "pages/groups.py",
-         "pages/tuning.py"]  # fmt: skip
+PAGES = ["pages/detect.py", "pages/compare.py", "pages/search.py", "pages/verify.py", "pages/live.py",
+         "pages/groups.py", "pages/tuning.py"]  # fmt: skip
 PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 

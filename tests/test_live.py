@@ -357,10 +357,12 @@ def test_live_page_holds_the_rate_limit_against_a_server(camera_browser, tmp_pat
             stopped = settled_calls(server)
             starts = call_starts(server.log())
             assert len(starts) >= 6, server.log()
-            gaps = np.diff(starts)
-            # the limit is between the client's call starts; the server sees them a few ms later or earlier
-            assert gaps.min() >= 0.5 - 0.08, gaps
-            assert len(starts) <= 2 * (starts[-1] - starts[0]) + 1.5, starts
+            # the limit holds between the client's call starts (the worker's own test checks those to the
+            # millisecond); the server sees each a little late when the machine is busy, so here: no more than
+            # two calls in any second (less 80 ms of scheduling), and no more than two a second overall
+            in_a_second = [sum(1 for t in starts if start <= t < start + 1.0 - 0.08) for start in starts]
+            assert max(in_a_second) <= 2, np.diff(starts)
+            assert len(starts) <= 2 * (starts[-1] - starts[0]) + 1.5, np.diff(starts)
             page.wait_for_timeout(2000)
             assert settled_calls(server) == stopped, "calls went on after Stop"
             assert page.locator('[data-testid="stException"]').count() == 0

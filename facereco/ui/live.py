@@ -21,7 +21,6 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -187,12 +186,9 @@ class _Record:
 class LiveWorker:
     """One thread per stream: takes the newest frame, calls the client (one call in flight), keeps the answer."""
 
-    def __init__(
-        self, client: FaceRecoClient, settings: LiveSettings, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, client: FaceRecoClient, settings: LiveSettings) -> None:
         self.settings = settings
         self._client = client
-        self._clock = clock
         self._mailbox = LatestFrame()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -229,7 +225,7 @@ class LiveWorker:
             return list(self._record.spans)
 
     def stats(self) -> LiveStats:
-        now = self._clock()
+        now = time.monotonic()
         with self._lock:
             record = self._record
             recent = sum(1 for _start, end in record.spans if end >= now - RATE_WINDOW_S)
@@ -240,13 +236,13 @@ class LiveWorker:
     def _run(self) -> None:
         next_start = 0.0
         while not self._stopping.is_set():
-            if self._stopping.wait(max(0.0, next_start - self._clock())):
+            if self._stopping.wait(max(0.0, next_start - time.monotonic())):
                 return
             frame = self._mailbox.take(timeout=0.5)
             if frame is None:
                 continue
             settings = self.settings
-            started = self._clock()
+            started = time.monotonic()
             next_start = started + settings.min_interval_s
             with self._lock:
                 self._record.calls += 1
@@ -255,11 +251,11 @@ class LiveWorker:
             try:
                 result = analyse(self._client, frame, settings.group)
             except Exception as error:  # noqa: BLE001 - a dead thread would freeze the last result on screen
-                next_start = max(next_start, self._clock() + self._failed(error))
+                next_start = max(next_start, time.monotonic() + self._failed(error))
                 continue
             with self._lock:
                 self._record.result, self._record.error, self._record.failures_in_a_row = result, None, 0
-                self._record.spans.append((started, self._clock()))
+                self._record.spans.append((started, time.monotonic()))
 
     def _failed(self, error: Exception) -> float:
         """Keep the error for the page; the pause before the next call (doubling, up to ``BACKOFF_MAX_S``)."""

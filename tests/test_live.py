@@ -357,11 +357,11 @@ def test_live_page_holds_the_rate_limit_against_a_server(camera_browser, tmp_pat
             stopped = settled_calls(server)
             starts = call_starts(server.log())
             assert len(starts) >= 6, server.log()
-            # the limit holds between the client's call starts (the worker's own test checks those to the
-            # millisecond); the server sees each a little late when the machine is busy, so here: no more than
-            # two calls in any second (less 80 ms of scheduling), and no more than two a second overall
-            in_a_second = [sum(1 for t in starts if start <= t < start + 1.0 - 0.08) for start in starts]
-            assert max(in_a_second) <= 2, np.diff(starts)
+            # the limit holds between the client's call starts (the worker's own test checks those exactly);
+            # the server sees a start up to ~0.1 s late when the machine is busy, so here: never three calls
+            # within 0.8 s (without the limit, three come within 0.35 s), and no more than two a second overall
+            in_a_window = [sum(1 for t in starts if start <= t < start + 0.8) for start in starts]
+            assert max(in_a_window) <= 2, np.diff(starts)
             assert len(starts) <= 2 * (starts[-1] - starts[0]) + 1.5, np.diff(starts)
             page.wait_for_timeout(2000)
             assert settled_calls(server) == stopped, "calls went on after Stop"

@@ -117,12 +117,13 @@ def test_local_pace_is_one_call_at_a_time(demo_client: FaceRecoClient):
 
 def test_the_newest_frame_wins(demo_client: FaceRecoClient):
     """Frames offered while the worker waits out its interval: only the last is sent."""
-    worker = LiveWorker(demo_client, LiveSettings(group=None, min_interval_s=1.5)).start()
+    worker = LiveWorker(demo_client, LiveSettings(group=None, min_interval_s=3.0)).start()
     try:
         worker.offer(astronaut_frame())
         wait_for(lambda: worker.result is not None)
-        for size in ((320, 240), (400, 300), (480, 360)):  # inside the 1.5 s wait: each replaces the last
+        for size in ((320, 240), (400, 300), (480, 360)):  # inside the 3 s wait: each replaces the last
             worker.offer(astronaut_frame(size))
+        assert time.monotonic() - worker.spans()[0][0] < 3.0, "the first call took the whole interval"
         wait_for(lambda: worker.result.frame_size != CLIP_SIZE)
         assert worker.result.frame_size == (480, 360)
         assert worker.stats().calls == 2

@@ -316,6 +316,10 @@ def test_live_page_names_the_astronaut_on_the_local_engine(camera_browser, tmp_p
         assert_named_within(page, pressed)
         page.wait_for_timeout(1500)
         assert video_shows_a_match_box(page)
+        shown = page.locator('[data-testid="stMetric"]').filter(has_text="Results per second").first.inner_text()
+        assert float(shown.split()[-1]) > 0, shown
+        calls = page.locator('[data-testid="stMetric"]').filter(has_text="Calls").first.inner_text()
+        assert int(calls.split()[-1].replace(",", "")) >= 2, calls
         assert page.locator('[data-testid="stException"]').count() == 0
         page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="Stop").click()
         wait_until_idle(page)

@@ -284,8 +284,13 @@ def start_live(page, base: str, calls_per_second: float | None = None) -> float:
 
 
 def assert_named_within(page, pressed: float, seconds: float = 10.0) -> None:
+    """The page's result line names the astronaut within ``seconds`` of Start (the issue's bound)."""
     line = page.locator('[data-testid="stText"]').filter(has_text="1: astronaut")
-    line.first.wait_for(timeout=seconds * 1000)
+    try:
+        line.first.wait_for(timeout=seconds * 1000)
+    except Exception as timeout:  # say what the page showed instead
+        shown = page.locator('[data-testid="stMain"]').inner_text()
+        raise AssertionError(f"not named within {seconds:g} s; the page shows:\n{shown}") from timeout
     assert time.monotonic() - pressed <= seconds
     similarity = float(line.first.inner_text().split()[-1])
     assert 90 <= similarity <= 100

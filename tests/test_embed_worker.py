@@ -253,3 +253,21 @@ def test_hung_worker_times_out_and_is_killed(analyzer, six_faces, detected, one_
     assert_identical(hung.embed_all(six_faces, detected[:2]), one_by_one[:2])
     assert reaped(pid) and not worker.ready
     hung.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[sys.executable, "-c", "raise SystemExit(3)"], [str(Path(sys.executable).parent / "no-such-interpreter")]],
+    ids=["exits-at-once", "cannot-be-run"],
+)
+def test_worker_that_cannot_start_is_given_up(detected, six_faces, one_by_one, caplog, command: list[str]):
+    analyzer = FaceAnalyzer(embed_worker=True)
+    analyzer.embed_worker = worker = EmbedWorker(command)
+    with caplog.at_level(logging.WARNING, logger="facereco.engine"):
+        worker.start()
+        for _ in range(embed_worker.MAX_FAILURES + 1):
+            assert not worker.wait_ready()  # the announcement never comes: the handle lets the process go
+            assert_identical(analyzer.embed_all(six_faces, detected[:2]), one_by_one[:2])  # tries again
+    assert worker.disabled and worker.pid is None
+    warnings = [r.message for r in caplog.records if "embedding worker" in r.message]
+    assert len(warnings) == embed_worker.MAX_FAILURES and "in-process" in warnings[-1]

@@ -121,6 +121,7 @@ class _Launch:
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
         self.ready = threading.Event()
+        self.settled = threading.Event()  # announced, or given up on
         self.started = time.perf_counter()
         self.start_s: float | None = None
 
@@ -226,13 +227,12 @@ class EmbedWorker:
         """Start the process in the background unless it runs already; returns at once."""
         with self._state_lock:
             self._wanted = True
-            if self._launch is None and not self.disabled:
-                self._launch = self._spawn()
+            self._spawn_if_missing()
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> bool:
         """Block until the worker has loaded its network (for warm_up, benchmarks and tests)."""
         launch = self._launch
-        return launch is not None and launch.ready.wait(timeout) and self._launch is launch
+        return launch is not None and launch.settled.wait(timeout) and launch.ready.is_set() and self._launch is launch
 
     def accepting(self) -> bool:
         """Ready for a request now. When its process has failed, this starts the replacement in the
@@ -240,8 +240,8 @@ class EmbedWorker:
         if self.ready:
             return True
         with self._state_lock:
-            if self._wanted and self._launch is None and not self.disabled:
-                self._launch = self._spawn()
+            if self._wanted:
+                self._spawn_if_missing()
         return False
 
     def submit(self, chips: np.ndarray) -> PendingEmbedding | None:
@@ -269,15 +269,18 @@ class EmbedWorker:
             _stop_process(launch.process)
 
     # -------------------------------------------------------------- internals
-    def _spawn(self) -> _Launch:
+    def _spawn_if_missing(self) -> None:
+        """Under ``_state_lock``: start a process unless one runs or failures ran out."""
+        if self._launch is not None or self.disabled:
+            return
         package_root = Path(__file__).resolve().parents[2]  # so ``-m`` finds facereco installed or not
-        process = subprocess.Popen(
-            self._command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=package_root,
-        )
-        launch = _Launch(process)
+        try:
+            process = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=package_root)
+        except OSError as error:  # no processes left, interpreter gone: count it like a crash
+            self._failures += 1
+            log.warning("embedding worker could not start (%s); faces embed in-process", error)
+            return
+        launch = self._launch = _Launch(process)
         if self._finalizer is not None:
             self._finalizer.detach()
         # Reaps the process when this handle is collected or the interpreter exits.
@@ -285,7 +288,6 @@ class EmbedWorker:
         threading.Thread(
             target=self._await_announcement, args=(launch,), name="facereco-embed-worker-start", daemon=True
         ).start()
-        return launch
 
     def _await_announcement(self, launch: _Launch) -> None:
         timer = threading.Timer(START_TIMEOUT_S, launch.process.kill)
@@ -301,8 +303,9 @@ class EmbedWorker:
         if header is not None and HEADER.unpack(header) == (MAGIC, 0):
             launch.start_s = time.perf_counter() - launch.started
             launch.ready.set()
-        elif self._launch is launch:  # not stopped meanwhile
+        else:
             self._failed(launch, f"it did not start (exit code {launch.process.poll()})")
+        launch.settled.set()
 
     def _failed(self, launch: _Launch, reason: str) -> None:
         """Log once, stop that process; the next request starts a new one unless failures ran out."""

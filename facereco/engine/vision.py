@@ -211,11 +211,7 @@ class FaceAnalyzer:
         and start the embedding worker, returning once it is ready too."""
         if self.embed_worker is not None:
             self.embed_worker.start()
-        self._detector.get()
-        self._shape_predictor.get()
-        self._embedder.get()
-        if mask:
-            self._mask.get()
+        self._load_models(mask)
         if self.embed_worker is not None and not self.embed_worker.wait_ready():
             log.warning("the embedding worker did not start; faces embed in-process")
 
@@ -238,12 +234,16 @@ class FaceAnalyzer:
 
     def _warm_up_logged(self) -> None:
         try:
-            self._detector.get()
-            self._shape_predictor.get()
-            self._embedder.get()
-            self._mask.get()
+            self._load_models(mask=True)
         except Exception:  # the request that needs the model will raise it again, with context
             log.exception("background model loading failed")
+
+    def _load_models(self, mask: bool) -> None:
+        self._detector.get()
+        self._shape_predictor.get()
+        self._embedder.get()
+        if mask:
+            self._mask.get()
 
     @property
     def ready(self) -> bool:

@@ -248,6 +248,8 @@ class EmbedWorker:
         """Send ``chips`` (n x 150 x 150 x 3 uint8) and return once they are in the pipe; None when the
         worker is not ready, busy with another request, or fails to take them: embed in-process then."""
         launch = self._launch
+        if not 1 <= len(chips) <= MAX_CHIPS:  # more than a photo's faces: not worth a broken worker
+            return None
         if launch is None or not launch.ready.is_set() or not self._busy.acquire(blocking=False):
             return None
         pending = PendingEmbedding(self, launch, len(chips))

@@ -329,8 +329,11 @@ class FaceAnalyzer:
         pending = self._send_to_worker(rgb, faces[local_count:]) if local_count else None
         if pending is None:
             return [self.embed(rgb, f) for f in faces]
-        vectors = [self.embed(rgb, f) for f in faces[:local_count]]
-        remote = pending.result()  # None: the worker failed (it logged why); embed its share here
+        try:
+            vectors = [self.embed(rgb, f) for f in faces[:local_count]]
+        finally:
+            remote = pending.result()  # frees the worker for the next photo whatever happened here
+        # None: the worker failed (it logged why); its share embeds here
         return vectors + (remote if remote is not None else [self.embed(rgb, f) for f in faces[local_count:]])
 
     def _send_to_worker(self, rgb: np.ndarray, faces: list[DetectedFace]) -> PendingEmbedding | None:

@@ -29,7 +29,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -83,13 +83,18 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-# ------------------------------------------------------------------ the worker process
-def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    """Load the network, announce it, then answer requests until ``requests`` closes."""
+def load_embedder() -> Any:
+    """dlib's 128-d ResNet, from the ``face_recognition_models`` package (this process and the worker)."""
     import dlib
     import face_recognition_models as models
 
-    embedder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+    return dlib.face_recognition_model_v1(models.face_recognition_model_location())
+
+
+# ------------------------------------------------------------------ the worker process
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    """Load the network, announce it, then answer requests until ``requests`` closes."""
+    embedder = load_embedder()
     answers.write(HEADER.pack(MAGIC, 0))
     answers.flush()
     while (header := read_exact(requests, HEADER.size)) is not None:

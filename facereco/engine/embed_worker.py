@@ -282,7 +282,10 @@ class EmbedWorker:
             return
         package_root = Path(__file__).resolve().parents[2]  # so ``-m`` finds facereco installed or not
         try:
-            process = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=package_root)
+            # Its own session: a Ctrl-C meant for the server does not kill it mid-request (it exits on EOF).
+            process = subprocess.Popen(
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=package_root, start_new_session=True
+            )
         except OSError as error:  # no processes left, interpreter gone: count it like a crash
             self._failures += 1
             log.warning("embedding worker could not start (%s); faces embed in-process", error)

@@ -19,7 +19,13 @@ beside its latency; every latency is a median over ``--queries`` searches by fac
 - ``handle``: ``LocalEngine.handle``, the wire-level entry (argument checks, result header);
 - ``client``: ``FaceRecoClient.local()``, parsed into the contract's models (what the dashboard
   and the tuning scorer use);
-- ``http``: the same client over HTTP to ``python -m facereco serve`` on 127.0.0.1, same data.
+- ``http``: the same client over HTTP to ``python -m facereco serve`` on 127.0.0.1, same data:
+  each call's CPU is the client's plus the server process's (its threads' run time from
+  ``/proc``, to the nanosecond), also printed apart as ``http client`` and ``http server``.
+
+Each table is printed twice: with the paths taking turns call by call (the server then wakes from
+idle for every call while the in-process paths run back to back: see ``SPACING_MODES``), and with
+the same idle gap before every timed call.
 
 Then: lfw-dev (real descriptors from the benchmark cache) scored through the client with
 ``facereco.tuning.score_group``, and register throughput from a 1-face JPEG.
@@ -93,13 +99,13 @@ def build_group(client: FaceRecoClient, group_id: str, vectors: np.ndarray, labe
 
 Figure = tuple[float, float, int]  # median wall ms, median CPU ms, matches returned
 
-# How each timed call meets the machine. A process that has just slept pays for it: here the same
-# in-process search of 100,000 faces costs about 3.2 ms of CPU back to back and 4.6 ms right after
-# a 2 ms sleep (caches and the vCPU's state lost while idle). Taking turns, the in-process paths run
-# back to back in this process while the server sleeps between its calls, so the HTTP figure alone
-# carries that cost; after an equal idle gap before every timed call, every path carries it.
+# How each timed call meets the machine. A process that has just slept pays for it (caches and the
+# vCPU's state lost while idle): compare the in-process rows of the two tables. Taking turns, the
+# in-process paths run back to back in this process while the server sleeps between its calls, so
+# the HTTP figure alone carries that cost; after an equal idle gap before every timed call, every
+# path carries it.
 IDLE_GAP_S = 0.005
-CACHE_MODES = {
+SPACING_MODES = {
     "turns": "paths taking turns call by call (in-process paths back to back, the server woken from idle)",
     "idle": f"each timed call after {IDLE_GAP_S * 1000:g} ms idle (every path, in-process too, woken from idle)",
 }
@@ -194,7 +200,7 @@ def search_figures(size: int, queries: int, http: bool) -> None:
             return run
 
         cases = [(100, 1), (4096, 1), (100, 90)]
-        tables: dict[str, dict[str, dict[tuple[int, int], Figure]]] = {mode: {} for mode in CACHE_MODES}
+        tables: dict[str, dict[str, dict[tuple[int, int], Figure]]] = {mode: {} for mode in SPACING_MODES}
         with contextlib.ExitStack() as stack:
             remote, server_pid = stack.enter_context(http_client(data_dir)) if http else (None, None)
             for limit, threshold in cases:
@@ -222,7 +228,7 @@ def search_figures(size: int, queries: int, http: bool) -> None:
                     for name, figure in interleaved_medians(runs, queries, server_pid, gap).items():
                         figures.setdefault(name, {})[case] = figure
         for mode, figures in tables.items():
-            print_table(CACHE_MODES[mode], figures, cases)
+            print_table(SPACING_MODES[mode], figures, cases)
         figures = tables["turns"]
         for case in cases:
             on, off = figures["service"][case][1], figures["index"][case][1]

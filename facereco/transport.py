@@ -5,7 +5,8 @@ full jitter on 5xx, throttling (429) and connection failures, for calls that
 change nothing): with ``requests`` to the cloud or any named host, and with a
 bare ``urllib3`` connection pool to a server on a loopback address, where what
 ``requests`` adds per call (proxies, netrc and cookies from the environment,
-redirects) has nothing to do and costs a third of the client's time.
+redirects) has nothing to do: 0.4 ms of CPU a call, a third of the client's on a
+100-match search (``benchmarks/service.py``).
 ``LocalTransport`` hands the same call to the in-process engine, with no HTTP.
 Both return the raw response body; the client turns it into models or errors.
 """

@@ -104,8 +104,8 @@ def _answer(body: dict[str, Any]) -> JSONResponse:
 class _WireRoute(APIRoute):
     """A call of the contract: FastAPI documents it (OpenAPI, from ``openapi_extra``) and routes to it,
     but its handler takes the bare request and does its own reading (body cap, JSON limits, one value
-    per query name), so FastAPI's per-request dependency solving, with nothing to solve, is skipped:
-    a third of the server's fixed cost per call (``benchmarks/service.py``)."""
+    per query name), so FastAPI's per-request dependency solving, with nothing to solve, is skipped
+    (about 0.1 ms of the 0.6 ms the server spends on a call besides the engine's work)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         return self.endpoint

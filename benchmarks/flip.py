@@ -22,12 +22,11 @@ import numpy as np
 from datasets import CACHE, read_pairs, read_vector_cache, require_faces, write_vector_cache
 from vision import composite
 
+from facereco.engine.embed_worker import CHIP_PADDING, CHIP_SIDE
 from facereco.engine.images import decode_image
 from facereco.engine.similarity import unit_distance
 from facereco.engine.vision import shared_analyzer
 from facereco.metrics import equal_error_rate, threshold_for_fmr
-
-CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what dlib's compute_face_descriptor uses
 
 
 def mirrored_descriptor(rgb: np.ndarray, face) -> np.ndarray:
@@ -35,16 +34,17 @@ def mirrored_descriptor(rgb: np.ndarray, face) -> np.ndarray:
     import dlib
 
     analyzer = shared_analyzer()
-    chip = dlib.get_face_chip(rgb, face.shape, CHIP_SIZE, CHIP_PADDING)
-    lane = analyzer._lanes[0]
-    with lane.lock:
-        return np.asarray(lane.model.get().compute_face_descriptor(np.ascontiguousarray(chip[:, ::-1])), np.float32)
+    chip = dlib.get_face_chip(rgb, face.shape, CHIP_SIDE, CHIP_PADDING)
+    embedder = analyzer._embedder.get()
+    with analyzer._embed_lock:
+        return np.asarray(embedder.compute_face_descriptor(np.ascontiguousarray(chip[:, ::-1])), np.float32)
 
 
 def jittered_descriptor(rgb: np.ndarray, face, jitters: int) -> np.ndarray:
-    lane = shared_analyzer()._lanes[0]
-    with lane.lock:
-        return np.asarray(lane.model.get().compute_face_descriptor(rgb, face.shape, jitters), np.float32)
+    analyzer = shared_analyzer()
+    embedder = analyzer._embedder.get()
+    with analyzer._embed_lock:
+        return np.asarray(embedder.compute_face_descriptor(rgb, face.shape, jitters), np.float32)
 
 
 def cached_plain_vectors(folder) -> dict[str, np.ndarray | None]:

@@ -7,7 +7,9 @@ is checked against a plain numpy computation over the same vectors.
 from __future__ import annotations
 
 import gc
+import json
 import sqlite3
+import time
 import uuid
 
 import numpy as np
@@ -295,7 +297,46 @@ def test_a_schema_1_file_is_migrated_in_place(tmp_path, monkeypatch):
     store.add_faces("o", "old", [NewFace("f1", "i1", None, BBOX, 99.0, np.ones(128))], 10)
     assert store.group_generation("o", "old") > 0
     assert store.load_group("o", "old")[1].face_ids == ["f1"]
-    assert sqlite3.connect(tmp_path / DB_FILE_NAME).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw = sqlite3.connect(tmp_path / DB_FILE_NAME)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    stamped = store.group_generation("o", "old")
+    with raw:  # the migrated file stamps a plain SQL delete too (its triggers)
+        raw.execute("DELETE FROM faces WHERE face_id = 'f1'")
+    assert store.group_generation("o", "old") > stamped
+
+
+def test_a_writer_running_older_code_is_seen_by_every_engine(client: FaceRecoClient, tmp_path):
+    """A process still on an older facereco inserts and deletes faces with plain SQL, stamping
+    nothing itself: the file's triggers stamp the group, so a loaded index notices and reloads."""
+    vectors = clustered(40, seed=5)
+    client.create_group("g")
+    ids = store_faces(client, "g", vectors[:20])
+    client.search_by_face_id("g", ids[0], limit=4096, threshold=1)  # the index is loaded now
+    store: Store = client.transport.engine.service.store
+    old_writer = sqlite3.connect(tmp_path / "data" / DB_FILE_NAME)
+    with old_writer:
+        for i, vector in enumerate(vectors[20:]):
+            face_id = f"old-{i}"
+            old_writer.execute(
+                "INSERT INTO faces (face_id, owner, group_id, image_id, external_image_id, bbox, confidence, "
+                "created_ns, vector) VALUES (?, ?, 'g', ?, NULL, ?, 99.0, ?, ?)",
+                (
+                    face_id, owner_of(client), f"image-{i}", json.dumps(BBOX), time.time_ns() + i,
+                    store._secrets.encrypt_vector(np.asarray(vector, np.float32).tobytes(), face_id),
+                ),
+            )  # fmt: skip
+
+    def matches(engine: FaceRecoClient) -> list[tuple[str, float]]:
+        found = engine.search_by_face_id("g", ids[0], limit=4096, threshold=1).match_faces
+        return [(m.face.face_id, m.similarity) for m in found]
+
+    fresh = matches(FaceRecoClient.local(tmp_path / "data"))  # a new engine reads the file as it is
+    assert any(face_id.startswith("old-") for face_id, _ in fresh)
+    assert matches(client) == fresh
+    with old_writer:
+        old_writer.execute("DELETE FROM faces WHERE face_id LIKE 'old-%'")
+    assert matches(client) == matches(FaceRecoClient.local(tmp_path / "data")) != fresh
+    old_writer.close()
 
 
 def test_collector_pause_is_reentrant_and_restores_the_collector():

@@ -32,6 +32,7 @@ from PIL import Image
 from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
 from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
+from facereco.engine import fetch
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.engine.images import DECODING_MEMORY, decode_image, first_scan_components
 from facereco.errors import (
@@ -735,6 +736,29 @@ def test_one_deadline_holds_a_whole_download_however_slowly_it_trickles(tricklin
         fetch_image_url(f"http://127.0.0.1:{port}/face.jpg", UrlPolicy(allow_private_hosts=True, total_timeout=2))
     assert time.monotonic() - started < 3
     assert raised.value.code == -45060
+
+
+def test_a_name_server_that_never_answers_is_held_to_the_deadline(monkeypatch, connections):
+    """getaddrinfo cannot be interrupted: the download stops waiting at its deadline, the lookup
+    blocks on, and no connection is tried. Lookups queued behind stuck ones are never started."""
+    release, asked = threading.Event(), []
+
+    def stuck(host, port, *args, **kwargs):
+        asked.append(host)
+        release.wait(60)
+        return REAL_GETADDRINFO("127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    try:
+        for i in range(fetch.RESOLVER_THREADS + 2):  # more than the resolver threads: later ones wait in line
+            with pytest.raises(ImageTimeout) as raised:
+                fetch_image_url(f"http://slow{i}.example.test/face.jpg", UrlPolicy(total_timeout=0.3))
+            assert raised.value.code == -45060
+            assert not release.is_set()  # it answered while the name server was still silent
+        assert connections == []
+        assert len(asked) == fetch.RESOLVER_THREADS  # stuck lookups hold the pool's threads, no more
+    finally:
+        release.set()
 
 
 def test_a_redirect_to_a_private_host_is_refused_without_a_connection(dns, connections, loopback_server):

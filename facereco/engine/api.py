@@ -115,6 +115,14 @@ class LocalEngine:
         """Load every model (the mask model too) on a background thread; requests meanwhile wait for that load."""
         self.service.analyzer.start_warm_up()
 
+    def close(self) -> None:
+        """Stop the embedding worker process of this engine's analyzer and reap it.
+
+        The process-wide analyzer's, unless another was given: every engine on it then embeds in-process
+        until a ``start_warm_up`` starts a new worker.
+        """
+        self.service.analyzer.close()
+
     @property
     def models_ready(self) -> bool:
         """Every model is loaded: the first request will not wait for one."""

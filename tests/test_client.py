@@ -16,7 +16,7 @@ import responses
 
 from facereco import FaceRecoClient, __version__
 from facereco import errors as E
-from facereco.contract import ENDPOINTS, ApiResult, ResultCode
+from facereco.contract import ENDPOINTS, MAX_ANSWER_BYTES, ApiResult, ResultCode
 from facereco.transport import RetryPolicy
 
 GUIDE = json.loads((Path(__file__).parent / "fixtures" / "guide_examples.json").read_text())
@@ -205,6 +205,31 @@ def test_non_json_and_headerless_answers_are_bad_responses():
         make_client().delete_group(GROUP)
 
 
+@responses.activate
+def test_a_redirect_from_the_cloud_is_not_followed():
+    elsewhere = "https://elsewhere.example.test/groups"
+    responses.add("GET", url_for("list_groups"), status=307, headers={"Location": elsewhere})
+    responses.add("GET", elsewhere, json=GUIDE["list_groups"]["response_example"])
+    with pytest.raises(E.BadResponse, match="HTTP 307") as caught:
+        make_client().list_groups(limit=2)
+    assert caught.value.status == 307 and len(responses.calls) == 1  # the appkey's path went nowhere else
+
+
+def _padded_search_answer(size: int) -> bytes:
+    """The guide's search answer, padded with trailing spaces (legal JSON whitespace) to ``size`` bytes."""
+    body = json.dumps(GUIDE["search_by_image"]["response_example"]).encode()
+    return body + b" " * (size - len(body))
+
+
+@responses.activate
+def test_an_answer_over_the_largest_legal_one_is_refused(tiny_png: bytes):
+    responses.add("POST", url_for("search_by_image"), body=_padded_search_answer(MAX_ANSWER_BYTES + 1))
+    with pytest.raises(E.BadResponse, match=f"over {MAX_ANSWER_BYTES:,} bytes"):
+        make_client().search_by_image(GROUP, tiny_png)
+    responses.replace("POST", url_for("search_by_image"), body=_padded_search_answer(MAX_ANSWER_BYTES))
+    assert make_client().search_by_image(GROUP, tiny_png).match_face_count == 2
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -266,6 +291,10 @@ def test_appkey_is_absent_from_transport_error_texts(caplog: pytest.LogCaptureFi
 
 def assert_secret_free(error: BaseException, caplog: pytest.LogCaptureFixture) -> None:
     texts = [str(error), repr(error), "".join(traceback.format_exception(error)), caplog.text]
+    chained = error.__cause__ or error.__context__  # kept even when not printed ("from None")
+    while chained is not None:
+        texts += [str(chained), repr(chained)]
+        chained = chained.__cause__ or chained.__context__
     for text in texts:
         assert APPKEY not in text
 

@@ -9,11 +9,19 @@ described by ``CallInfo`` whose path has the appkey redacted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from facereco.contract import ResultCode
 
 REDACTED = "***"
+_APPKEY_SEGMENT = re.compile(r"/appkeys/[^/?#\s\"]+")
+
+
+def redact_appkey(text: str) -> str:
+    """``text`` (a path, a URL, a log line) with the segment after ``/appkeys/`` written ``***``.
+    On a raw (still percent-encoded) path the segment is the whole appkey, '/' included."""
+    return _APPKEY_SEGMENT.sub(f"/appkeys/{REDACTED}", text)
 
 
 @dataclass(frozen=True)

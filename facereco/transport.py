@@ -17,7 +17,6 @@ import ipaddress
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from urllib3.exceptions import LocationValueError, NewConnectionError
 from facereco import __version__
 from facereco.allocation import collector_paused
 from facereco.contract import API_PREFIX, CLOUD_BASE_URL, MAX_ANSWER_BYTES, Endpoint
-from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout
+from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout, redact_appkey
 
 log = logging.getLogger("facereco.transport")
 
@@ -181,12 +180,10 @@ def _answer_of(response: urllib3.BaseHTTPResponse, deadline: float) -> tuple[int
 class _RedactAppkeys(logging.Filter):
     """urllib3 logs each request's path at DEBUG, appkey included: the appkey becomes ``***``."""
 
-    _APPKEY_SEGMENT = re.compile(r"/appkeys/[^/?\s\"]+")
-
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "/appkeys/" in message:
-            record.msg, record.args = self._APPKEY_SEGMENT.sub(f"/appkeys/{REDACTED}", message), ()
+            record.msg, record.args = redact_appkey(message), ()
         return True
 
 

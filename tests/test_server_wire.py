@@ -4,7 +4,10 @@ appkey redacted, wrong methods and oversized bodies still answered with the cont
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -34,6 +37,36 @@ def test_each_call_is_logged_once_with_its_result_and_no_appkey(tmp_path: Path, 
         "GET /nhn-face-reco/v1.0/appkeys/***/groups/logged/faces -> -40000",  # a query name given twice
     ]
     assert APPKEY not in caplog.text
+
+
+def _access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage().split(" in ")[0] for r in caplog.records if r.name == "facereco.access"]
+
+
+def test_every_answer_is_logged_once_wrong_paths_and_hang_ups_included(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO)
+    with serving_in_thread(create_app(LocalEngine(tmp_path / "data", appkeys=[APPKEY]))) as base_url:
+        prefix = base_url + API_PREFIX.format(appKey=APPKEY)
+        assert requests.get(f"{prefix}/nope", timeout=10).status_code == 404
+        assert requests.put(f"{prefix}/groups", timeout=10).status_code == 405
+        head = f"POST {urlsplit(prefix).path}/groups HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+        server = urlsplit(base_url)
+        with socket.create_connection((server.hostname, server.port)) as hanging_up:
+            hanging_up.sendall(head.encode() + b'{"gro')
+            time.sleep(0.2)  # the server is reading the body when the client goes
+        for _ in range(100):  # until the server has noticed (it notices within milliseconds)
+            if len(_access_lines(caplog)) == 3:
+                break
+            time.sleep(0.05)
+    assert _access_lines(caplog) == [
+        "GET /nhn-face-reco/v1.0/appkeys/***/nope -> HTTP 404",
+        "PUT /nhn-face-reco/v1.0/appkeys/***/groups -> HTTP 405",
+        "POST /nhn-face-reco/v1.0/appkeys/***/groups -> client disconnected mid-body",
+    ]
+    assert APPKEY not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback, from us or from uvicorn
 
 
 def test_a_wrong_method_and_an_oversized_body_get_the_contract_header(tmp_path: Path):

@@ -24,6 +24,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from facereco import __version__
 from facereco.contract import (
@@ -39,7 +40,7 @@ from facereco.contract import (
     wire_fields,
 )
 from facereco.engine.api import LocalEngine
-from facereco.errors import REDACTED
+from facereco.errors import redact_appkey
 
 access_log = logging.getLogger("facereco.access")
 
@@ -124,6 +125,9 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
                 raw = await _read_body_capped(request)
             except _BodyTooLarge:
                 return _logged(request, endpoint, started, _too_large())
+            except ClientDisconnect:  # the client hung up mid-body: one line, no traceback
+                _log_access(request, "client disconnected mid-body", started)
+                return _answer(response_body(ResultCode.InvalidParam, message="the body never arrived whole"))
             try:
                 # Off the event loop: counting and parsing a 16 MB body takes tens of milliseconds.
                 body = await run_in_threadpool(_parse_json, raw)
@@ -188,16 +192,16 @@ def _too_large() -> dict[str, Any]:
     )
 
 
+def _log_access(request: Request, outcome: object, started: float | None = None) -> None:
+    """One ``facereco.access`` line per answer, whatever it was. The raw path (still percent-encoded,
+    so an appkey holding '/' is one segment), not ``request.url``, which rebuilds the whole URL."""
+    path = redact_appkey(request.scope.get("raw_path", b"").decode("latin-1"))
+    took = "" if started is None else f" in {(time.perf_counter() - started) * 1000:.0f} ms"
+    access_log.info("%s %s -> %s%s", request.method, path, outcome, took)
+
+
 def _logged(request: Request, endpoint: Endpoint, started: float, body: dict[str, Any]) -> JSONResponse:
-    # The scope's path, not ``request.url``, which rebuilds and re-parses the whole URL for it.
-    redacted_path = request.scope["path"].replace(request.path_params.get("appKey", "") or "\0", REDACTED)
-    access_log.info(
-        "%s %s -> %s in %.0f ms",
-        endpoint.method,
-        redacted_path,
-        body["header"]["resultCode"],
-        (time.perf_counter() - started) * 1000,
-    )
+    _log_access(request, body["header"]["resultCode"], started)
     return _answer(body)
 
 
@@ -219,11 +223,13 @@ def create_app(engine: LocalEngine) -> FastAPI:
         # HTTP status says so; the body still carries the contract's header, as every answer does.
         message = f"no call of the contract is {request.method} on this path ({exc.detail})"
         body = response_body(ResultCode.InvalidParam, message=message)
+        _log_access(request, f"HTTP {exc.status_code}")
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        logging.getLogger("facereco.engine").exception("unhandled error")
+        # Starlette re-raises after answering, and uvicorn prints the traceback: not printed here too.
+        _log_access(request, f"{ResultCode.InternalServerError.value} ({type(exc).__name__})")
         return _answer(response_body(ResultCode.InternalServerError))
 
     @app.get("/healthz", include_in_schema=False)

@@ -135,7 +135,7 @@ def interleaved_medians(
             cpu[name].append((time.process_time() - cpu_started) * 1000)
             wall[name].append((time.perf_counter() - started) * 1000)
             if name == "http" and server_pid:
-                time.sleep(0.002)  # the server's last steps after answering (log line, back to its poll) count too
+                time.sleep(0.002)  # the server's last steps after answering (access line, back to its poll) count too
                 server.append((process_cpu_s(server_pid) - server_before) * 1000)
     if server:
         cpu["http client"], wall["http client"] = cpu["http"], wall["http"]
@@ -266,7 +266,8 @@ def http_client(data_dir: Path) -> Iterator[tuple[FaceRecoClient, int]]:
     """A client over HTTP to `python -m facereco serve` on 127.0.0.1, on the same data folder; the server's pid."""
     from servers import running_server
 
-    with running_server(data_dir, [LocalTransport.LOCAL_APPKEY], "--log-level", "warning") as server:
+    # At serve's default level: the access line it writes per call is part of what a call costs.
+    with running_server(data_dir, [LocalTransport.LOCAL_APPKEY], "--log-level", "info") as server:
         yield FaceRecoClient(LocalTransport.LOCAL_APPKEY, server.base_url), server.process.pid
 
 

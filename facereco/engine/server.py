@@ -6,6 +6,7 @@ nested, and a query parameter given twice are -40000. Bodies over the contract's
 request (``MAX_REQUEST_BODY_BYTES``: compare with two 3,000,000-byte images, every '/' escaped)
 are refused before they are read whole; no stack trace ever leaves the process. uvicorn's access
 log is off because it would print the appkey that sits in every path: ``facereco.access`` logs
+one line per answer (404, 405, an unhandled error and a client hanging up mid-body included) with
 the redacted path instead, and never image bytes.
 """
 

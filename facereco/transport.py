@@ -3,10 +3,16 @@
 ``HttpTransport`` speaks HTTP (timeouts, retries with exponential backoff and
 full jitter on 5xx, throttling (429) and connection failures, for calls that
 change nothing): with ``requests`` to the cloud or any named host, and with a
-bare ``urllib3`` connection pool to a server on a loopback address, where what
-``requests`` adds per call (proxies, netrc and cookies from the environment,
-redirects) has nothing to do: 0.4 ms of CPU a call, a third of the client's on a
-100-match search (``benchmarks/service.py``).
+bare ``urllib3`` connection pool to a server at a loopback IP literal in its
+canonical form (``127.x.y.z``, ``[::1]``; other spellings such as ``127.1`` or
+``127.0.0.1.`` go through ``requests`` and so through any proxy the environment
+names), where what ``requests`` adds per call (proxy, netrc and cookie lookups)
+has nothing to do: 0.4 ms of CPU a call, a third of the client's on a 100-match
+search (``benchmarks/service.py``). Either stack sends the same request line,
+headers and body; base URLs ``requests`` would rewrite or add to (a user, dot
+segments) stay with it. Neither follows redirects (the appkey is in the path),
+and both read an answer whole within ``connect_timeout + read_timeout`` and
+``MAX_ANSWER_BYTES`` (the contract's largest answer), or fail the call.
 ``LocalTransport`` hands the same call to the in-process engine, with no HTTP.
 Both return the raw response body; the client turns it into models or errors.
 """
@@ -290,9 +296,9 @@ class HttpTransport:
     def _deadline(self) -> float:
         return time.monotonic() + sum(self.timeout)
 
-    # Both round trips answer (HTTP status, body bytes), or raise the built-in TimeoutError or
-    # ConnectionError naming only the exception's type, or _AnswerTooLarge or _DeadlinePassed. Each raises after its
-    # except blocks, so the library's exception (its text holds the URL) is not chained.
+    # Both round trips answer (HTTP status, body bytes), or raise _AnswerTooLarge, _DeadlinePassed,
+    # or the built-in TimeoutError or ConnectionError naming only the library exception's type (its
+    # text holds the URL, and so the appkey), raised after the except blocks so it is not chained.
     def _through_session(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
         deadline = self._deadline()
         failure: Exception

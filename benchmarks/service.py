@@ -19,7 +19,13 @@ beside its latency; every latency is a median over ``--queries`` searches by fac
 - ``handle``: ``LocalEngine.handle``, the wire-level entry (argument checks, result header);
 - ``client``: ``FaceRecoClient.local()``, parsed into the contract's models (what the dashboard
   and the tuning scorer use);
-- ``http``: the same client over HTTP to ``python -m facereco serve`` on 127.0.0.1, same data.
+- ``http``: the same client over HTTP to ``python -m facereco serve`` on 127.0.0.1, same data:
+  each call's CPU is the client's plus the server process's (its threads' run time from
+  ``/proc``, to the nanosecond), also printed apart as ``http client`` and ``http server``.
+
+Each table is printed twice: with the paths taking turns call by call (the server then wakes from
+idle for every call while the in-process paths run back to back: see ``SPACING_MODES``), and with
+the same idle gap before every timed call.
 
 Then: lfw-dev (real descriptors from the benchmark cache) scored through the client with
 ``facereco.tuning.score_group``, and register throughput from a 1-face JPEG.
@@ -93,40 +99,60 @@ def build_group(client: FaceRecoClient, group_id: str, vectors: np.ndarray, labe
 
 Figure = tuple[float, float, int]  # median wall ms, median CPU ms, matches returned
 
+# How each timed call meets the machine. A process that has just slept pays for it (caches and the
+# vCPU's state lost while idle): compare the in-process rows of the two tables. Taking turns, the
+# in-process paths run back to back in this process while the server sleeps between its calls, so
+# the HTTP figure alone carries that cost; after an equal idle gap before every timed call, every
+# path carries it.
+IDLE_GAP_S = 0.005
+SPACING_MODES = {
+    "turns": "paths taking turns call by call (in-process paths back to back, the server woken from idle)",
+    "idle": f"each timed call after {IDLE_GAP_S * 1000:g} ms idle (every path, in-process too, woken from idle)",
+}
+
 
 def interleaved_medians(
-    runs: dict[str, Callable[[int], int]], queries: int, server_pid: int | None = None
+    runs: dict[str, Callable[[int], int]], queries: int, server_pid: int | None = None, idle_gap_s: float = 0.0
 ) -> dict[str, Figure]:
     """Median wall-clock and CPU milliseconds of each ``run(i)``, and the matches its last call returned.
 
     The runs take turns query by query, so a burst of load from elsewhere on the machine hits every
     path alike. CPU time is this process's (one BLAS thread: the work itself, whatever else the
-    machine runs); for the ``http`` run the server process's CPU per call is added (from /proc).
+    machine runs); for the ``http`` run each call's CPU is the client's plus the server process's
+    (``server_pid``), whose medians are also given alone as ``http client`` and ``http server``.
+    ``idle_gap_s``: a sleep before each timed call, so every path starts from idle as the server does.
     """
     wall: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
+    server: list[float] = []
     returned = {name: run(0) for name, run in runs.items()}  # warm
-    server_cpu = 0.0
     for i in range(queries):
         for name, run in runs.items():
+            time.sleep(idle_gap_s)
             server_before = process_cpu_s(server_pid) if name == "http" and server_pid else 0.0
             started, cpu_started = time.perf_counter(), time.process_time()
             returned[name] = run(i)
             cpu[name].append((time.process_time() - cpu_started) * 1000)
             wall[name].append((time.perf_counter() - started) * 1000)
             if name == "http" and server_pid:
-                server_cpu += process_cpu_s(server_pid) - server_before
-    figures = {name: (statistics.median(wall[name]), statistics.median(cpu[name]), returned[name]) for name in runs}
-    if "http" in figures:
-        wall_ms, cpu_ms, count = figures["http"]
-        figures["http"] = (wall_ms, cpu_ms + 1000 * server_cpu / queries, count)
-    return figures
+                time.sleep(0.002)  # the server's last steps after answering (log line, back to its poll) count too
+                server.append((process_cpu_s(server_pid) - server_before) * 1000)
+    if server:
+        cpu["http client"], wall["http client"] = cpu["http"], wall["http"]
+        cpu["http server"], wall["http server"] = server, wall["http"]
+        cpu["http"] = [own + theirs for own, theirs in zip(cpu["http"], server, strict=True)]
+        returned["http client"] = returned["http server"] = returned["http"]
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]), returned[name]) for name in cpu}
 
 
 def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc; clock ticks, so summed over many calls)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds run by a process's threads, to the nanosecond (Linux ``/proc/PID/task/*/schedstat``;
+    ``/proc/PID/stat`` counts 10 ms clock ticks, too coarse for a call of a few milliseconds)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def bare_scan(matrix: np.ndarray, query: np.ndarray, k: int) -> int:
@@ -173,8 +199,8 @@ def search_figures(size: int, queries: int, http: bool) -> None:
 
             return run
 
-        figures: dict[str, dict[tuple[int, int], Figure]] = {}
         cases = [(100, 1), (4096, 1), (100, 90)]
+        tables: dict[str, dict[str, dict[tuple[int, int], Figure]]] = {mode: {} for mode in SPACING_MODES}
         with contextlib.ExitStack() as stack:
             remote, server_pid = stack.enter_context(http_client(data_dir)) if http else (None, None)
             for limit, threshold in cases:
@@ -197,20 +223,13 @@ def search_figures(size: int, queries: int, http: bool) -> None:
                     runs["http"] = lambda i, c=case: len(
                         remote.search_by_face_id("bench", ids[i % len(ids)], limit=c[0], threshold=c[1]).match_faces
                     )
-                for name, figure in interleaved_medians(runs, queries, server_pid).items():
-                    figures.setdefault(name, {})[case] = figure
-        print(
-            "  median CPU ms (wall ms in brackets), matches returned, CPU ratio to the bare numpy scan-and-select\n"
-            "  of the same k on the same matrix in this run"
-        )
-        print(f"  {'path':<8}" + "".join(f"{f'limit {lim}, threshold {thr}':>38}" for lim, thr in cases))
-        for name, row in figures.items():
-            cells = []
-            for case in cases:
-                wall_ms, cpu_ms, returned = row[case]
-                ratio = cpu_ms / figures["numpy"][case][1]
-                cells.append(f"{cpu_ms:7.2f} ({wall_ms:7.2f}) {returned:5d} m {ratio:5.1f}x")
-            print(f"  {name:<8}" + "".join(f"{c:>38}" for c in cells))
+                for mode, figures in tables.items():
+                    gap = IDLE_GAP_S if mode == "idle" else 0.0
+                    for name, figure in interleaved_medians(runs, queries, server_pid, gap).items():
+                        figures.setdefault(name, {})[case] = figure
+        for mode, figures in tables.items():
+            print_table(SPACING_MODES[mode], figures, cases)
+        figures = tables["turns"]
         for case in cases:
             on, off = figures["service"][case][1], figures["index"][case][1]
             print(
@@ -219,6 +238,27 @@ def search_figures(size: int, queries: int, http: bool) -> None:
             )
         check = interleaved_medians({"read": lambda i: service.store.group_generation(owner, "bench")}, 300)["read"]
         print(f"  the generation read alone: {check[1] * 1000:.1f} us CPU ({check[0] * 1000:.1f} us wall)")
+
+
+def print_table(mode: str, figures: dict[str, dict[tuple[int, int], Figure]], cases: list[tuple[int, int]]) -> None:
+    print(
+        f"  {mode}\n"
+        "  median CPU ms (wall ms in brackets), matches returned, CPU ratio to the bare numpy scan-and-select\n"
+        "  of the same k on the same matrix in this run"
+    )
+    print(f"  {'path':<11}" + "".join(f"{f'limit {lim}, threshold {thr}':>38}" for lim, thr in cases))
+    for name, row in figures.items():
+        cells = []
+        for case in cases:
+            wall_ms, cpu_ms, returned = row[case]
+            ratio = cpu_ms / figures["numpy"][case][1]
+            cells.append(f"{cpu_ms:7.2f} ({wall_ms:7.2f}) {returned:5d} m {ratio:5.1f}x")
+        print(f"  {name:<11}" + "".join(f"{c:>38}" for c in cells))
+    if "http" in figures:
+        ratios = (
+            f"limit {c[0]}, threshold {c[1]}: {figures['http'][c][1] / figures['client'][c][1]:.2f}x" for c in cases
+        )
+        print("  HTTP / in-process client CPU: " + "; ".join(ratios))
 
 
 @contextlib.contextmanager

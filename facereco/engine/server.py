@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facereco import __version__
@@ -99,6 +101,16 @@ def _answer(body: dict[str, Any]) -> JSONResponse:
     return _FastJSONResponse(body, status_code=200)
 
 
+class _WireRoute(APIRoute):
+    """A call of the contract: FastAPI documents it (OpenAPI, from ``openapi_extra``) and routes to it,
+    but its handler takes the bare request and does its own reading (body cap, JSON limits, one value
+    per query name), so FastAPI's per-request dependency solving, with nothing to solve, is skipped
+    (about 0.1 ms of the 0.6 ms the server spends on a call besides the engine's work)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return self.endpoint
+
+
 def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
     path = API_PREFIX + endpoint.path
 
@@ -124,7 +136,7 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
         answer = await run_in_threadpool(engine.handle, appkey, endpoint.name, params, query, body)
         return _logged(request, endpoint, started, answer)
 
-    app.add_api_route(
+    app.router.add_api_route(
         path,
         handler,
         methods=[endpoint.method],
@@ -132,6 +144,7 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
         summary=endpoint.name.replace("_", " "),
         openapi_extra=request_openapi(endpoint.request),
         response_class=JSONResponse,
+        route_class_override=_WireRoute,
     )
 
 
@@ -176,7 +189,8 @@ def _too_large() -> dict[str, Any]:
 
 
 def _logged(request: Request, endpoint: Endpoint, started: float, body: dict[str, Any]) -> JSONResponse:
-    redacted_path = request.url.path.replace(request.path_params.get("appKey", "") or "\0", REDACTED)
+    # The scope's path, not ``request.url``, which rebuilds and re-parses the whole URL for it.
+    redacted_path = request.scope["path"].replace(request.path_params.get("appKey", "") or "\0", REDACTED)
     access_log.info(
         "%s %s -> %s in %.0f ms",
         endpoint.method,

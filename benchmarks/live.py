@@ -1,7 +1,7 @@
 """Live page benchmark: results per second on the local engine, 640x480 frames with one face, through the
 page's own worker (``facereco.ui.live.LiveWorker``: newest frame, one call in flight, no interval).
 
-    python benchmarks/live.py [--seconds 10] [--fps 30]
+    python benchmarks/live.py [--seconds 10] [--fps 60]
 
 Frames are offered at ``--fps`` (default 60, above a webcam's 30, so that the engine and not the camera sets
 the pace; the worker takes the newest one whenever it is free).
@@ -60,6 +60,7 @@ def through_the_worker(client: FaceRecoClient, group: str | None, seconds: float
             identities.add(result.identity(LiveSettings(group=group)))
         time.sleep(1 / fps)
     worker.stop()
+    worker.join()
     spans = [span for span in worker.spans() if span[0] >= started]
     elapsed = spans[-1][1] - spans[0][0] if len(spans) > 1 else float("nan")
     return {

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import re
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -16,10 +19,23 @@ from PIL import Image
 
 from facereco import FaceRecoClient
 from facereco.contract import FaceDetail, FaceMatch
-from facereco.errors import NotFoundGroupError
+from facereco.errors import BadResponse, CallInfo, NotFoundGroupError, TransportError
 from facereco.samples import package_photo
+from facereco.transport import LocalTransport, PreparedCall
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
-from facereco.ui.live import LatestFrame, LiveResult, LiveSettings, LiveWorker, analyse, ice_servers, query_jpeg
+from facereco.ui.live import (
+    JOIN_TIMEOUT_S,
+    LatestFrame,
+    LiveProcessor,
+    LiveResult,
+    LiveSettings,
+    LiveWorker,
+    StreamTarget,
+    analyse,
+    http_target,
+    ice_servers,
+    query_jpeg,
+)
 
 from .live_clip import CLIP_SIZE, astronaut_frame, write_y4m
 
@@ -94,7 +110,8 @@ def test_the_rate_limit_holds_with_many_frames_offered(demo_client: FaceRecoClie
         offered = offer_for(worker, astronaut_frame(), 3.0)
         wait_for(lambda: worker.stats().calls == len(worker.spans()))  # the last call has answered
     finally:
-        assert worker.stop()
+        worker.stop()
+        assert worker.join()
     starts = [start for start, _end in worker.spans()]
     assert offered > 60 and 3 <= len(starts) <= 7, (offered, starts)
     assert min(np.diff(starts)) >= 0.5, np.diff(starts)
@@ -108,7 +125,8 @@ def test_local_pace_is_one_call_at_a_time(demo_client: FaceRecoClient):
         offer_for(worker, astronaut_frame(), 2.0)
         wait_for(lambda: worker.stats().calls == len(worker.spans()))
     finally:
-        assert worker.stop()
+        worker.stop()
+        assert worker.join()
     spans = worker.spans()
     assert len(spans) >= 3
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
@@ -135,7 +153,8 @@ def test_stop_joins_the_thread_and_no_call_follows(demo_client: FaceRecoClient):
     worker = LiveWorker(demo_client, LiveSettings(group=None)).start()
     worker.offer(astronaut_frame())
     wait_for(lambda: worker.result is not None)
-    assert worker.stop() and not worker.running
+    worker.stop()
+    assert worker.join() and not worker.running
     calls = worker.stats().calls
     offer_for(worker, astronaut_frame(), 0.5)
     assert worker.stats().calls == calls
@@ -158,6 +177,110 @@ def test_an_error_becomes_one_sentence_and_the_worker_backs_off(demo_client: Fac
         assert worker.stats().result.identity(LiveSettings("demo")) == "astronaut"
     finally:
         worker.stop()
+
+
+def test_a_failed_call_takes_the_last_answer_off_the_frame(demo_client: FaceRecoClient):
+    """The server goes away mid-stream: the error is shown and the last name is no longer drawn."""
+    worker = LiveWorker(demo_client, LiveSettings(group="demo")).start()
+    try:
+        offer_for(worker, astronaut_frame(), 0.3)
+        wait_for(lambda: worker.result is not None)
+        worker.settings = LiveSettings(group="no-such-group")  # every call fails from now on
+        offer_for(worker, astronaut_frame(), 0.5)
+        wait_for(lambda: worker.stats().error is not None)
+        assert worker.result is None and worker.stats().result is None
+    finally:
+        worker.stop()
+
+
+class GatedTransport:
+    """The real local engine, but each call waits at a gate the test opens: a call held in flight."""
+
+    def __init__(self, inner: LocalTransport) -> None:
+        self.inner, self.entered, self.gate = inner, threading.Event(), threading.Event()
+        self.description = inner.description
+
+    def send(self, call: PreparedCall) -> dict:
+        self.entered.set()
+        self.gate.wait()
+        return self.inner.send(call)
+
+
+def test_stop_with_a_call_in_flight_does_not_wait_for_it(demo_client: FaceRecoClient):
+    """streamlit-webrtc runs on_ended on Streamlit's event loop: it returns at once, the call in flight ends on
+    its own, its answer is dropped and no call follows."""
+    gated = GatedTransport(demo_client.transport)
+    processor = LiveProcessor(StreamTarget(FaceRecoClient(transport=gated), "local"), LiveSettings(group=None))
+    processor.worker.offer(astronaut_frame())
+    assert gated.entered.wait(60)
+    returned = threading.Event()
+    threading.Thread(target=lambda: (processor.on_ended(), returned.set()), daemon=True).start()
+    try:
+        # a join would hold on_ended until the gate opens (never, here) or for JOIN_TIMEOUT_S
+        assert returned.wait(JOIN_TIMEOUT_S / 2), "on_ended waited for the call in flight"
+    finally:
+        gated.gate.set()
+    assert processor.worker.join()
+    offer_for(processor.worker, astronaut_frame(), 0.3)
+    assert processor.worker.stats().calls == 1 and processor.worker.result is None
+
+
+@contextmanager
+def hanging_up_server():
+    """A TCP listener on a free loopback port that accepts each connection and closes it at once (a server
+    going down): yields its base URL and the times connections came, one per HTTP request sent."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[float] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _address = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            accepted.append(time.monotonic())
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        listener.close()
+
+
+def test_streams_to_one_appkey_share_one_pace_and_make_no_hidden_retries():
+    """Three tabs' workers on one server and appkey, their page interval 0 (what the page gives when the
+    sidebar says Local engine), the operator's cap 2 calls a second: the server sees the calls 0.5 s apart
+    between them all, and one request per counted call (no transport retry under the worker's backoff)."""
+    with hanging_up_server() as (base_url, accepted):
+        workers = [
+            LiveWorker(target.client, LiveSettings(group=None), target.pacer).start()
+            for target in (http_target("one-key", base_url, calls_per_second=2.0) for _tab in range(3))
+        ]
+        try:
+            for _round in range(60):
+                for worker in workers:
+                    worker.offer(astronaut_frame())
+                time.sleep(1 / 20)
+        finally:
+            for worker in workers:
+                worker.stop()
+            assert all(worker.join() for worker in workers)
+        time.sleep(0.3)  # the last connection is logged by the listener's thread
+        calls = sum(worker.stats().calls for worker in workers)
+        assert all(isinstance(worker.stats().error, TransportError) for worker in workers)
+        assert len(accepted) == calls >= 4, (len(accepted), calls)
+        assert min(np.diff(accepted)) >= 0.4, np.diff(accepted)  # 0.5 s apart, less the scheduling noise
+
+
+def test_throttling_is_its_own_sentence():
+    from facereco.ui.widgets import explain
+
+    throttled = explain(BadResponse("HTTP 429 from x: not an API answer", CallInfo("POST", "/p"), status=429))
+    assert "slow down" in throttled and "could not be reached" not in throttled
+    assert "could not be reached" in explain(BadResponse("HTTP 502", CallInfo("POST", "/p"), status=502))
 
 
 def test_the_mailbox_keeps_one_frame():

@@ -48,8 +48,9 @@ def call_interval() -> float:
     rate = st.number_input(
         _("Calls per second (each one is billed)"), min_value=min(0.2, cap), max_value=cap, value=min(1.0, cap),
         step=0.5, key="live-rate",
-        help=_("At most {cap:g} a second to this appkey from every Live stream of this app together.").format(cap=cap),
     )  # fmt: skip
+    shared = _("At most {cap:g} a second to this appkey from every Live stream of this app together.")
+    st.caption(shared.format(cap=cap))
     return 1.0 / float(rate)
 
 

@@ -10,7 +10,9 @@ image per result names the largest face). Each line prints results per second, c
 result and, for search, the identity found, so a figure on frames where nothing was found cannot pass
 for one. Beside it, the bare work: the same client call on the same JPEG in a plain loop, no worker, no
 thread; the ratio is what the worker costs (JPEG encoding of each frame, the hand-over, the drawing thread
-left out). Target: at least 5 results a second. The machine is shared: figures are from one run.
+left out). It times the worker and the client only: no VP8 decoding or encoding, no drawing, so the page in a
+browser is slower (a reviewer saw 6.7-7.3 results/s for search on the local engine). Target: at least 5 results
+a second. The machine is shared: figures are from one run.
 """
 
 from __future__ import annotations

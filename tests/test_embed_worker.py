@@ -53,12 +53,14 @@ def reaped(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def six_faces(astronaut_path, grace_hopper_path) -> np.ndarray:
-    """A 2048 px wide 3x2 grid of the two package photos: six faces of about 200 px."""
+    """A 2048 px wide 3x2 grid of the two package photos, each cell cropped differently: six faces
+    of about 200 px with six different descriptors, so an answer out of order cannot pass."""
     photos = [Image.open(p).convert("RGB") for p in (astronaut_path, grace_hopper_path)]
     cell = 2048 // 3
     canvas = Image.new("RGB", (2048, 2 * cell), (200, 200, 200))
-    for i in range(6):
-        canvas.paste(photos[i % 2].resize((cell, cell)), ((i % 3) * cell, (i // 3) * cell))
+    for i, photo in enumerate(photos[k] for k in (0, 0, 1, 1, 1, 0)):
+        crop = photo.crop((12 * i, 6 * i, photo.width - 6 * i, photo.height - 12 * i))
+        canvas.paste(crop.resize((cell, cell)), ((i % 3) * cell, (i // 3) * cell))
     return np.asarray(canvas)
 
 
@@ -82,7 +84,9 @@ def detected(analyzer: FaceAnalyzer, six_faces: np.ndarray) -> list[DetectedFace
 
 @pytest.fixture(scope="module")
 def one_by_one(analyzer: FaceAnalyzer, six_faces: np.ndarray, detected: list[DetectedFace]) -> list[np.ndarray]:
-    return [analyzer.embed(six_faces, f) for f in detected]
+    vectors = [analyzer.embed(six_faces, f) for f in detected]
+    assert len({v.tobytes() for v in vectors}) == 6, "six different faces: an order mix-up must show"
+    return vectors
 
 
 def assert_identical(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
@@ -96,6 +100,19 @@ def test_six_faces_split_with_the_worker_give_the_same_bits(analyzer, six_faces,
     before = analyzer.embed_worker.faces_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
     assert analyzer.embed_worker.faces_embedded - before == 3, "the worker embedded the last half"
+
+
+def test_submit_answers_in_the_order_sent(analyzer, six_faces, detected, one_by_one):
+    import dlib
+
+    worker = analyzer.embed_worker
+    assert worker.wait_ready()
+    side, padding = embed_worker.CHIP_SIDE, embed_worker.CHIP_PADDING
+    chips = [dlib.get_face_chip(six_faces, f.shape, side, padding) for f in detected]
+    for order in ([0, 1, 2, 3, 4, 5], [4, 0, 5, 2, 1, 3]):
+        pending = worker.submit(np.stack([chips[i] for i in order]))
+        assert pending is not None
+        assert_identical(pending.result(), [one_by_one[i] for i in order])
 
 
 def test_real_group_photo_gives_the_same_bits(analyzer, shared_faces):
@@ -135,6 +152,86 @@ def test_killed_worker_is_noticed_reaped_and_replaced(analyzer, six_faces, detec
     before = worker.faces_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
     assert worker.faces_embedded - before == 3, "the replacement takes faces again"
+
+
+def ready_after_death(worker: EmbedWorker) -> bool:
+    """``worker.ready`` once its killed process can be reaped: its threads take a moment to exit
+    after /proc already calls it a zombie; still True after 5 s means it is never noticed."""
+    for _ in range(100):
+        if not worker.ready:
+            return False
+        time.sleep(0.05)
+    return worker.ready
+
+
+def test_worker_dead_while_idle_is_reaped_and_replaced_before_the_next_photo(
+    analyzer, six_faces, detected, one_by_one, caplog
+):
+    worker = analyzer.embed_worker
+    assert worker.wait_ready()
+    old_pid = worker.pid
+    os.kill(old_pid, signal.SIGKILL)
+    assert not ready_after_death(worker), "a dead worker is not ready"
+    assert reaped(old_pid), "asking reaps it: no zombie"
+    with caplog.at_level(logging.WARNING, logger="facereco.engine"):
+        assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)  # in-process; starts the replacement
+    assert [r.message for r in caplog.records if "embedding worker failed" in r.message] == [
+        "embedding worker failed (it exited while idle (exit code -9)); this photo embeds in-process, "
+        "a new worker starts"
+    ]
+    assert worker.wait_ready() and worker.pid != old_pid
+    before = worker.faces_embedded
+    assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
+    assert worker.faces_embedded - before == 3
+
+
+def fail_to_start_thread_once(monkeypatch, name: str) -> list[str]:
+    """Make the next ``Thread.start`` of a thread called ``name`` fail as it does when a process
+    has no threads left; returns the names of the threads that failed."""
+    real_start = threading.Thread.start
+    failed: list[str] = []
+
+    def start(thread: threading.Thread) -> None:
+        if thread.name == name and not failed:
+            failed.append(name)
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    return failed
+
+
+def test_io_thread_that_cannot_start_falls_back_and_frees_the_worker(
+    analyzer, six_faces, detected, one_by_one, monkeypatch
+):
+    worker = analyzer.embed_worker
+    assert worker.wait_ready()
+    failed = fail_to_start_thread_once(monkeypatch, "facereco-embed-worker-io")
+    before = worker.faces_embedded
+    assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
+    assert failed and worker.faces_embedded == before
+    assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
+    assert worker.faces_embedded - before == 3, "the worker takes the next photo's faces"
+
+
+@pytest.mark.parametrize("thread", ["facereco-embed-worker-start", "facereco-embed-worker-start-timer"])
+def test_start_thread_that_cannot_start_counts_a_failure_and_is_retried(
+    analyzer, six_faces, detected, one_by_one, monkeypatch, thread: str
+):
+    worker = analyzer.embed_worker
+    assert worker.wait_ready()
+    old_pid = worker.pid
+    os.kill(old_pid, signal.SIGKILL)
+    assert not ready_after_death(worker)
+    failed = fail_to_start_thread_once(monkeypatch, thread)
+    assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)  # notices the death, tries a replacement
+    assert not worker.wait_ready()
+    assert failed and worker.pid is None, "the unwatched replacement was stopped"
+    assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)  # starts another one
+    assert worker.wait_ready() and worker.pid != old_pid
+    before = worker.faces_embedded
+    assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
+    assert worker.faces_embedded - before == 3
 
 
 def test_engine_close_stops_and_reaps_the_worker(tmp_path):
@@ -196,6 +293,83 @@ def test_worker_dies_with_its_parent():
             break
         time.sleep(0.1)
     assert exited(pid)
+
+
+def test_forked_child_lets_go_of_the_parents_worker():
+    script = textwrap.dedent(
+        """
+        import os
+        import numpy as np
+        from facereco.engine.embed_worker import EmbedWorker
+
+        def pipe_names(pid):
+            names = set()
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    names.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except OSError:
+                    pass
+            return {name for name in names if name.startswith("pipe:")}
+
+        worker = EmbedWorker()
+        worker.start()
+        assert worker.wait_ready()
+        process = worker._launch.process
+        ours = {os.readlink(f"/proc/self/fd/{s.fileno()}") for s in (process.stdin, process.stdout)}
+        chips = np.zeros((2, 150, 150, 3), np.uint8)
+        child = os.fork()
+        if child == 0:
+            kept = ours & pipe_names(os.getpid())
+            print("child", worker.pid, len(kept), worker.submit(chips), flush=True)
+            os._exit(0)
+        os.waitpid(child, 0)
+        pending = worker.submit(chips)
+        print("parent", worker.pid == process.pid, len(pending.result()), flush=True)
+        worker.stop()
+        """
+    )
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert process.stdout.splitlines() == ["child None 0 None", "parent True 2"]
+
+
+@pytest.mark.parametrize("trouble", ["PYTHONSAFEPATH", "stderr-closed"])
+def test_worker_starts_wherever_its_parent_found_facereco(tmp_path, trouble: str):
+    package_root = Path(embed_worker.__file__).resolve().parents[2]
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(package_root)!r})  # found by the parent's own path, not installed
+        if {trouble == "stderr-closed"}:
+            os.close(2)
+        from facereco.engine.embed_worker import EmbedWorker
+        worker = EmbedWorker()
+        worker.start()
+        print(worker.wait_ready(), flush=True)
+        worker.stop()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSAFEPATH"}}
+    if trouble == "PYTHONSAFEPATH":
+        env["PYTHONSAFEPATH"] = "1"
+    process = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path, env=env
+    )
+    assert process.stdout.strip() == "True"
+
+
+def test_worker_process_runs_with_stderr_closed():
+    package_root = Path(embed_worker.__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        ["sh", "-c", 'exec "$0" -m facereco.engine.embed_worker 2>&-', sys.executable],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=package_root,
+    )
+    announcement = process.stdout.read(embed_worker.HEADER.size)
+    process.stdin.close()
+    assert process.wait(timeout=120) == 0
+    process.stdout.close()
+    assert embed_worker.HEADER.unpack(announcement) == (embed_worker.MAGIC, 0)
 
 
 GARBAGE_WORKER = """
@@ -271,3 +445,17 @@ def test_worker_that_cannot_start_is_given_up(detected, six_faces, one_by_one, c
     assert worker.disabled and worker.pid is None
     warnings = [r.message for r in caplog.records if "embedding worker" in r.message]
     assert len(warnings) == embed_worker.MAX_FAILURES and "in-process" in warnings[-1]
+
+
+def test_start_after_stop_is_a_fresh_start():
+    worker = EmbedWorker([sys.executable, "-c", "raise SystemExit(3)"])
+    worker.start()
+    while not worker.disabled:
+        worker.wait_ready()
+        worker.accepting()  # replaces the failed start until failures run out
+    worker.start()
+    assert worker.pid is None, "a start while wanted does not undo the failures"
+    worker.stop()
+    worker.start()
+    assert not worker.disabled and worker.pid is not None, "a start after stop tries again"
+    worker.stop()

@@ -19,6 +19,7 @@ is ``count`` chips (uint8, count x 150 x 150 x 3) and each answer ``count`` desc
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import struct
@@ -50,6 +51,7 @@ ANSWER_TIMEOUT_S = 5.0  # plus ANSWER_S_PER_CHIP a chip: ~70 ms a face when quie
 ANSWER_S_PER_CHIP = 1.0
 MAX_FAILURES = 3  # in a row: then the worker stays off and every face is embedded in-process
 OFF_VALUES = {"0", "false", "no", "off"}
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding this ``facereco``
 
 log = logging.getLogger("facereco.engine")
 
@@ -114,7 +116,11 @@ def main() -> None:
     # The answers go to a copy of stdout; fd 1 then points at stderr, so a library that prints
     # cannot corrupt the stream.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    if sys.stderr is not None:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    else:  # started with fd 2 closed: what a library prints goes nowhere
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):  # the parent went away
         serve(sys.stdin.buffer, answers)
 
@@ -206,6 +212,8 @@ class EmbedWorker:
         self._wanted = False  # started and not stopped: a failed process is replaced on the next request
         self._failures = 0
         self._finalizer: weakref.finalize | None = None
+        if hasattr(os, "register_at_fork"):  # a forked child must not talk to (or keep alive) our worker
+            os.register_at_fork(after_in_child=functools.partial(_forget_in_child, weakref.ref(self)))
 
     @property
     def pid(self) -> int | None:
@@ -214,8 +222,9 @@ class EmbedWorker:
 
     @property
     def ready(self) -> bool:
+        """Announced and still running (``poll`` also reaps a process that died while idle)."""
         launch = self._launch
-        return launch is not None and launch.ready.is_set()
+        return launch is not None and launch.ready.is_set() and launch.process.poll() is None
 
     @property
     def disabled(self) -> bool:
@@ -229,8 +238,11 @@ class EmbedWorker:
         return launch.start_s if launch is not None else None
 
     def start(self) -> None:
-        """Start the process in the background unless it runs already; returns at once."""
+        """Start the process in the background unless it runs already; returns at once.
+        After ``stop`` this is a fresh start: failures counted before no longer switch it off."""
         with self._state_lock:
+            if not self._wanted:
+                self._failures = 0
             self._wanted = True
             self._spawn_if_missing()
 
@@ -244,6 +256,9 @@ class EmbedWorker:
         background (unless stopped or off for good) and says False: this request embeds in-process."""
         if self.ready:
             return True
+        launch = self._launch
+        if launch is not None and launch.ready.is_set():  # it died since it announced itself
+            self._failed(launch, f"it exited while idle (exit code {launch.process.poll()})")
         with self._state_lock:
             if self._wanted:
                 self._spawn_if_missing()
@@ -257,9 +272,17 @@ class EmbedWorker:
             return None
         if launch is None or not launch.ready.is_set() or not self._busy.acquire(blocking=False):
             return None
-        pending = PendingEmbedding(self, launch, len(chips))
-        request = HEADER.pack(MAGIC, len(chips)) + np.ascontiguousarray(chips, dtype=np.uint8).tobytes()
-        threading.Thread(target=pending.exchange, args=(request,), name="facereco-embed-worker-io", daemon=True).start()
+        try:
+            pending = PendingEmbedding(self, launch, len(chips))
+            request = HEADER.pack(MAGIC, len(chips)) + np.ascontiguousarray(chips, dtype=np.uint8).tobytes()
+            helper = threading.Thread(
+                target=pending.exchange, args=(request,), name="facereco-embed-worker-io", daemon=True
+            )
+            helper.start()
+        except Exception as error:  # "can't start new thread", no memory: free it for the next photo
+            self._release()
+            log.warning("embedding worker not used for this photo (%s: %s)", type(error).__name__, error)
+            return None
         # Wait for the write before the caller's dlib call takes the GIL for the rest of its share.
         if not pending.sent.wait(SEND_TIMEOUT_S) or pending.error is not None:
             self._failed(launch, pending.error or f"chips not taken in {SEND_TIMEOUT_S:.0f} s")
@@ -280,11 +303,16 @@ class EmbedWorker:
         """Under ``_state_lock``: start a process unless one runs or failures ran out."""
         if self._launch is not None or self.disabled:
             return
-        package_root = Path(__file__).resolve().parents[2]  # so ``-m`` finds facereco installed or not
         try:
             # Its own session: a Ctrl-C meant for the server does not kill it mid-request (it exits on EOF).
             process = subprocess.Popen(
-                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=package_root, start_new_session=True
+                self._command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None if _fd_open(2) else subprocess.DEVNULL,  # its main() needs an fd 2
+                cwd=_PACKAGE_ROOT,  # no other ``facereco`` in the working directory comes first
+                env=_child_environment(),
+                start_new_session=True,
             )
         except OSError as error:  # no processes left, interpreter gone: count it like a crash
             self._failures += 1
@@ -295,18 +323,25 @@ class EmbedWorker:
             self._finalizer.detach()
         # Reaps the process when this handle is collected or the interpreter exits.
         self._finalizer = weakref.finalize(self, _stop_process, process)
-        threading.Thread(
-            target=self._await_announcement, args=(launch,), name="facereco-embed-worker-start", daemon=True
-        ).start()
+        try:
+            threading.Thread(
+                target=self._await_announcement, args=(launch,), name="facereco-embed-worker-start", daemon=True
+            ).start()
+        except RuntimeError as error:  # "can't start new thread": nobody would ever see it announce itself
+            self._launch = None
+            self._failures += 1
+            _stop_process(process)
+            launch.settled.set()
+            log.warning("embedding worker could not be watched (%s); faces embed in-process", error)
 
     def _await_announcement(self, launch: _Launch) -> None:
         timer = threading.Timer(START_TIMEOUT_S, launch.process.kill)
-        timer.daemon = True
-        timer.start()
+        timer.name, timer.daemon = "facereco-embed-worker-start-timer", True
         try:
+            timer.start()  # without it a hung start would go unnoticed: treat "can't start new thread" as a failure
             assert launch.process.stdout is not None
             header = read_exact(launch.process.stdout, HEADER.size)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RuntimeError):
             header = None
         finally:
             timer.cancel()
@@ -333,12 +368,57 @@ class EmbedWorker:
         else:
             log.warning("embedding worker failed (%s); this photo embeds in-process, a new worker starts", reason)
 
+    def _forget_parents_worker(self) -> None:
+        """In a forked child: the process and its pipes are the parent's. Let go of them without a
+        kill (the parent still uses it); the child starts a worker of its own on its next request."""
+        self._state_lock = threading.Lock()  # another thread may have held them at the fork
+        self._busy = threading.Lock()
+        launch, self._launch = self._launch, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if launch is not None:
+            _release_pipes(launch.process)
+
     def _succeeded(self, count: int) -> None:
         self._failures = 0
         self.faces_embedded += count
 
     def _release(self) -> None:
         self._busy.release()
+
+
+def _forget_in_child(handle: weakref.ref[EmbedWorker]) -> None:
+    worker = handle()
+    if worker is not None:
+        worker._forget_parents_worker()
+
+
+def _release_pipes(process: subprocess.Popen[bytes]) -> None:
+    """Point our ends of its pipes at /dev/null: the pipes close here, and the file objects stay
+    valid (anything buffered goes nowhere rather than into the parent's stream)."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _child_environment() -> dict[str, str]:
+    """Ours, with the folder holding ``facereco`` first on ``PYTHONPATH``: ``-m`` must find this very
+    package whether or not it is installed and whatever the working directory or ``PYTHONSAFEPATH``."""
+    inherited = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, inherited] if inherited else [_PACKAGE_ROOT])}
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -345,8 +345,12 @@ class FaceAnalyzer:
             return None
         import dlib
 
-        chips = np.stack([dlib.get_face_chip(rgb, f.shape, CHIP_SIDE, CHIP_PADDING) for f in faces])
-        return self.embed_worker.submit(chips)
+        try:
+            chips = np.stack([dlib.get_face_chip(rgb, f.shape, CHIP_SIDE, CHIP_PADDING) for f in faces])
+            return self.embed_worker.submit(chips)
+        except Exception as error:  # the worker is an optimisation: nothing on its path may fail a request
+            log.warning("embedding worker not used for this photo (%s: %s)", type(error).__name__, error)
+            return None
 
     def close(self) -> None:
         """Stop the embedding worker (``start_warm_up`` starts a new one); the models stay loaded."""

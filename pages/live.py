@@ -1,7 +1,8 @@
 """Live: the browser's camera streamed to the app (streamlit-webrtc); every frame drawn with the last answer.
 
 The frame work is in ``facereco.ui.live`` (no Streamlit there: it runs on other threads). This page picks the
-settings, hands the session's client to the stream's worker, and shows the worker's figures every second.
+settings, gives the stream its own client for the session's backend (``StreamTarget``), halts a stream whose
+backend is no longer the session's, and shows the worker's figures every second.
 """
 
 from __future__ import annotations
@@ -11,26 +12,45 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from facereco.ui import session
 from facereco.ui.i18n import _
-from facereco.ui.live import LiveProcessor, LiveSettings, ice_servers
+from facereco.ui.live import (
+    LiveProcessor,
+    LiveSettings,
+    StreamTarget,
+    http_target,
+    ice_servers,
+    local_target,
+    max_calls_per_second,
+)
 from facereco.ui.threshold import CLOUD_DEFAULT, threshold_slider
 from facereco.ui.widgets import explain, group_picker
 
 session.require_router(__file__)
 st.title(_("Live camera"))
-client = session.client()  # captured in this run: the stream's worker thread must not call Streamlit
+client = session.client()  # the group picker's; the stream gets a client of its own (stream_target)
 VIDEO = {"width": {"ideal": 640}, "height": {"ideal": 480}}
+
+
+def stream_target() -> StreamTarget:
+    """The session's backend as a stream's target (built in this run: the worker must not call Streamlit)."""
+    backend = session.current_backend()
+    if backend.is_local:
+        return local_target(session.local_transport())
+    return http_target(backend.appkey or "", backend.base_url)
 
 
 def call_interval() -> float:
     """Seconds between call starts: 0 on the local engine (one call in flight, as fast as it answers);
-    on a server, a rate the visitor sets, one a second by default, since the cloud bills every call."""
+    on a server, a rate the visitor sets, up to the operator's cap per appkey (every tab together)."""
     if session.current_backend().is_local:
         st.caption(_("Local engine: one call at a time, as fast as it answers."))
         return 0.0
+    cap = max_calls_per_second()
     rate = st.number_input(
-        _("Calls per second (each one is billed)"), min_value=0.2, max_value=10.0, value=1.0, step=0.5,
-        key="live-rate",
+        _("Calls per second (each one is billed)"), min_value=min(0.2, cap), max_value=cap, value=min(1.0, cap),
+        step=0.5, key="live-rate",
     )  # fmt: skip
+    shared = _("At most {cap:g} a second to this appkey from every Live stream of this app together.")
+    st.caption(shared.format(cap=cap))
     return 1.0 / float(rate)
 
 
@@ -62,6 +82,8 @@ def component_texts() -> dict[str, str]:
         "device_ask_permission": _("Allow this page to use the camera."),
         "device_not_available": _("No camera found."),
         "device_access_denied": _("Camera access was refused."),
+        "turn_camera_on": _("Turn the camera on"),
+        "turn_camera_off": _("Turn the camera off"),
     }
 
 
@@ -82,6 +104,7 @@ with controls:
     group = group_picker(client, "live-group") if named else None
     threshold = threshold_slider("live-threshold", group) if group else CLOUD_DEFAULT
     settings = LiveSettings(group, threshold, call_interval(), _("unknown"))
+    target = stream_target()
     browser_ice = typed_ice_servers()
 
 with output:
@@ -95,10 +118,14 @@ with output:
         frontend_rtc_configuration={"iceServers": browser_ice},
         server_rtc_configuration={"iceServers": []},
         media_stream_constraints={"video": VIDEO, "audio": False},
-        video_processor_factory=lambda: LiveProcessor(client, settings),
+        video_processor_factory=lambda: LiveProcessor(target, settings),
         async_processing=True,
         translations=component_texts(),  # type: ignore[arg-type]
     )
+    streaming = context.video_processor
+    if streaming is not None and streaming.target.identity != target.identity:
+        streaming.worker.stop()  # the sidebar switched backend: no call to the old one, nor to the new unpaced
+        st.warning(_("The backend changed: this stream makes no more calls. Press Stop, then Start."))
     st.caption(
         _(
             "No picture? Check that the camera is connected and not used by another program, and that the "

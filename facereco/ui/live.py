@@ -11,12 +11,21 @@ Why this shape:
   Without a group, detect: every face, numbered.
 - Nothing here touches Streamlit (it runs on other threads): errors are kept as exceptions and the page
   turns them into a sentence on its own run.
+- A stream's backend is fixed when it starts (``StreamTarget``): its own client, not the session's, so the
+  sidebar switching backend cannot send the old stream's calls elsewhere or unpaced (the page halts it).
+  Over HTTP that client makes no transport retries and has a short read timeout: each HTTP request is one
+  counted, paced call, the worker's backoff is the only one, and nothing is sent after Stop.
+- Over HTTP, every stream of the process to one (base URL, appkey) shares one ``CallPacer``: the cap on calls
+  a second is per appkey (the operator's, FACERECO_LIVE_MAX_CALLS_PER_SECOND), not per browser tab.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import math
+import os
 import re
 import threading
 import time
@@ -29,6 +38,7 @@ from facereco.client import FaceRecoClient
 from facereco.contract import SEARCH_LIMIT, THRESHOLD, FaceDetail, FaceMatch, is_no_face_message
 from facereco.errors import ApiError
 from facereco.labeled_sets import identity_of
+from facereco.transport import HttpTransport, LocalTransport, RetryPolicy
 from facereco.ui.drawing import BOX_COLOR, MATCH_COLOR, NO_MATCH_COLOR, annotate, detail_label
 
 log = logging.getLogger(__name__)
@@ -37,7 +47,11 @@ QUERY_MAX_WIDTH = 640  # frames are sent at most this wide: enough for faces, sm
 QUERY_JPEG_QUALITY = 85
 RATE_WINDOW_S = 5.0  # results per second: over the last five seconds
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 8.0
-JOIN_TIMEOUT_S = 5.0  # a call in flight cannot be aborted: stop waits this long for it at most
+JOIN_TIMEOUT_S = 5.0  # a call in flight cannot be aborted: join() waits this long for it at most
+STALE_AFTER_S = 2.0  # a result is drawn this long (plus two intervals) after it came, not forever
+HTTP_CONNECT_TIMEOUT_S, HTTP_READ_TIMEOUT_S = 3.0, 10.0  # a live answer later than this is of no use
+MAX_RATE_ENV = "FACERECO_LIVE_MAX_CALLS_PER_SECOND"
+DEFAULT_MAX_CALLS_PER_SECOND = 1.0
 
 
 # ---------------------------------------------------------------- settings and results
@@ -177,6 +191,7 @@ class LiveStats:
 class _Record:
     calls: int = 0
     result: LiveResult | None = None
+    result_at: float = 0.0  # time.monotonic() when ``result`` came
     error: Exception | None = None
     failures_in_a_row: int = 0
     first_start: float | None = None
@@ -186,9 +201,10 @@ class _Record:
 class LiveWorker:
     """One thread per stream: takes the newest frame, calls the client (one call in flight), keeps the answer."""
 
-    def __init__(self, client: FaceRecoClient, settings: LiveSettings) -> None:
+    def __init__(self, client: FaceRecoClient, settings: LiveSettings, pacer: CallPacer | None = None) -> None:
         self.settings = settings
         self._client = client
+        self._pacer = pacer
         self._mailbox = LatestFrame()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -203,10 +219,14 @@ class LiveWorker:
         """From the video thread: never blocks on the client."""
         self._mailbox.put(frame)
 
-    def stop(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
-        """No call starts after this; waits for a call in flight (up to ``timeout``). True when the thread ended."""
+    def stop(self) -> None:
+        """No call starts after this. Never waits (it runs on Streamlit's event loop): a call in flight ends
+        on its own, within the transport's timeout, and its answer is dropped."""
         self._stopping.set()
         self._mailbox.close()
+
+    def join(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
+        """Wait for the thread (up to ``timeout``) after ``stop``; True when it ended."""
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -216,8 +236,17 @@ class LiveWorker:
         return self._thread.is_alive()
 
     @property
+    def interval_s(self) -> float:
+        """Seconds between call starts: the page's, and over HTTP at least the shared pacer's."""
+        return max(self.settings.min_interval_s, self._pacer.interval_s if self._pacer else 0.0)
+
+    @property
     def result(self) -> LiveResult | None:
-        return self._record.result
+        """The last answer while it is fresh: None after a failed call, or once no answer came for
+        ``STALE_AFTER_S`` plus two intervals (a server gone quiet must not leave a name drawn)."""
+        with self._lock:
+            result, at = self._record.result, self._record.result_at
+        return result if time.monotonic() - at <= STALE_AFTER_S + 2 * self.interval_s else None
 
     def spans(self) -> list[tuple[float, float]]:
         """(start, end) of the calls that gave a result, oldest first (the last 256)."""
@@ -231,7 +260,8 @@ class LiveWorker:
             recent = sum(1 for _start, end in record.spans if end >= now - RATE_WINDOW_S)
             elapsed = min(RATE_WINDOW_S, now - record.first_start) if record.first_start is not None else 0.0
             rate = recent / elapsed if elapsed > 0 else 0.0
-            return LiveStats(record.calls, rate, record.result, record.error)
+            calls, error = record.calls, record.error
+        return LiveStats(calls, rate, self.result, error)
 
     def _run(self) -> None:
         next_start = 0.0
@@ -241,6 +271,10 @@ class LiveWorker:
             frame = self._mailbox.take(timeout=0.5)
             if frame is None:
                 continue
+            if self._pacer is not None:
+                if not self._pacer.wait_turn(self._stopping):
+                    return
+                frame = self._mailbox.take(timeout=0.0) or frame  # a newer one may have come meanwhile
             settings = self.settings
             started = time.monotonic()
             next_start = started + settings.min_interval_s
@@ -253,14 +287,18 @@ class LiveWorker:
             except Exception as error:  # noqa: BLE001 - a dead thread would freeze the last result on screen
                 next_start = max(next_start, time.monotonic() + self._failed(error))
                 continue
+            if self._stopping.is_set():  # stopped (or halted by a backend switch) while the call was in flight
+                return
+            ended = time.monotonic()
             with self._lock:
                 self._record.result, self._record.error, self._record.failures_in_a_row = result, None, 0
-                self._record.spans.append((started, time.monotonic()))
+                self._record.result_at = ended
+                self._record.spans.append((started, ended))
 
     def _failed(self, error: Exception) -> float:
         """Keep the error for the page; the pause before the next call (doubling, up to ``BACKOFF_MAX_S``)."""
         with self._lock:
-            self._record.error = error
+            self._record.error, self._record.result = error, None  # the last answer is not drawn on
             self._record.failures_in_a_row += 1
             failures = self._record.failures_in_a_row
         if not isinstance(error, ApiError | OSError):
@@ -268,12 +306,85 @@ class LiveWorker:
         return min(BACKOFF_FIRST_S * 2 ** (failures - 1), BACKOFF_MAX_S)
 
 
+# ---------------------------------------------------------------- where a stream's calls go, and how often
+class CallPacer:
+    """Call starts at least ``interval_s`` apart, across every worker that shares it (thread-safe)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+
+    def wait_turn(self, stopping: threading.Event) -> bool:
+        """Reserve the next start and wait for it; False (make no call) when ``stopping`` is set meanwhile."""
+        with self._lock:
+            start = max(time.monotonic(), self._next_start)
+            self._next_start = start + self.interval_s
+        return not stopping.wait(max(0.0, start - time.monotonic()))
+
+
+_pacers: dict[str, CallPacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def max_calls_per_second() -> float:
+    """The operator's cap (FACERECO_LIVE_MAX_CALLS_PER_SECOND, default 1): calls a second to one appkey from
+    every Live stream of this process together; a value that is not a positive number gives the default."""
+    try:
+        value = float(os.environ.get(MAX_RATE_ENV) or DEFAULT_MAX_CALLS_PER_SECOND)
+    except ValueError:
+        return DEFAULT_MAX_CALLS_PER_SECOND
+    return value if math.isfinite(value) and value > 0 else DEFAULT_MAX_CALLS_PER_SECOND
+
+
+def server_identity(appkey: str, base_url: str) -> str:
+    """Who is billed: the base URL and a digest of the appkey (the key itself is kept nowhere here)."""
+    return f"{base_url.strip().rstrip('/').lower()} {hashlib.sha256(appkey.encode()).hexdigest()[:16]}"
+
+
+def shared_pacer(identity: str, calls_per_second: float) -> CallPacer:
+    """The one pacer of this process for ``identity`` (every tab, every visitor), at the operator's rate."""
+    with _pacers_lock:
+        pacer = _pacers.setdefault(identity, CallPacer(1.0 / calls_per_second))
+        pacer.interval_s = 1.0 / calls_per_second
+        return pacer
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """Where one stream's calls go, fixed when it starts: its own client, who it bills, its pacer."""
+
+    client: FaceRecoClient
+    identity: str  # "local", or ``server_identity``: the page compares it with the session's backend
+    pacer: CallPacer | None = None  # None on the local engine: one call at a time, as fast as it answers
+
+
+LOCAL_IDENTITY = "local"
+
+
+def local_target(transport: LocalTransport) -> StreamTarget:
+    return StreamTarget(FaceRecoClient(transport=transport), LOCAL_IDENTITY)
+
+
+def http_target(appkey: str, base_url: str, calls_per_second: float | None = None) -> StreamTarget:
+    """A client of its own for the stream: no transport retries (each request is a counted, paced call; the
+    worker backs off itself; none is sent after Stop), a short read timeout; the process-wide pacer."""
+    transport = HttpTransport(
+        appkey, base_url, connect_timeout=HTTP_CONNECT_TIMEOUT_S, read_timeout=HTTP_READ_TIMEOUT_S,
+        retry=RetryPolicy(max_retries=0),
+    )  # fmt: skip
+    identity = server_identity(appkey, base_url)
+    pacer = shared_pacer(identity, calls_per_second or max_calls_per_second())
+    return StreamTarget(FaceRecoClient(transport=transport), identity, pacer)
+
+
 # ---------------------------------------------------------------- streamlit-webrtc's processor
 class LiveProcessor:
     """``video_processor_factory``'s product: frames in, the same frames with the last result drawn out."""
 
-    def __init__(self, client: FaceRecoClient, settings: LiveSettings) -> None:
-        self.worker = LiveWorker(client, settings).start()
+    def __init__(self, target: StreamTarget, settings: LiveSettings) -> None:
+        self.target = target
+        self.worker = LiveWorker(target.client, settings, target.pacer).start()
 
     def update(self, settings: LiveSettings) -> None:
         """From the page's run: the next call and the next drawn frame use these."""
@@ -290,7 +401,8 @@ class LiveProcessor:
         return av.VideoFrame.from_image(draw_result(image, result, self.worker.settings))
 
     def on_ended(self) -> None:
-        """The stream stopped (the Stop button, a closed tab): no call after this."""
+        """The stream stopped (the Stop button, a closed tab): no call after this. streamlit-webrtc calls
+        this on Streamlit's event loop, which every session shares: it must not wait for a call in flight."""
         self.worker.stop()
 
 
@@ -323,8 +435,14 @@ __all__ = [
     "LiveSettings",
     "LiveStats",
     "LiveWorker",
+    "CallPacer",
+    "StreamTarget",
     "analyse",
     "draw_result",
+    "http_target",
     "ice_servers",
+    "local_target",
+    "max_calls_per_second",
+    "server_identity",
     "query_jpeg",
 ]

@@ -14,13 +14,14 @@ from PIL import Image
 from facereco.client import FaceRecoClient, ImageUrl
 from facereco.contract import MAX_IMAGE_BYTES, Face, ResultCode
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ApiError, FaceRecoError, InvalidImageURL, TransportError
+from facereco.errors import ApiError, BadResponse, FaceRecoError, InvalidImageURL, TransportError
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
 from facereco.ui.session import current_backend, local_transport, recorder, sample_photos
 from facereco.validation import check_image_url
 
 SAMPLE, UPLOAD, CAMERA, URL = "sample", "upload", "camera", "url"
+HTTP_TOO_MANY_REQUESTS = 429
 
 
 def source_names() -> dict[str, str]:
@@ -155,6 +156,8 @@ def explain(error: Exception) -> str:
         return _("{explanation} (result code {code}: {detail})").format(
             explanation=result_code_explanation(error.result_code), code=error.result_code, detail=error.message
         )
+    if isinstance(error, BadResponse) and error.status == HTTP_TOO_MANY_REQUESTS:  # it was reached: it throttles
+        return _("The API asks to slow down (HTTP 429): too many calls for this appkey; fewer calls a second help.")
     if isinstance(error, TransportError):
         return _("The API could not be reached: {reason}").format(reason=error.message)
     if isinstance(error, FaceRecoError):

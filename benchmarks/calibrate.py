@@ -16,7 +16,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from datasets import all_pair_distances, labeled_unit_vectors, pair_distances, require_faces
+from datasets import (
+    add_faces_dir_argument,
+    all_pair_distances,
+    labeled_unit_vectors,
+    pair_distances,
+    require_faces,
+    use_faces_dir,
+)
 
 from facereco.engine.similarity import DISTANCE_AT_10, DISTANCE_AT_90, logistic_similarity, similarity_from_distance
 from facereco.metrics import equal_error_rate, rates_at, threshold_for_fmr
@@ -34,7 +41,9 @@ def fit_anchors(genuine_d: np.ndarray, impostor_d: np.ndarray) -> tuple[float, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--splits", type=int, default=10)
+    add_faces_dir_argument(parser)
     args = parser.parse_args()
+    use_faces_dir(args)
     faces = require_faces()
     # Anchors from every pair of lfw-dev (millions of impostor pairs: FMR 0.1 % is well supported).
     all_genuine, all_impostor = all_pair_distances(faces / "lfw-dev")

@@ -1,11 +1,14 @@
-"""Helpers shared by the benchmarks: the labeled photos of ../shared/faces, embedded once and cached.
+"""Helpers shared by the benchmarks: the labeled photos, embedded once and cached.
 
-The photos are research data: they are read from ../shared/faces at run time, never copied into the
-repository. Embeddings are cached under ~/.cache/facereco-bench so later runs skip the models.
+The photos (lfw-dev, a subset of LFW, deep-funneled; multi, noface, masked, ...) are research data:
+they are read at run time from the folder given by ``--faces-dir`` or ``FACERECO_FACES_DIR``
+(default ``../shared/faces`` beside the checkout), never copied into the repository. Embeddings are
+cached under ~/.cache/facereco-bench so later runs skip the models.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import sys
@@ -22,14 +25,39 @@ from facereco.engine.similarity import unit_distance  # noqa: E402
 from facereco.engine.vision import shared_analyzer  # noqa: E402
 from facereco.errors import ApiError  # noqa: E402
 
-SHARED_FACES = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared")) / "faces"
+DEFAULT_FACES_DIR = Path(os.environ.get("FACERECO_SHARED_DIR", ROOT.parent / "shared")) / "faces"
 CACHE = Path(os.environ.get("FACERECO_BENCH_CACHE", Path.home() / ".cache" / "facereco-bench"))
+_faces_dir = Path(os.environ.get("FACERECO_FACES_DIR") or DEFAULT_FACES_DIR)
+
+
+def add_faces_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """``--faces-dir``: where the labeled photos are (every benchmark that reads them takes it)."""
+    parser.add_argument(
+        "--faces-dir",
+        type=Path,
+        default=None,
+        help="folder holding lfw-dev/, multi/, noface/, masked/ ... "
+        f"(default: FACERECO_FACES_DIR, else {DEFAULT_FACES_DIR})",
+    )
+
+
+def use_faces_dir(args: argparse.Namespace) -> Path:
+    """Take ``--faces-dir`` from parsed arguments, when given; the folder in use."""
+    global _faces_dir
+    if getattr(args, "faces_dir", None) is not None:
+        _faces_dir = args.faces_dir
+    return _faces_dir
+
+
+def faces_dir() -> Path:
+    """The labeled photos' folder: ``--faces-dir``, else ``FACERECO_FACES_DIR``, else ../shared/faces."""
+    return _faces_dir
 
 
 def require_faces() -> Path:
-    if not SHARED_FACES.is_dir():
-        sys.exit(f"skipped: labeled photos not found at {SHARED_FACES}")
-    return SHARED_FACES
+    if not faces_dir().is_dir():
+        sys.exit(f"skipped: labeled photos not found at {faces_dir()} (give --faces-dir or FACERECO_FACES_DIR)")
+    return faces_dir()
 
 
 def read_pairs(folder: Path) -> list[tuple[str, str, bool]]:

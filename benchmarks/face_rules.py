@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets import require_faces
+from datasets import add_faces_dir_argument, require_faces, use_faces_dir
 
 from facereco.contract import MIN_FACE_SIDE
 from facereco.engine.images import decode_image
@@ -111,7 +111,9 @@ def count_folder(folder: Path) -> FolderCount:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folders", nargs="+", default=["lfw-dev", "multi", "yale"])
+    add_faces_dir_argument(parser)
     args = parser.parse_args()
+    use_faces_dir(args)
     root = require_faces()
     shared_analyzer().warm_up()
     print(

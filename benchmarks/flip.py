@@ -19,7 +19,15 @@ import sys
 import time
 
 import numpy as np
-from datasets import CACHE, read_pairs, read_vector_cache, require_faces, write_vector_cache
+from datasets import (
+    CACHE,
+    add_faces_dir_argument,
+    read_pairs,
+    read_vector_cache,
+    require_faces,
+    use_faces_dir,
+    write_vector_cache,
+)
 from vision import composite
 
 from facereco.engine.embed_worker import CHIP_PADDING, CHIP_SIDE
@@ -122,7 +130,9 @@ def main() -> None:
     parser.add_argument("--jitters", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--cached-only", action="store_true", help="use only the mirrored descriptors cached so far")
+    add_faces_dir_argument(parser)
     args = parser.parse_args()
+    use_faces_dir(args)
     folder = require_faces() / "lfw-dev"
     plain = cached_plain_vectors(folder)
     files = sorted(plain)

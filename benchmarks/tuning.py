@@ -83,11 +83,11 @@ def synthetic(sizes: list[int], http: bool) -> None:
 
 
 def lfw() -> None:
-    from datasets import CACHE, SHARED_FACES, labeled_unit_vectors, require_faces
+    from datasets import CACHE, faces_dir, labeled_unit_vectors, require_faces
     from streamlit.testing.v1 import AppTest
 
     require_faces()
-    identities, vectors = labeled_unit_vectors(SHARED_FACES / "lfw-dev")
+    identities, vectors = labeled_unit_vectors(faces_dir() / "lfw-dev")
     with tempfile.TemporaryDirectory() as data_dir:
         client = FaceRecoClient.local(data_dir)
         labels = [(identity, f"{i}.jpg") for i, identity in enumerate(identities)]
@@ -158,11 +158,15 @@ def print_figures(scores: GroupScores) -> None:
 
 
 def main() -> None:
+    from datasets import add_faces_dir_argument, use_faces_dir  # lazily, as lfw() does: it loads the engine
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000])
     parser.add_argument("--http", action="store_true", help="also score the synthetic groups over HTTP")
     parser.add_argument("--lfw", action="store_true")
+    add_faces_dir_argument(parser)
     args = parser.parse_args()
+    use_faces_dir(args)
     synthetic(args.sizes, args.http)
     if args.lfw:
         lfw()

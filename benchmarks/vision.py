@@ -32,7 +32,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from datasets import ROOT, SHARED_FACES, all_pair_distances, embed_files, pair_distances
+from datasets import (
+    ROOT,
+    add_faces_dir_argument,
+    all_pair_distances,
+    embed_files,
+    faces_dir,
+    pair_distances,
+    use_faces_dir,
+)
 from install_size import installed_size_mb
 from PIL import Image
 
@@ -297,12 +305,12 @@ def report_verification(
 
 
 def verification(folder: str) -> None:
-    genuine_d, impostor_d, missing = pair_distances(SHARED_FACES / folder)
+    genuine_d, impostor_d, missing = pair_distances(faces_dir() / folder)
     report_verification(folder, genuine_d, impostor_d, f" ({missing} without face)")
 
 
 def verification_all_pairs() -> None:
-    genuine, impostor = report_verification("lfw-dev all pairs", *all_pair_distances(SHARED_FACES / "lfw-dev"))
+    genuine, impostor = report_verification("lfw-dev all pairs", *all_pair_distances(faces_dir() / "lfw-dev"))
     for threshold in (50, 70, 90):
         fmr = np.mean(impostor >= threshold)
         fnmr = np.mean(genuine < threshold)
@@ -310,9 +318,9 @@ def verification_all_pairs() -> None:
 
 
 def detection_miss_rate(folder: str) -> None:
-    files = sorted(str(p.relative_to(SHARED_FACES / folder)) for p in (SHARED_FACES / folder).glob("*/*.*"))
+    files = sorted(str(p.relative_to(faces_dir() / folder)) for p in (faces_dir() / folder).glob("*/*.*"))
     files = [f for f in files if f.lower().endswith((".jpg", ".jpeg", ".png", ".pgm"))]
-    vectors = embed_files(SHARED_FACES / folder, files)
+    vectors = embed_files(faces_dir() / folder, files)
     missed = sum(v is None for v in vectors.values())
     print(f"{folder:>17}: no face found in {missed} of {len(files)} photos ({missed / max(len(files), 1):.2%})")
 
@@ -323,7 +331,7 @@ def images_in(folder: Path) -> list[Path]:
 
 def false_faces() -> None:
     analyzer = shared_analyzer()
-    paths = images_in(SHARED_FACES / "noface")
+    paths = images_in(faces_dir() / "noface")
     with_faces = [p.name for p in paths if analyzer.detect(decode_image(p.read_bytes()).rgb)]
     print(f"{'noface':>17}: faces reported on {len(with_faces)} of {len(paths)} images {with_faces}")
 
@@ -331,14 +339,14 @@ def false_faces() -> None:
 def multi_face_recall() -> None:
     analyzer = shared_analyzer()
     boxes: dict[str, list[tuple[float, float, float, float]]] = {}
-    with open(SHARED_FACES / "multi" / "dlib_voc_face_boxes.csv", newline="") as handle:
+    with open(faces_dir() / "multi" / "dlib_voc_face_boxes.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["ignore"] == "0":
                 left, top, w, h = (float(row[k]) for k in ("left", "top", "width", "height"))
                 boxes.setdefault(row["file"], []).append((left, top, left + w, top + h))
     found = labelled = found_60 = labelled_60 = 0
     for name, truth in boxes.items():
-        image = decode_image((SHARED_FACES / "multi" / name).read_bytes())
+        image = decode_image((faces_dir() / "multi" / name).read_bytes())
         scale = image.width / image.original_size[0]
         detected = [f.box for f in analyzer.detect(image.rgb)]
         for box in truth:
@@ -376,9 +384,9 @@ def largest_face_masks(paths: list[Path]) -> tuple[list[bool], list[np.ndarray]]
 
 
 def mask_accuracy() -> None:
-    masked_paths = images_in(SHARED_FACES / "masked" / "single")
+    masked_paths = images_in(faces_dir() / "masked" / "single")
     masked, masked_crops = largest_face_masks(masked_paths)
-    unmasked, unmasked_crops = largest_face_masks(sorted((SHARED_FACES / "lfw-dev").glob("*/*.jpg"))[::50][:60])
+    unmasked, unmasked_crops = largest_face_masks(sorted((faces_dir() / "lfw-dev").glob("*/*.jpg"))[::50][:60])
     right = sum(masked) + unmasked.count(False)
     print(
         f"{'mask':>17}: masked/single called masked {sum(masked)}/{len(masked)} detected ({len(masked_paths)} photos); "
@@ -400,13 +408,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-dataset", action="store_true")
+    add_faces_dir_argument(parser)
     args = parser.parse_args()
+    use_faces_dir(args)
     mask_figures(args.repeats)
     stage_timings(args.repeats)
     if args.no_dataset:
         return
-    if not SHARED_FACES.is_dir():
-        print(f"dataset figures skipped: {SHARED_FACES} not found")
+    if not faces_dir().is_dir():
+        print(f"dataset figures skipped: {faces_dir()} not found")
         return
     print("\nVerification (similarity = the engine's calibrated 0-100 score)")
     verification_all_pairs()

@@ -34,7 +34,7 @@ import requests
 import urllib3
 from urllib3.exceptions import LocationValueError, NewConnectionError
 
-from facereco import __version__
+from facereco._version import __version__
 from facereco.allocation import collector_paused
 from facereco.contract import API_PREFIX, CLOUD_BASE_URL, MAX_ANSWER_BYTES, Endpoint
 from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout, redact_appkey

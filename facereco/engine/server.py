@@ -27,7 +27,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from facereco import __version__
+from facereco._version import __version__
 from facereco.contract import (
     API_PREFIX,
     ENDPOINTS,

@@ -19,6 +19,7 @@ from typing import Any
 from facereco.contract import ENDPOINTS, GROUP_QUOTA, ResultCode, response_body
 from facereco.engine.fetch import UrlPolicy
 from facereco.engine.index import memory_budget_bytes
+from facereco.engine.paths import default_data_dir
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
 from facereco.engine.service import FaceService
 from facereco.engine.store import Store
@@ -28,14 +29,6 @@ from facereco.errors import ApiError, UnauthorizedAppKey
 from facereco.validation import parse_request
 
 log = logging.getLogger("facereco.engine")
-
-
-def default_data_dir() -> Path:
-    """``FACERECO_DATA_DIR``, else ``$XDG_DATA_HOME/facereco`` (``~/.local/share/facereco``)."""
-    if os.environ.get("FACERECO_DATA_DIR"):
-        return Path(os.environ["FACERECO_DATA_DIR"])
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "facereco"
 
 
 class LocalEngine:

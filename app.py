@@ -12,7 +12,7 @@ import streamlit as st
 
 from facereco.ui import session
 from facereco.ui.i18n import LANGUAGE_KEY, LANGUAGES, _, language_from_locale
-from facereco.ui.widgets import explain
+from facereco.ui.messages import explain
 
 st.set_page_config(page_title="facereco — Face Recognition", page_icon=":material/face:", layout="wide")
 

@@ -9,7 +9,8 @@ from facereco.contract import GROUP_ID_PATTERN, MAX_IMAGE_BYTES, Face
 from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.i18n import _
-from facereco.ui.widgets import exchange_panel, explain, face_label, show_error
+from facereco.ui.messages import explain
+from facereco.ui.widgets import exchange_panel, face_label, show_error
 from facereco.validation import external_image_id_from
 
 session.require_router(__file__)

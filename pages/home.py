@@ -8,7 +8,8 @@ from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.gallery import GALLERY_GROUP, GalleryUnavailable, build_gallery, choose_people, lfw_folder
 from facereco.ui.i18n import _
-from facereco.ui.widgets import exchange_panel, explain, show_error
+from facereco.ui.messages import explain
+from facereco.ui.widgets import exchange_panel, show_error
 
 DEMO_GROUP = "demo"
 DEMO_OUTCOME_KEY = "home-demo-outcome"

@@ -21,8 +21,9 @@ from facereco.ui.live import (
     local_target,
     max_calls_per_second,
 )
+from facereco.ui.messages import explain
 from facereco.ui.threshold import CLOUD_DEFAULT, threshold_slider
-from facereco.ui.widgets import explain, group_picker
+from facereco.ui.widgets import group_picker
 
 session.require_router(__file__)
 st.title(_("Live camera"))

@@ -26,6 +26,7 @@ from facereco.labeled_sets import labeled_external_id
 from facereco.samples import package_photo
 from facereco.transport import HttpTransport, LocalTransport, RetryPolicy, Transport
 from facereco.ui.i18n import _
+from facereco.ui.messages import explain
 from facereco.ui.read_cache import ReadCachingTransport
 from facereco.ui.recorder import RecordingTransport
 
@@ -189,8 +190,6 @@ def connection_check() -> tuple[bool, str]:
 
 
 def _check(backend: Backend) -> tuple[bool, Callable[[], str]]:
-    from facereco.ui.widgets import explain
-
     if not backend.is_local and not backend.appkey:
         return False, lambda: _("Enter the appkey to connect.")
     if not backend.is_local and base_url_problem(backend.base_url):

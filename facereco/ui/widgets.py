@@ -12,16 +12,16 @@ import streamlit as st
 from PIL import Image
 
 from facereco.client import FaceRecoClient, ImageUrl
-from facereco.contract import MAX_IMAGE_BYTES, Face, ResultCode
+from facereco.contract import MAX_IMAGE_BYTES, Face
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import ApiError, BadResponse, FaceRecoError, InvalidImageURL, TransportError
+from facereco.errors import FaceRecoError, InvalidImageURL
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
+from facereco.ui.messages import explain
 from facereco.ui.session import current_backend, local_transport, recorder, sample_photos
 from facereco.validation import check_image_url
 
 SAMPLE, UPLOAD, CAMERA, URL = "sample", "upload", "camera", "url"
-HTTP_TOO_MANY_REQUESTS = 429
 
 
 def source_names() -> dict[str, str]:
@@ -125,46 +125,6 @@ def drawable(choice: ImageChoice) -> Image.Image | None:
     except (FaceRecoError, OSError) as error:
         st.caption(_("The image cannot be drawn here: {reason}").format(reason=explain(error)))
         return None
-
-
-def result_code_explanation(code: int) -> str:
-    """The guide's explanation of a result code, in the session's language."""
-    explanations = {
-        ResultCode.InvalidParam: _("A parameter is wrong."),
-        ResultCode.InvalidGroupID: _("The group ID is not valid."),
-        ResultCode.DuplicatedGroupID: _("A group with this ID already exists."),
-        ResultCode.NotFoundGroupError: _("The group ID was not found."),
-        ResultCode.InvalidTokenError: _("The page token is not valid."),
-        ResultCode.NotFoundFaceIDError: _("The face ID was not found."),
-        ResultCode.ServiceQuotaExceededException: _("The group already holds the most faces it can."),
-        ResultCode.ServiceQuotaExceededPartialSuccessException: _("The group is full: only some faces were added."),
-        ResultCode.UnauthorizedAppKey: _("The appkey is not authorized."),
-        ResultCode.ImageTooLargeException: _("The image is too large."),
-        ResultCode.InvalidImageBytesException: _("The image bytes are not valid (mostly: wrong Base64)."),
-        ResultCode.InvalidImageFormatException: _("The image format is not supported (PNG or JPEG only)."),
-        ResultCode.InvalidImageURLException: _("The image URL is not valid."),
-        ResultCode.ImageTimeoutError: _("The image download timed out."),
-        ResultCode.InvalidImageFileException: _("The file does not match its image format."),
-        ResultCode.InternalServerError: _("Server error."),
-    }
-    return explanations.get(code, _("Unknown result code."))
-
-
-def explain(error: Exception) -> str:
-    """A readable sentence for any failure of a call."""
-    if isinstance(error, ApiError):
-        return _("{explanation} (result code {code}: {detail})").format(
-            explanation=result_code_explanation(error.result_code), code=error.result_code, detail=error.message
-        )
-    if isinstance(error, BadResponse) and error.status == HTTP_TOO_MANY_REQUESTS:  # it was reached: it throttles
-        return _("The API asks to slow down (HTTP 429): too many calls for this appkey; fewer calls a second help.")
-    if isinstance(error, TransportError):
-        return _("The API could not be reached: {reason}").format(reason=error.message)
-    if isinstance(error, FaceRecoError):
-        return error.message
-    if isinstance(error, OSError):
-        return _("The file could not be read: {reason}").format(reason=error.strerror or type(error).__name__)
-    return f"{type(error).__name__}: {error}"
 
 
 def show_error(error: Exception) -> None:

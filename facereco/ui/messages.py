@@ -1,0 +1,53 @@
+"""Readable sentences for failures: what a result code means, and one sentence for any failed call.
+
+Apart from the widgets so that the session (the sidebar's connection check) and every page can use
+them without importing each other.
+"""
+
+from __future__ import annotations
+
+from facereco.contract import ResultCode
+from facereco.errors import ApiError, BadResponse, FaceRecoError, TransportError
+from facereco.ui.i18n import _
+
+HTTP_TOO_MANY_REQUESTS = 429
+
+
+def result_code_explanation(code: int) -> str:
+    """The guide's explanation of a result code, in the session's language."""
+    explanations = {
+        ResultCode.InvalidParam: _("A parameter is wrong."),
+        ResultCode.InvalidGroupID: _("The group ID is not valid."),
+        ResultCode.DuplicatedGroupID: _("A group with this ID already exists."),
+        ResultCode.NotFoundGroupError: _("The group ID was not found."),
+        ResultCode.InvalidTokenError: _("The page token is not valid."),
+        ResultCode.NotFoundFaceIDError: _("The face ID was not found."),
+        ResultCode.ServiceQuotaExceededException: _("The group already holds the most faces it can."),
+        ResultCode.ServiceQuotaExceededPartialSuccessException: _("The group is full: only some faces were added."),
+        ResultCode.UnauthorizedAppKey: _("The appkey is not authorized."),
+        ResultCode.ImageTooLargeException: _("The image is too large."),
+        ResultCode.InvalidImageBytesException: _("The image bytes are not valid (mostly: wrong Base64)."),
+        ResultCode.InvalidImageFormatException: _("The image format is not supported (PNG or JPEG only)."),
+        ResultCode.InvalidImageURLException: _("The image URL is not valid."),
+        ResultCode.ImageTimeoutError: _("The image download timed out."),
+        ResultCode.InvalidImageFileException: _("The file does not match its image format."),
+        ResultCode.InternalServerError: _("Server error."),
+    }
+    return explanations.get(code, _("Unknown result code."))
+
+
+def explain(error: Exception) -> str:
+    """A readable sentence for any failure of a call."""
+    if isinstance(error, ApiError):
+        return _("{explanation} (result code {code}: {detail})").format(
+            explanation=result_code_explanation(error.result_code), code=error.result_code, detail=error.message
+        )
+    if isinstance(error, BadResponse) and error.status == HTTP_TOO_MANY_REQUESTS:  # it was reached: it throttles
+        return _("The API asks to slow down (HTTP 429): too many calls for this appkey; fewer calls a second help.")
+    if isinstance(error, TransportError):
+        return _("The API could not be reached: {reason}").format(reason=error.message)
+    if isinstance(error, FaceRecoError):
+        return error.message
+    if isinstance(error, OSError):
+        return _("The file could not be read: {reason}").format(reason=error.strerror or type(error).__name__)
+    return f"{type(error).__name__}: {error}"

@@ -35,8 +35,8 @@ import urllib3
 from urllib3.exceptions import LocationValueError, NewConnectionError
 
 from facereco._version import __version__
-from facereco.allocation import collector_paused
 from facereco.contract import API_PREFIX, CLOUD_BASE_URL, MAX_ANSWER_BYTES, Endpoint
+from facereco.contract.allocation import collector_paused
 from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout, redact_appkey
 
 log = logging.getLogger("facereco.transport")

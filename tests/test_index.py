@@ -17,7 +17,7 @@ import pytest
 
 from facereco import FaceRecoClient
 from facereco import errors as E
-from facereco.allocation import collector_paused
+from facereco.contract.allocation import collector_paused
 from facereco.engine.index import GroupIndex, memory_budget_bytes, unit_rows
 from facereco.engine.similarity import similarity_from_distance
 from facereco.engine.store import DB_FILE_NAME, SCHEMA_VERSION, NewFace, Store

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.alias_generators import to_camel
 
-from facereco.allocation import collector_paused
+from facereco.contract.allocation import collector_paused
 from facereco.contract.codes import ResultCode
 
 

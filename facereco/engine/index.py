@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from facereco.allocation import collector_paused
+from facereco.contract.allocation import collector_paused
 from facereco.engine.similarity import similarity_from_distance
 from facereco.engine.store import FaceColumns, GenerationStep, faces_wire
 

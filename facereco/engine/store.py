@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from facereco.allocation import collector_paused
 from facereco.contract import MODEL_VERSION
+from facereco.contract.allocation import collector_paused
 from facereco.engine.secrets import EngineSecrets
 from facereco.errors import DuplicatedGroupID, NotFoundFaceIDError, NotFoundGroupError, ServiceQuotaExceeded
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from facereco.contract.allocation import collector_paused
 from facereco.engine.similarity import similarity_from_distance
-from facereco.engine.store import FaceColumns, GenerationStep, faces_wire
+from facereco.engine.store import FaceColumns, GenerationStep
+from facereco.engine.wire import faces_wire
 
 DIMENSIONS = 128
 TIE_TOLERANCE = 1e-6  # cosines of identical vectors differ by float32 rounding, depending on their row

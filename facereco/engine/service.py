@@ -21,6 +21,7 @@ from facereco.engine.similarity import similarity_from_distance, unit_distance
 from facereco.engine.store import FaceColumns, NewFace, Store
 from facereco.engine.tokens import PageTokens
 from facereco.engine.vision import DetectedFace, FaceAnalyzer
+from facereco.engine.wire import face_wire
 from facereco.errors import InvalidParam, NotFoundFaceIDError, NotFoundGroupError
 
 
@@ -219,7 +220,7 @@ class FaceService:
         data = {
             "modelVersion": MODEL_VERSION,
             "addedFaceCount": len(added),
-            "addedFaces": [row.to_wire() for row in added],
+            "addedFaces": [face_wire(row) for row in added],
             "addedFaceDetails": [analysed.detail(f, orientation, mask) for f in added_faces],
             "notAddedFaceCount": len(not_added),
             "notAddedFaces": [analysed.detail(f, orientation, mask) for f in not_added],
@@ -245,7 +246,7 @@ class FaceService:
         data: dict[str, Any] = {
             "modelVersion": MODEL_VERSION,
             "faceCount": self.store.get_group(owner, group_id).face_count,  # the group's, not the page's (the guide)
-            "faces": [r.to_wire() for r in page],
+            "faces": [face_wire(r) for r in page],
         }
         if next_token:
             data["nextToken"] = next_token

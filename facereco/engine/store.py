@@ -105,36 +105,8 @@ class FaceRow:
     confidence: float
     created_ns: int
 
-    def to_wire(self) -> dict[str, object]:
-        box = tuple(self.bbox[k] for k in BBOX_KEYS)
-        return faces_wire([self.face_id], [self.image_id], [self.external_image_id], [box], [self.confidence])[0]
-
 
 BBOX_KEYS = ("x0", "y0", "x1", "y1")
-
-
-def faces_wire(
-    face_ids: list[str],
-    image_ids: list[str],
-    external_image_ids: list[str | None],
-    boxes: list[tuple[float, float, float, float]] | list[list[float]],
-    confidences: list[float],
-) -> list[dict[str, object]]:
-    """The contract's face objects (stored faces) as they go on the wire, built in bulk.
-
-    Built in one loop with literal dicts: a search answer holds up to 4,096 of them.
-    """
-    faces: list[dict[str, object]] = []
-    for face_id, image_id, external_image_id, (x0, y0, x1, y1), confidence in zip(
-        face_ids, image_ids, external_image_ids, boxes, confidences, strict=True
-    ):
-        face: dict[str, object] = {"faceId": face_id, "imageId": image_id}
-        if external_image_id is not None:
-            face["externalImageId"] = external_image_id
-        face["bbox"] = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
-        face["confidence"] = confidence
-        faces.append(face)
-    return faces
 
 
 class GenerationStep(NamedTuple):

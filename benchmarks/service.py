@@ -56,8 +56,8 @@ from datasets import CACHE  # noqa: E402
 
 from facereco import FaceRecoClient  # noqa: E402
 from facereco.engine.index import unit_rows  # noqa: E402
-from facereco.engine.store import load_synthetic_faces  # noqa: E402
 from facereco.samples import package_photo  # noqa: E402
+from facereco.synthetic import load_synthetic_faces  # noqa: E402
 from facereco.transport import LocalTransport  # noqa: E402
 
 GENUINE_DISTANCE = 0.30  # median unit-vector distance of same-person lfw-dev pairs (dlib descriptors)
@@ -90,7 +90,8 @@ def clustered_identities(count: int, seed: int) -> np.ndarray:
 
 
 def build_group(client: FaceRecoClient, group_id: str, vectors: np.ndarray, labels: list[str] | None = None) -> None:
-    """A group of faces with no photos behind them (``store.load_synthetic_faces``): the benchmark's one builder."""
+    """A group of faces with no photos behind them (``facereco.synthetic.load_synthetic_faces``):
+    the benchmark's one builder."""
     engine = client.transport.engine
     client.create_group(group_id)
     owner = engine.secrets.appkey_digest(LocalTransport.LOCAL_APPKEY)

@@ -2,7 +2,7 @@
 
     python benchmarks/tuning.py [--sizes 1000] [--http] [--lfw]
 
-Synthetic groups (facereco/engine/synthetic.py: identities of 5 faces, impostors spread over the
+Synthetic groups (facereco/synthetic.py: identities of 5 faces, impostors spread over the
 similarity scale) are scored through the in-process client with 1 and 4 searches at once, and with
 --http through a real ``python -m facereco serve`` on 127.0.0.1. --lfw puts lfw-dev's cached
 descriptors (benchmarks/datasets.py; one face per photo, as enrollment stores them) into a local
@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from facereco import FaceRecoClient  # noqa: E402
 from facereco.contract import SEARCH_LIMIT  # noqa: E402
-from facereco.engine.synthetic import add_labeled_vectors, add_synthetic_group  # noqa: E402
 from facereco.metrics import identification_rates  # noqa: E402
+from facereco.synthetic import add_labeled_vectors, add_synthetic_group  # noqa: E402
 from facereco.transport import LocalTransport  # noqa: E402
 from facereco.tuning import FMR_TARGETS, GroupScores, ScoringCheckpoint, score_group  # noqa: E402
 

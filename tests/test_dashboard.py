@@ -350,7 +350,7 @@ def test_the_read_cache_keeps_listings_not_searches(tmp_path: Path):
     """Lists are read once; a search by faceId (a GET as well, thousands of them when tuning) always travels."""
     from facereco import FaceRecoClient
     from facereco.engine.api import LocalEngine
-    from facereco.engine.synthetic import add_synthetic_group
+    from facereco.synthetic import add_synthetic_group
     from facereco.transport import LocalTransport
     from facereco.ui.read_cache import ReadCachingTransport
     from facereco.ui.recorder import RecordingTransport

@@ -24,7 +24,8 @@ from PIL import Image
 from facereco import FaceRecoClient
 from facereco import errors as E
 from facereco.engine.secrets import EngineSecrets, load_or_create_key
-from facereco.engine.store import DB_FILE_NAME, Store, load_synthetic_faces
+from facereco.engine.store import DB_FILE_NAME, Store
+from facereco.synthetic import load_synthetic_faces
 
 from .servers import running_server, start_server, stop_server
 

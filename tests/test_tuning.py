@@ -19,8 +19,8 @@ from PIL import Image, ImageEnhance, ImageOps
 from streamlit.testing.v1 import AppTest
 
 from facereco import FaceRecoClient
-from facereco.engine.synthetic import add_synthetic_group
 from facereco.labeled_sets import enroll, identity_of, labeled_external_id, labeled_images
+from facereco.synthetic import add_synthetic_group
 from facereco.transport import RetryPolicy
 from facereco.tuning import (
     FMR_TARGETS,

@@ -20,7 +20,6 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -354,26 +353,3 @@ class Store:
             faces = [FaceRow(r[0], r[1], r[2], box, r[4], r[5]) for r, box in zip(rows, boxes, strict=True)]
             vectors = [np.frombuffer(self._secrets.decrypt_vector(r[6], r[0]), dtype=VECTOR_DTYPE) for r in rows]
             return generation, FaceColumns.of(faces, vectors)
-
-
-def load_synthetic_faces(
-    store: Store,
-    owner: str,
-    group_id: str,
-    vectors: np.ndarray,
-    external_image_ids: list[str] | None = None,
-    face_ids: list[str] | None = None,
-) -> list[FaceRow]:
-    """Benchmarks and tests only: faces with no photo behind them, straight into a group (no quota).
-
-    The one documented way to build a 100,000-face group in seconds; the API path
-    (register) runs the models on a photo per face. Not part of ``Store``'s own surface.
-    """
-    bbox = {"x0": 0.25, "y0": 0.25, "x1": 0.75, "y1": 0.75}
-    labels = external_image_ids or [None] * len(vectors)
-    ids = face_ids or [str(uuid.uuid4()) for _ in range(len(vectors))]
-    faces = [
-        NewFace(face_id, str(uuid.uuid4()), label, bbox, 99.9, v)
-        for v, label, face_id in zip(vectors, labels, ids, strict=True)
-    ]
-    return store.add_faces(owner, group_id, faces, quota=len(faces) + 10**9)[0]

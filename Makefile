@@ -27,8 +27,9 @@ run: install            ## the dashboard on the local engine (no appkey, no netw
 serve: install          ## the offline stand-in for the cloud on 127.0.0.1:10080
 	$(PY) -m facereco serve
 
-test: install-dev       ## lint + the whole test suite
+test: install-dev       ## lint, import layers, types, then the whole test suite
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: install-dev

@@ -139,7 +139,7 @@ class FaceRecoClient:
     @classmethod
     def local(cls, data_dir: str | os.PathLike[str] | None = None, **engine_options: Any) -> FaceRecoClient:
         """A client on the in-process local engine (no server, no appkey, no network)."""
-        from facereco.engine.api import LocalEngine
+        from facereco.engine import LocalEngine
 
         return cls(transport=LocalTransport(LocalEngine(data_dir=data_dir, **engine_options)))
 

@@ -117,6 +117,11 @@ class LocalEngine:
         self.service.analyzer.close()
 
     @property
+    def url_policy(self) -> UrlPolicy:
+        """The rules image URLs are fetched under (what this engine may fetch, the dashboard may fetch too)."""
+        return self.service.url_policy
+
+    @property
     def models_ready(self) -> bool:
         """Every model is loaded: the first request will not wait for one."""
         return self.service.analyzer.ready

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -29,6 +30,9 @@ from facereco.ui.i18n import _
 from facereco.ui.messages import explain
 from facereco.ui.read_cache import ReadCachingTransport
 from facereco.ui.recorder import RecordingTransport
+
+if TYPE_CHECKING:
+    from facereco.engine import LocalEngine
 
 LOCAL, CLOUD, SERVER = "local", "cloud", "server"
 BACKEND_KEY = "facereco-backend"
@@ -138,11 +142,20 @@ def base_url_problem(url: str) -> str | None:
 @st.cache_resource(show_spinner=False)
 def local_transport() -> LocalTransport:
     """The local engine, once per process: its models load here and every session shares it."""
-    from facereco.engine.api import LocalEngine
+    from facereco.engine import LocalEngine
 
     engine = LocalEngine()
     engine.start_warm_up()  # in the background: the first page draws while the models load
     return LocalTransport(engine)
+
+
+def local_engine() -> LocalEngine:
+    """The process's local engine (``local_transport``'s): its front door, for readiness, models and URL rules."""
+    from facereco.engine import LocalEngine
+
+    engine = local_transport().engine
+    assert isinstance(engine, LocalEngine), "local_transport() is built on a LocalEngine"
+    return engine
 
 
 def _backend_transport(backend: Backend, *, fail_fast: bool = False) -> Transport:
@@ -168,13 +181,23 @@ def client() -> FaceRecoClient:
     return st.session_state[CLIENT_KEY]
 
 
+def read_cache() -> ReadCachingTransport:
+    """This session's read cache: the outer layer of the transport stack ``client()`` builds."""
+    cache = client().transport
+    assert isinstance(cache, ReadCachingTransport), "client() builds the stack"
+    return cache
+
+
 def recorder() -> RecordingTransport:
-    return client().transport.inner  # type: ignore[attr-defined,return-value]
+    """This session's recorder (under the read cache): its request/response panel."""
+    inner = read_cache().inner
+    assert isinstance(inner, RecordingTransport), "client() builds the stack"
+    return inner
 
 
 def refresh() -> None:
     """Forget what this session has read (lists, counts) and check the connection again."""
-    client().transport.clear()  # type: ignore[attr-defined]
+    read_cache().clear()
     st.session_state.pop(CHECK_KEY, None)
 
 
@@ -205,12 +228,12 @@ def _check(backend: Backend) -> tuple[bool, Callable[[], str]]:
 
 def engine_ready() -> bool | None:
     """Whether the local engine has loaded every model; None for a remote backend."""
-    return local_transport().engine.models_ready if current_backend().is_local else None
+    return local_engine().models_ready if current_backend().is_local else None
 
 
 def model_description() -> str:
     if current_backend().is_local:
-        return local_transport().engine.model_description
+        return local_engine().model_description
     return _("NHN Cloud model v1.0")
 
 

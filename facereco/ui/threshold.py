@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facereco.engine.similarity import CALIBRATED_RATES, CALIBRATION_PAIRS
+from facereco.engine import CALIBRATED_RATES, CALIBRATION_PAIRS
 from facereco.tuning import GroupScores
 from facereco.ui.i18n import _
 from facereco.ui.session import current_backend

@@ -13,12 +13,12 @@ from PIL import Image
 
 from facereco.client import FaceRecoClient, ImageUrl
 from facereco.contract import MAX_IMAGE_BYTES, Face
-from facereco.engine.fetch import UrlPolicy, fetch_image_url
+from facereco.engine import UrlPolicy, fetch_image_url
 from facereco.errors import FaceRecoError, InvalidImageURL
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
 from facereco.ui.messages import explain
-from facereco.ui.session import current_backend, local_transport, recorder, sample_photos
+from facereco.ui.session import current_backend, local_engine, recorder, sample_photos
 from facereco.validation import check_image_url
 
 SAMPLE, UPLOAD, CAMERA, URL = "sample", "upload", "camera", "url"
@@ -106,7 +106,7 @@ def _url_policy() -> UrlPolicy:
     """The local engine's own URL rules when it is the backend (what it fetched, we may fetch), else the
     strict default: public hosts only, size and time capped."""
     backend = current_backend()
-    return local_transport().engine.service.url_policy if backend.is_local else UrlPolicy()
+    return local_engine().url_policy if backend.is_local else UrlPolicy()
 
 
 @st.cache_data(max_entries=16, ttl=600, show_spinner=False)

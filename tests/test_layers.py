@@ -1,0 +1,105 @@
+"""The layers hold beyond what ``lint-imports`` can see: no cycle through any module (lazy imports
+included), a client that loads no engine module until asked for it, and pages that reach the engine
+only through ``facereco.engine``."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted; every import counts."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_cycle_finder_finds_a_cycle():
+    graph = grimp.ImportGraph()
+    for module in ("a", "a.b", "a.c", "a.d"):
+        graph.add_module(module)
+    graph.add_import(importer="a.b", imported="a.c")
+    graph.add_import(importer="a.c", imported="a.b")
+    graph.add_import(importer="a.d", imported="a.b")
+    assert import_cycles(graph) == [["a.b", "a.c"]]
+
+
+def test_no_module_of_facereco_takes_part_in_an_import_cycle():
+    graph = grimp.build_graph("facereco")
+    assert import_cycles(graph) == []
+
+
+def test_importing_the_client_loads_no_engine_module():
+    code = (
+        "import sys, facereco, facereco.client, facereco.transport, facereco.contract, facereco.errors\n"
+        "print(sorted(m for m in sys.modules if m.startswith('facereco.engine')))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_importing_the_engine_package_loads_nothing_until_a_name_is_used():
+    code = (
+        "import sys, facereco.engine as engine\n"
+        "before = sorted(m for m in sys.modules if m.startswith('facereco.engine.'))\n"
+        "engine.UrlPolicy\n"
+        "after = sorted(m for m in sys.modules if m.startswith('facereco.engine.'))\n"
+        "print(before, 'facereco.engine.fetch' in after, 'facereco.engine.api' in after)\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[] True False"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def test_pages_and_the_router_reach_the_engine_only_through_its_front_door():
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    assert len(files) > 5
+    reaching_in = {
+        path.name: sorted(m for m in _imported_modules(path) if m.startswith("facereco.engine."))
+        for path in files
+    }
+    assert {name: found for name, found in reaching_in.items() if found} == {}

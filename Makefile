@@ -14,11 +14,16 @@ $(VENV)/.runtime: requirements.txt requirements-nodeps.txt
 	$(PIP) install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+# facereco itself, editable: `python -m facereco` and the `facereco` command work from any folder.
+$(VENV)/.editable: $(VENV)/.runtime pyproject.toml
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.editable requirements-dev.txt
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.runtime
+install: $(VENV)/.editable
 install-dev: $(VENV)/.dev
 
 run: install            ## the dashboard on the local engine (no appkey, no network)
@@ -30,6 +35,7 @@ serve: install          ## the offline stand-in for the cloud on 127.0.0.1:10080
 test: install-dev       ## lint, import layers, types, then the whole test suite
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: install-dev

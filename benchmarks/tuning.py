@@ -86,6 +86,8 @@ def lfw() -> None:
     from datasets import CACHE, faces_dir, labeled_unit_vectors, require_faces
     from streamlit.testing.v1 import AppTest
 
+    from facereco.ui.session import TUNED_SCORES_KEY
+
     require_faces()
     identities, vectors = labeled_unit_vectors(faces_dir() / "lfw-dev")
     with tempfile.TemporaryDirectory() as data_dir:
@@ -115,7 +117,7 @@ def lfw() -> None:
         scoring = time.perf_counter() - started
         assert not at.exception, at.exception
         checkpoint.save(CACHE / SCORING_CACHE)
-        scores: GroupScores = next(iter(at.session_state["tuning-scores"].values()))
+        scores: GroupScores = next(iter(at.session_state[TUNED_SCORES_KEY].values()))
         print(
             f"  dashboard scoring (Score button, {workers} at once, in-process client): {scoring:.0f} s for "
             f"{len(scores.faces) - resumed:,} searches ({resumed:,} answers from an earlier run), {describe(scores)}"

@@ -25,6 +25,7 @@ from facereco.contract import (
     REGISTER_LIMIT,
     SEARCH_LIMIT,
     THRESHOLD,
+    ApiResult,
     CompareResult,
     DetectResult,
     EmptyResult,
@@ -64,6 +65,8 @@ else:
     ImageInput = Any
 
 T = TypeVar("T")
+R = TypeVar("R", bound=ApiResult)
+P = TypeVar("P", GroupList, FaceList)  # the listings: a page of items and a next-token
 
 
 def image_to_bytes(image: Any) -> bytes:
@@ -155,16 +158,20 @@ class FaceRecoClient:
         return isinstance(self.transport, LocalTransport)
 
     # ------------------------------------------------------------ plumbing
-    def _call(self, name: str, **values: Any) -> Any:
+    def _call(self, result: type[R], name: str, **values: Any) -> R:
         """Build the call's request model (raising what the server would), send it, parse the answer.
 
-        A value of None means "not given": the contract's default applies.
+        ``result`` is the call's result model (``ENDPOINTS[name].result``), named here so that each
+        method's return type is checked. A value of None means "not given": the contract's default applies.
         """
         endpoint = ENDPOINTS[name]
+        assert endpoint.result is result, f"{name} answers {endpoint.result.__name__}"
         request = build_request(endpoint.request, **{k: v for k, v in values.items() if v is not None})
-        return self._send(endpoint, request)
+        parsed = self._send(endpoint, request)
+        assert isinstance(parsed, result)
+        return parsed
 
-    def _send(self, endpoint: Endpoint, request: RequestModel) -> Any:
+    def _send(self, endpoint: Endpoint, request: RequestModel) -> ApiResult:
         call = PreparedCall(endpoint, *request_parts(request))
         answer = self.transport.send(call)
         head = answer.get("header") or {}
@@ -180,13 +187,13 @@ class FaceRecoClient:
                 f"the answer does not match the contract: {exc.error_count()} field error(s)", call.info()
             ) from None
 
-    def _pages(self, name: str, items: Callable[[Any], list[T]], **values: Any) -> PageIterator[T]:
+    def _pages(self, page_type: type[P], name: str, items: Callable[[P], list[T]], **values: Any) -> PageIterator[T]:
         """Every item of a listing, page by page (later pages carry the token, which keeps the first limit)."""
         endpoint = ENDPOINTS[name]
         build_request(endpoint.request, **values)  # bad values raise here, not at the first page
 
         def fetch(token: str | None) -> Page[T]:
-            page = self._call(name, **values, next_token=token)
+            page = self._call(page_type, name, **values, next_token=token)
             return Page(items(page), page.next_token)
 
         return PageIterator(fetch)
@@ -194,7 +201,7 @@ class FaceRecoClient:
     # ------------------------------------------------------------ groups
     def create_group(self, group_id: str) -> EmptyResult:
         """Create an empty group (groupId: 1-255 of [a-z0-9-])."""
-        return self._call("create_group", group_id=group_id)
+        return self._call(EmptyResult, "create_group", group_id=group_id)
 
     def ensure_group(self, group_id: str) -> bool:
         """Create the group unless it exists; True when it was created."""
@@ -206,24 +213,24 @@ class FaceRecoClient:
 
     def list_groups(self, limit: int | None = None, next_token: str | None = None) -> GroupList:
         """One page of groups; pass ``next_token`` from the previous page for the next (it keeps its limit)."""
-        return self._call("list_groups", limit=limit, next_token=next_token)
+        return self._call(GroupList, "list_groups", limit=limit, next_token=next_token)
 
     def iter_groups(self, limit: int = LIST_LIMIT.default) -> PageIterator[Group]:
         """Every group, walking the pages."""
-        return self._pages("list_groups", lambda page: page.groups, limit=limit)
+        return self._pages(GroupList, "list_groups", lambda page: page.groups, limit=limit)
 
     def get_group(self, group_id: str) -> GroupDetail:
         """A group's detail: model version, creation time, face count."""
-        return self._call("get_group", group_id=group_id)
+        return self._call(GroupDetail, "get_group", group_id=group_id)
 
     def delete_group(self, group_id: str) -> EmptyResult:
         """Delete a group and all its faces."""
-        return self._call("delete_group", group_id=group_id)
+        return self._call(EmptyResult, "delete_group", group_id=group_id)
 
     # ------------------------------------------------------------ faces
     def detect(self, image: ImageInput, *, orientation: bool = False, mask: bool = False) -> DetectResult:
         """Every face (up to 20, largest first) with box, five landmarks and confidence."""
-        return self._call("detect", **_analysis_of(image, orientation, mask))
+        return self._call(DetectResult, "detect", **_analysis_of(image, orientation, mask))
 
     def register_faces(
         self,
@@ -240,6 +247,7 @@ class FaceRecoClient:
         A partial success (40070, the group filled up) is not raised: check ``result.is_partial``.
         """
         return self._call(
+            RegisterResult,
             "register_faces",
             group_id=group_id,
             external_image_id=external_image_id,
@@ -249,21 +257,23 @@ class FaceRecoClient:
 
     def delete_face(self, group_id: str, face_id: str) -> EmptyResult:
         """Remove one face from a group."""
-        return self._call("delete_face", group_id=group_id, face_id=face_id)
+        return self._call(EmptyResult, "delete_face", group_id=group_id, face_id=face_id)
 
     def list_faces(self, group_id: str, limit: int | None = None, next_token: str | None = None) -> FaceList:
         """One page of a group's faces, newest first; ``face_count`` is the whole group's."""
-        return self._call("list_faces", group_id=group_id, limit=limit, next_token=next_token)
+        return self._call(FaceList, "list_faces", group_id=group_id, limit=limit, next_token=next_token)
 
     def iter_faces(self, group_id: str, limit: int = LIST_LIMIT.default) -> PageIterator[Face]:
         """Every face of a group, walking the pages (the token keeps the first page's limit)."""
-        return self._pages("list_faces", lambda page: page.faces, group_id=group_id, limit=limit)
+        return self._pages(FaceList, "list_faces", lambda page: page.faces, group_id=group_id, limit=limit)
 
     def search_by_face_id(
         self, group_id: str, face_id: str, *, limit: int = SEARCH_LIMIT.default, threshold: int = THRESHOLD.default
     ) -> SearchResult:
         """Faces of the group like a stored face, highest similarity first (the face itself excluded)."""
-        return self._call("search_by_face_id", group_id=group_id, face_id=face_id, limit=limit, threshold=threshold)
+        return self._call(
+            SearchResult, "search_by_face_id", group_id=group_id, face_id=face_id, limit=limit, threshold=threshold
+        )
 
     def search_by_image(
         self,
@@ -277,6 +287,7 @@ class FaceRecoClient:
     ) -> SearchResult:
         """Faces of the group like the image's largest face, highest similarity first."""
         return self._call(
+            SearchResult,
             "search_by_image",
             group_id=group_id,
             limit=limit,
@@ -295,6 +306,7 @@ class FaceRecoClient:
     ) -> CompareResult:
         """The source's largest face against every face of the target, split by threshold."""
         return self._call(
+            CompareResult,
             "compare",
             source_image=image_ref(source),
             target_image=image_ref(target),
@@ -308,6 +320,7 @@ class FaceRecoClient:
     ) -> VerifyResult:
         """Similarity between a stored face and the image's largest face."""
         return self._call(
+            VerifyResult,
             "verify",
             group_id=group_id,
             face_id=face_id,

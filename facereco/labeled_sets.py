@@ -157,9 +157,9 @@ def _open_zip(source: LabeledSource) -> zipfile.ZipFile:
             with source.open("rb") as handle:
                 _check_listing_size(handle)
             return zipfile.ZipFile(source)
-        handle = io.BytesIO(source) if isinstance(source, bytes) else source
-        _check_listing_size(handle)
-        return zipfile.ZipFile(handle)
+        stream = io.BytesIO(source) if isinstance(source, bytes) else source
+        _check_listing_size(stream)
+        return zipfile.ZipFile(stream)
     except (*_DAMAGED_ZIP_ERRORS, zipfile.LargeZipFile):
         raise ArchiveRefused("This file is not a readable ZIP archive.") from None
 

@@ -12,6 +12,7 @@ would all score 0 against each other).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def load_synthetic_faces(
     so the store's runtime surface has no such back door.
     """
     bbox = {"x0": 0.25, "y0": 0.25, "x1": 0.75, "y1": 0.75}
-    labels = external_image_ids or [None] * len(vectors)
+    labels: Sequence[str | None] = external_image_ids or [None] * len(vectors)
     ids = face_ids or [str(uuid.uuid4()) for _ in range(len(vectors))]
     faces = [
         NewFace(face_id, str(uuid.uuid4()), label, bbox, 99.9, v)

@@ -341,12 +341,23 @@ class HttpTransport:
         raise failure
 
 
+class WireHandler(Protocol):
+    """What ``LocalTransport`` calls: ``LocalEngine.handle``, a request in wire form to a whole response body.
+
+    A protocol, so that the transport names no engine module (the engine is imported only by
+    ``FaceRecoClient.local()``, when it is asked for)."""
+
+    def handle(
+        self, appkey: str, call: str, path_params: dict[str, str], query: dict[str, str], body: Any
+    ) -> dict[str, Any]: ...
+
+
 class LocalTransport:
     """Calls the in-process local engine: the same contract, no HTTP, no appkey needed."""
 
     LOCAL_APPKEY = "local"
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: WireHandler) -> None:
         self.engine = engine
 
     def __repr__(self) -> str:

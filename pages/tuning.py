@@ -64,7 +64,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
             show_error(error)
 
 
-def group_state(group: str) -> tuple:
+def group_state(group: str) -> session.GroupState:
     """Changes whenever faces are added or deleted: the cache key of a group's scores."""
     newest = client.list_faces(group, limit=1).faces
     return group, client.get_group(group).group.face_count, newest[0].face_id if newest else None
@@ -88,7 +88,7 @@ try:
 except FaceRecoError as error:
     show_error(error)
     st.stop()
-cache = st.session_state.setdefault("tuning-scores", {})
+cache = session.tuned_scores_by_state()
 checkpoints: dict[str, ScoringCheckpoint] = st.session_state.setdefault("tuning-checkpoints", {})
 cancel: threading.Event = st.session_state.setdefault("tuning-cancel-event", threading.Event())
 

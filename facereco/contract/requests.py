@@ -68,6 +68,12 @@ def query_int(allowed: IntRange) -> Any:
     return Annotated[int, IN_QUERY, within(allowed), BeforeValidator(_int_from_query)]
 
 
+# The query integers the calls take, as named types (a type checker reads these; query_int builds others).
+ListLimitQuery = Annotated[int, IN_QUERY, within(LIST_LIMIT), BeforeValidator(_int_from_query)]
+SearchLimitQuery = Annotated[int, IN_QUERY, within(SEARCH_LIMIT), BeforeValidator(_int_from_query)]
+ThresholdQuery = Annotated[int, IN_QUERY, within(THRESHOLD), BeforeValidator(_int_from_query)]
+
+
 def matching(pattern: re.Pattern[str]) -> Any:
     """The pydantic constraint for one of the contract's patterns (matched whole)."""
     return Field(pattern=f"^{pattern.pattern}$")
@@ -113,7 +119,7 @@ class CreateGroupRequest(RequestModel):
 class PageRequest(RequestModel):
     """A listing page. A token fixed its limit when it was issued: a limit sent beside it is ignored."""
 
-    limit: query_int(LIST_LIMIT) = LIST_LIMIT.default
+    limit: ListLimitQuery = LIST_LIMIT.default
     # A token too long to be ours is a bad token (-40040), like any other we did not issue.
     next_token: Annotated[
         str | None, Wire("query", ResultCode.InvalidTokenError), Field(alias="next-token", max_length=4096)
@@ -150,8 +156,8 @@ class RegisterRequest(DetectRequest):
 
 
 class SearchRequest(RequestModel):
-    limit: query_int(SEARCH_LIMIT) = SEARCH_LIMIT.default
-    threshold: query_int(THRESHOLD) = THRESHOLD.default
+    limit: SearchLimitQuery = SEARCH_LIMIT.default
+    threshold: ThresholdQuery = THRESHOLD.default
 
 
 class SearchByFaceIdRequest(FaceRequest, SearchRequest):
@@ -163,7 +169,7 @@ class SearchByImageRequest(GroupRequest, SearchRequest, DetectRequest):
 
 
 class CompareRequest(ImageOptions):
-    threshold: query_int(THRESHOLD) = THRESHOLD.default
+    threshold: ThresholdQuery = THRESHOLD.default
     source_image: ImageRef
     target_image: ImageRef
 

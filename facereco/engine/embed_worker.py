@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import os
 import struct
@@ -30,7 +31,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import numpy as np
 
@@ -57,13 +58,13 @@ log = logging.getLogger("facereco.engine")
 
 
 # ------------------------------------------------------------------ both sides
-def read_exact(stream: BinaryIO, size: int) -> bytearray | None:
+def read_exact(stream: IO[bytes], size: int) -> bytearray | None:
     """``size`` bytes, or None when the stream ends first (EOF before the first byte or mid-message)."""
     buffer = bytearray(size)
     view = memoryview(buffer)
     done = 0
     while done < size:
-        got = stream.readinto(view[done:])
+        got = cast("io.BufferedReader", stream).readinto(view[done:])  # pipes are buffered; typed as plain IO
         if not got:
             return None
         done += got
@@ -189,7 +190,8 @@ class PendingEmbedding:
             return None
         return list(vectors.astype(np.float32))
 
-    def _failed(self, reason: str) -> None:
+    def _failed(self, reason: str) -> list[np.ndarray] | None:
+        """Report the failure to the worker; the failed request's result, None."""
         self._worker._failed(self._launch, reason)
         return None
 

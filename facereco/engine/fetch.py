@@ -36,6 +36,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import certifi
@@ -195,7 +196,7 @@ def _shut(sock: socket.socket) -> None:
 class _WatchedHTTPConnection(HTTPConnection):
     """An HTTP connection whose socket is handed to a ``_Deadline`` as soon as it exists."""
 
-    def __init__(self, *args: object, deadline: _Deadline, **kwargs: object) -> None:
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
 

@@ -21,7 +21,8 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def _grown(array: np.ndarray, rows: int) -> np.ndarray:
     return bigger
 
 
-def _string_bytes(values: list[str | None]) -> int:
+def _string_bytes(values: Sequence[str | None]) -> int:
     """Memory of the strings plus the list slots that hold them (None is shared)."""
     return sum(map(sys.getsizeof, filter(None, values))) + 8 * len(values)
 
@@ -108,7 +109,8 @@ class GroupIndex:
             self._ids.extend(faces.face_ids)
             self._image_ids.extend(faces.image_ids)
             self._external_ids.extend(faces.external_image_ids)
-            self._object_bytes += sum(map(_string_bytes, (faces.face_ids, faces.image_ids, faces.external_image_ids)))
+            new_columns: tuple[Sequence[str | None], ...] = (faces.face_ids, faces.image_ids, faces.external_image_ids)
+            self._object_bytes += sum(map(_string_bytes, new_columns))
 
     def remove(self, face_id: str) -> None:
         """Swap the last row into the removed one's place."""
@@ -121,7 +123,8 @@ class GroupIndex:
             if row != last:
                 for array in (self._matrix, self._bboxes, self._confidences):
                     array[row] = array[last]
-                for column in (self._ids, self._image_ids, self._external_ids):
+                columns: tuple[list[Any], ...] = (self._ids, self._image_ids, self._external_ids)
+                for column in columns:
                     column[row] = column[last]
                 self._row[self._ids[row]] = row
             for column in (self._ids, self._image_ids, self._external_ids):

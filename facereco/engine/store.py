@@ -258,7 +258,8 @@ class Store:
         if row is None:
             raise NotFoundGroupError(f"group {group_id!r} does not exist")
         count = db.execute("SELECT COUNT(*) FROM faces WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone()
-        return GroupRow(*row, face_count=count[0])
+        group_id, model_version, created_ns = row
+        return GroupRow(group_id, model_version, created_ns, face_count=count[0])
 
     def delete_group(self, owner: str, group_id: str) -> None:
         with self._transaction() as db:

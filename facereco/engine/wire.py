@@ -11,7 +11,8 @@ from facereco.engine.store import BBOX_KEYS, FaceRow
 
 def face_wire(row: FaceRow) -> dict[str, object]:
     """One stored face as the contract's face object."""
-    box = tuple(row.bbox[k] for k in BBOX_KEYS)
+    x0, y0, x1, y1 = (row.bbox[k] for k in BBOX_KEYS)
+    box = (x0, y0, x1, y1)
     return faces_wire([row.face_id], [row.image_id], [row.external_image_id], [box], [row.confidence])[0]
 
 

@@ -15,7 +15,7 @@ HTTP_TOO_MANY_REQUESTS = 429
 
 def result_code_explanation(code: int) -> str:
     """The guide's explanation of a result code, in the session's language."""
-    explanations = {
+    explanations: dict[int, str] = {
         ResultCode.InvalidParam: _("A parameter is wrong."),
         ResultCode.InvalidGroupID: _("The group ID is not valid."),
         ResultCode.DuplicatedGroupID: _("A group with this ID already exists."),

@@ -33,11 +33,16 @@ from facereco.ui.recorder import RecordingTransport
 
 if TYPE_CHECKING:
     from facereco.engine import LocalEngine
+    from facereco.tuning import GroupScores
 
 LOCAL, CLOUD, SERVER = "local", "cloud", "server"
 BACKEND_KEY = "facereco-backend"
 CLIENT_KEY = "facereco-client"
 CHECK_KEY = "facereco-connection-check"
+TUNED_SCORES_KEY = "tuning-scores"
+
+# A group's state when it was scored: (groupId, faceCount, newest faceId); it changes with any write.
+GroupState = tuple[str, int, str | None]
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,14 @@ def model_description() -> str:
     if current_backend().is_local:
         return local_engine().model_description
     return _("NHN Cloud model v1.0")
+
+
+# ---------------------------------------------------------------- state shared between pages
+def tuned_scores_by_state() -> dict[GroupState, GroupScores]:
+    """This session's scorings from the Tuning page, by the group's state when scored (written there,
+    read by every threshold slider, which shows the rates last tuned for its group)."""
+    kept: dict[GroupState, GroupScores] = st.session_state.setdefault(TUNED_SCORES_KEY, {})
+    return kept
 
 
 # ---------------------------------------------------------------- sample photos

@@ -12,9 +12,8 @@ import streamlit as st
 from facereco.engine import CALIBRATED_RATES, CALIBRATION_PAIRS
 from facereco.tuning import GroupScores
 from facereco.ui.i18n import _
-from facereco.ui.session import current_backend
+from facereco.ui.session import current_backend, tuned_scores_by_state
 
-TUNED_SCORES_KEY = "tuning-scores"  # the Tuning page keeps {(group, faceCount, newest faceId): GroupScores}
 CLOUD_DEFAULT = 90
 
 
@@ -27,8 +26,7 @@ def threshold_slider(key: str, group: str | None = None) -> int:
 
 def tuned_scores(group: str | None) -> GroupScores | None:
     """This session's latest scoring of ``group`` on the Tuning page, if any."""
-    kept = st.session_state.get(TUNED_SCORES_KEY) or {}
-    found = [scores for state, scores in kept.items() if group and state[0] == group]
+    found = [scores for state, scores in tuned_scores_by_state().items() if group and state[0] == group]
     return found[-1] if found else None
 
 
@@ -70,6 +68,7 @@ def calibration_meaning(threshold: int) -> str:
     lower = max((t for t in measured if t < threshold), default=None)
     upper = min((t for t in measured if t > threshold), default=None)
     if lower is None:  # below the lowest measured point: more false matches than there
+        assert upper is not None, "the calibration has measured points"
         fmr, _fnmr = CALIBRATED_RATES[upper]
         return _("At {threshold}, local engine {pairs}: false matches above {fmr} (their rate at {upper}).").format(
             threshold=threshold, pairs=pairs, fmr=_percent(fmr), upper=upper

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from facereco.contract import GROUP_QUOTA
+from facereco.contract import DEFAULT_THRESHOLD, GROUP_QUOTA
 from facereco.engine.tokens import DEFAULT_TOKEN_TTL_S
 from facereco.errors import ApiError, FaceRecoError, TransportError
 
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--orientation", action="store_true", help="add yaw/pitch/roll")
         command.add_argument("--mask", action="store_true", help="add mask worn")
         if name == "compare":
-            command.add_argument("--threshold", type=int, default=90)
+            command.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD)
         command.set_defaults(run=runner)
     enroll = commands.add_parser(
         "enroll",

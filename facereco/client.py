@@ -39,8 +39,8 @@ from facereco.contract import (
     RequestModel,
     SearchResult,
     VerifyResult,
-    request_parts,
 )
+from facereco.contract.requests import request_parts
 from facereco.errors import ApiError, BadResponse, DuplicatedGroupID
 from facereco.paging import Page, PageIterator
 from facereco.transport import HttpTransport, LocalTransport, PreparedCall, RetryPolicy, Transport

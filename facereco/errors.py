@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from facereco.contract import ResultCode
 
 REDACTED = "***"
+HTTP_TOO_MANY_REQUESTS = 429
 _APPKEY_SEGMENT = re.compile(r"/appkeys/[^/?#\s\"]+")
 
 
@@ -45,6 +46,12 @@ class FaceRecoError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.call})" if self.call else self.message
+
+
+# Naming: the base classes end in ``Error`` (FaceRecoError, ApiError, TransportError); each concrete
+# failure is named for what happened, as the guide's result name without its Error/Exception suffix
+# (NotFoundGroup, ImageTimeout, ConnectionFailed, RateLimited). The names that broke this pattern
+# before stay importable as aliases at the end of this module.
 
 
 # ---------------------------------------------------------------- result codes
@@ -80,15 +87,15 @@ class DuplicatedGroupID(ApiError):
     code = ResultCode.DuplicatedGroupID
 
 
-class NotFoundGroupError(ApiError):
+class NotFoundGroup(ApiError):
     code = ResultCode.NotFoundGroupError
 
 
-class InvalidTokenError(ApiError):
+class InvalidToken(ApiError):
     code = ResultCode.InvalidTokenError
 
 
-class NotFoundFaceIDError(ApiError):
+class NotFoundFaceID(ApiError):
     code = ResultCode.NotFoundFaceIDError
 
 
@@ -124,7 +131,7 @@ class InvalidImageFile(ApiError):
     code = ResultCode.InvalidImageFileException
 
 
-class InternalServerError(ApiError):
+class InternalServer(ApiError):
     code = ResultCode.InternalServerError
 
 
@@ -138,9 +145,9 @@ _BY_CODE: dict[int, type[ApiError]] = {
         InvalidParam,
         InvalidGroupID,
         DuplicatedGroupID,
-        NotFoundGroupError,
-        InvalidTokenError,
-        NotFoundFaceIDError,
+        NotFoundGroup,
+        InvalidToken,
+        NotFoundFaceID,
         ServiceQuotaExceeded,
         UnauthorizedAppKey,
         ImageTooLarge,
@@ -149,7 +156,7 @@ _BY_CODE: dict[int, type[ApiError]] = {
         InvalidImageURL,
         ImageTimeout,
         InvalidImageFile,
-        InternalServerError,
+        InternalServer,
     )
 }
 
@@ -168,8 +175,31 @@ class RequestTimeout(TransportError):
 
 
 class BadResponse(TransportError):
-    """An answer that is not the contract's: a non-200 status or a body that is not its JSON."""
+    """An answer that is not the contract's: a non-200 status or a body that is not its JSON.
+
+    One with status 429 is a ``RateLimited`` however it was made, so callers catch throttling by type."""
+
+    def __new__(cls, message: str, call: CallInfo | None = None, *, status: int | None = None) -> BadResponse:
+        chosen = RateLimited if cls is BadResponse and status == HTTP_TOO_MANY_REQUESTS else cls
+        return super().__new__(chosen, message, call)
 
     def __init__(self, message: str, call: CallInfo | None = None, *, status: int | None = None) -> None:
         super().__init__(message, call)
         self.status = status
+
+
+
+class RateLimited(BadResponse):
+    """HTTP 429: the server was reached and asks to slow down (too many calls for this appkey).
+
+    A ``BadResponse`` too (status 429), so a handler written for that still catches it."""
+
+    def __init__(self, message: str, call: CallInfo | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, call, status=HTTP_TOO_MANY_REQUESTS)
+
+
+# Names used before the pattern above, kept for code that imports them.
+NotFoundGroupError = NotFoundGroup
+InvalidTokenError = InvalidToken
+NotFoundFaceIDError = NotFoundFaceID
+InternalServerError = InternalServer

@@ -37,7 +37,16 @@ from urllib3.exceptions import LocationValueError, NewConnectionError
 from facereco._version import __version__
 from facereco.contract import API_PREFIX, CLOUD_BASE_URL, MAX_ANSWER_BYTES, Endpoint
 from facereco.contract.allocation import collector_paused
-from facereco.errors import REDACTED, BadResponse, CallInfo, ConnectionFailed, RequestTimeout, redact_appkey
+from facereco.errors import (
+    HTTP_TOO_MANY_REQUESTS,
+    REDACTED,
+    BadResponse,
+    CallInfo,
+    ConnectionFailed,
+    RateLimited,
+    RequestTimeout,
+    redact_appkey,
+)
 
 log = logging.getLogger("facereco.transport")
 
@@ -132,7 +141,7 @@ def _pool_address(base_url: str, appkey: str) -> tuple[str, int] | None:
 
 def _retryable_status(status: int | None) -> bool:
     """5xx, and 429 (throttling: the cloud asks to slow down, which the backoff does)."""
-    return status is not None and (status >= 500 or status == 429)
+    return status is not None and (status >= 500 or status == HTTP_TOO_MANY_REQUESTS)
 
 
 class _AnswerTooLarge(Exception):
@@ -282,6 +291,8 @@ class HttpTransport:
         if failure is not None:
             raise failure
         log.debug("%s -> HTTP %s", info, status)
+        if status == HTTP_TOO_MANY_REQUESTS:
+            raise RateLimited(f"HTTP {status} from {self.base_url}: the server asks to slow down", info)
         if status != 200:
             raise BadResponse(f"HTTP {status} from {self.base_url}: not an API answer", info, status=status)
         try:

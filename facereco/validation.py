@@ -20,13 +20,11 @@ from pydantic import ValidationError
 from facereco.contract import (
     ALLOWED_URL_PORTS,
     MAX_IMAGE_BYTES,
-    RULE_ERROR_TYPES,
     RequestModel,
     ResultCode,
-    base64_length,
-    sniff_image_format,
-    wire_fields,
 )
+from facereco.contract.requests import RULE_ERROR_TYPES, wire_fields
+from facereco.contract.rules import base64_length, sniff_image_format
 from facereco.errors import (
     ApiError,
     ImageTooLarge,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from facereco.contract import DEFAULT_THRESHOLD
 from facereco.ui import session
 from facereco.ui.i18n import _
 from facereco.ui.live import (
@@ -22,7 +23,7 @@ from facereco.ui.live import (
     max_calls_per_second,
 )
 from facereco.ui.messages import explain
-from facereco.ui.threshold import CLOUD_DEFAULT, threshold_slider
+from facereco.ui.threshold import threshold_slider
 from facereco.ui.widgets import group_picker
 
 session.require_router(__file__)
@@ -103,7 +104,7 @@ controls, output = st.columns([1, 2])
 with controls:
     named = st.toggle(_("Name faces from a group"), key="live-named")
     group = group_picker(client, "live-group") if named else None
-    threshold = threshold_slider("live-threshold", group) if group else CLOUD_DEFAULT
+    threshold = threshold_slider("live-threshold", group) if group else DEFAULT_THRESHOLD
     settings = LiveSettings(group, threshold, call_interval(), _("unknown"))
     target = stream_target()
     browser_ice = typed_ice_servers()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from facereco.contract import DEFAULT_THRESHOLD
 from facereco.errors import FaceRecoError
 from facereco.labeled_sets import enroll
 from facereco.metrics import FmrTarget, Rates, ScoreSet, identification_rates, wilson_interval
@@ -175,7 +176,7 @@ def unsupported_reason(target: FmrTarget) -> str:
     )
 
 
-st.session_state.setdefault(THRESHOLD_KEY, 90)
+st.session_state.setdefault(THRESHOLD_KEY, DEFAULT_THRESHOLD)
 buttons = st.columns(len(FMR_TARGETS) + 2)
 for column, target in zip(buttons, recommendations, strict=False):
     if target.supported:
@@ -302,7 +303,11 @@ def results() -> None:
     rows = [target_row(t) for t in recommendations]
     rows += [
         point_row(name, score_set.rates(value))
-        for name, value in ((_("EER"), eer_point.threshold), (_("cloud default"), 90), (_("slider"), threshold))
+        for name, value in (
+            (_("EER"), eer_point.threshold),
+            (_("cloud default"), DEFAULT_THRESHOLD),
+            (_("slider"), threshold),
+        )
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
     report_download(rates, figures, rows)

@@ -103,3 +103,26 @@ def test_pages_and_the_router_reach_the_engine_only_through_its_front_door():
         for path in files
     }
     assert {name: found for name, found in reaching_in.items() if found} == {}
+
+
+def test_the_contract_exports_what_a_user_imports_and_keeps_its_plumbing_in_its_modules():
+    import facereco.contract as contract
+    from facereco.contract.codes import response_body
+    from facereco.contract.requests import request_parts, wire_fields
+
+    assert all(hasattr(contract, name) for name in contract.__all__)
+    for public in ("ENDPOINTS", "ResultCode", "SearchResult", "RegisterRequest", "MAX_IMAGE_BYTES"):
+        assert public in contract.__all__
+    for plumbing in (response_body, request_parts, wire_fields):
+        assert plumbing.__name__ not in contract.__all__ and not hasattr(contract, plumbing.__name__)
+    assert contract.DEFAULT_THRESHOLD == contract.THRESHOLD.default == 90  # the guide's default
+
+
+def test_a_throttled_answer_is_caught_by_type_and_keeps_the_older_handlers_working():
+    from facereco import errors as E
+
+    throttled = E.BadResponse("HTTP 429", E.CallInfo("GET", "/p"), status=429)
+    assert isinstance(throttled, E.RateLimited) and isinstance(throttled, E.TransportError)
+    assert throttled.status == 429 and str(throttled) == "HTTP 429 (GET /p)"
+    assert not isinstance(E.BadResponse("HTTP 502", status=502), E.RateLimited)
+    assert E.ApiError.for_code(-40030).__class__ is E.NotFoundGroup is E.NotFoundGroupError

@@ -31,7 +31,8 @@ from PIL import Image
 
 from facereco import FaceRecoClient
 from facereco.client import ImageUrl, image_ref
-from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES, base64_length
+from facereco.contract import MAX_IMAGE_BYTES, MAX_REQUEST_BODY_BYTES
+from facereco.contract.rules import base64_length
 from facereco.engine import fetch
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
 from facereco.engine.images import DECODING_MEMORY, decode_image, first_scan_components

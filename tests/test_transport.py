@@ -378,3 +378,15 @@ def test_a_dropped_connection_reads_the_same_on_both_stacks():
             messages.append(str(caught.value))
     assert messages[0] == messages[1]
     assert "(ProtocolError)" in messages[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_throttling_is_a_rate_limited_error_on_either_stack(stack: str):
+    with recording_server(statuses=(429,)) as (base_url, seen):
+        with pytest.raises(E.RateLimited) as caught:
+            _through(stack, base_url, retry=RetryPolicy(0)).list_groups()
+        assert caught.value.status == 429 and isinstance(caught.value, E.BadResponse)
+        assert len(seen) == 1
+    with recording_server(statuses=(503,)) as (base_url, _seen), pytest.raises(E.BadResponse) as other:
+        _through(stack, base_url, retry=RetryPolicy(0)).list_groups()
+    assert not isinstance(other.value, E.RateLimited) and other.value.status == 503

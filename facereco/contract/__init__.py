@@ -1,7 +1,10 @@
 """The NHN Cloud Face Recognition API v1.0 contract, defined once.
 
 The client, the local engine and the HTTP server all import it, so a rule changes in one place only.
-One module a concern, every public name re-exported here (``from facereco.contract import ...``):
+One module a concern; what a user imports (models, limits, patterns, result codes, the calls) is
+re-exported here and listed in ``__all__``. How requests travel and how bodies are built (wire
+fields, parsing helpers, the response-body builder) stays in the modules below, for the client,
+the engine and the server:
 
 - ``rules``: input rules (limits, patterns, ranges, the largest legal request, image formats);
 - ``codes``: the result-code table and the response header each code makes;
@@ -17,25 +20,17 @@ from __future__ import annotations
 from facereco.contract.codes import (
     NO_FACE_MESSAGE,
     ResultCode,
-    header,
     is_no_face_message,
-    response_body,
 )
 from facereco.contract.endpoints import (
     ENDPOINTS,
     Endpoint,
 )
 from facereco.contract.requests import (
-    IN_BODY,
-    IN_PATH,
-    IN_QUERY,
-    RULE_ERROR_TYPES,
     CompareRequest,
     CreateGroupRequest,
     DetectRequest,
-    FaceIdInPath,
     FaceRequest,
-    GroupIdInPath,
     GroupRequest,
     ImageOptions,
     ImageRef,
@@ -47,20 +42,12 @@ from facereco.contract.requests import (
     SearchByImageRequest,
     SearchRequest,
     VerifyRequest,
-    Wire,
-    WireField,
-    matching,
-    query_int,
-    request_parts,
-    wire_fields,
-    within,
 )
 from facereco.contract.responses import (
     LANDMARK_TYPES,
     ApiResult,
     BoundingBox,
     CompareResult,
-    ContractModel,
     DetectResult,
     EmptyResult,
     Face,
@@ -78,7 +65,6 @@ from facereco.contract.responses import (
     ResultHeader,
     SearchResult,
     VerifyResult,
-    confidence_percent,
 )
 from facereco.contract.rules import (
     ALLOWED_URL_PORTS,
@@ -87,7 +73,6 @@ from facereco.contract.rules import (
     EXTERNAL_IMAGE_ID_PATTERN,
     GROUP_ID_PATTERN,
     GROUP_QUOTA,
-    JPEG_MAGIC,
     LIST_LIMIT,
     MAX_ANSWER_BYTES,
     MAX_DETECTED_FACES,
@@ -101,15 +86,15 @@ from facereco.contract.rules import (
     MIN_FACE_SIDE,
     MIN_IMAGE_SIDE,
     MODEL_VERSION,
-    PNG_MAGIC,
     REGISTER_LIMIT,
     REQUEST_JSON_ALLOWANCE,
     SEARCH_LIMIT,
     THRESHOLD,
     IntRange,
-    base64_length,
-    sniff_image_format,
 )
+
+# The cloud's default threshold (90), read from the contract's range rather than written again.
+DEFAULT_THRESHOLD: int = THRESHOLD.default
 
 __all__ = [
     "ALLOWED_URL_PORTS",
@@ -119,8 +104,8 @@ __all__ = [
     "CLOUD_BASE_URL",
     "CompareRequest",
     "CompareResult",
-    "ContractModel",
     "CreateGroupRequest",
+    "DEFAULT_THRESHOLD",
     "DetectRequest",
     "DetectResult",
     "ENDPOINTS",
@@ -130,7 +115,6 @@ __all__ = [
     "Face",
     "FaceDetail",
     "FaceDetailMatch",
-    "FaceIdInPath",
     "FaceList",
     "FaceMatch",
     "FaceRequest",
@@ -138,43 +122,36 @@ __all__ = [
     "GROUP_QUOTA",
     "Group",
     "GroupDetail",
-    "GroupIdInPath",
     "GroupList",
     "GroupRequest",
-    "IN_BODY",
-    "IN_PATH",
-    "IN_QUERY",
     "ImageOptions",
     "ImageRef",
     "IntRange",
-    "JPEG_MAGIC",
     "LANDMARK_TYPES",
     "LIST_LIMIT",
     "Landmark",
     "LandmarkType",
     "ListFacesRequest",
+    "MAX_ANSWER_BYTES",
     "MAX_DETECTED_FACES",
     "MAX_ESCAPED_BASE64_CHAR_BYTES",
     "MAX_IMAGES_PER_REQUEST",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_SIDE",
-    "MAX_ANSWER_BYTES",
     "MAX_REQUEST_BODY_BYTES",
     "MAX_REQUEST_JSON_VALUES",
     "MAX_TURN_DEGREES",
     "MIN_FACE_SIDE",
     "MIN_IMAGE_SIDE",
     "MODEL_VERSION",
+    "NO_FACE_MESSAGE",
     "Orientation",
-    "PNG_MAGIC",
     "PageRequest",
     "REGISTER_LIMIT",
     "REQUEST_JSON_ALLOWANCE",
-    "RULE_ERROR_TYPES",
     "RegisterRequest",
     "RegisterResult",
     "RequestModel",
-    "NO_FACE_MESSAGE",
     "ResultCode",
     "ResultHeader",
     "SEARCH_LIMIT",
@@ -185,17 +162,5 @@ __all__ = [
     "THRESHOLD",
     "VerifyRequest",
     "VerifyResult",
-    "Wire",
-    "WireField",
-    "base64_length",
-    "confidence_percent",
-    "header",
     "is_no_face_message",
-    "matching",
-    "query_int",
-    "request_parts",
-    "response_body",
-    "sniff_image_format",
-    "wire_fields",
-    "within",
 ]

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from facereco.contract import ENDPOINTS, GROUP_QUOTA, ResultCode, response_body
+from facereco.contract import ENDPOINTS, GROUP_QUOTA, ResultCode
+from facereco.contract.codes import response_body
 from facereco.engine.fetch import UrlPolicy
 from facereco.engine.index import memory_budget_bytes
 from facereco.engine.paths import default_data_dir

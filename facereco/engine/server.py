@@ -37,9 +37,9 @@ from facereco.contract import (
     Endpoint,
     RequestModel,
     ResultCode,
-    response_body,
-    wire_fields,
 )
+from facereco.contract.codes import response_body
+from facereco.contract.requests import wire_fields
 from facereco.engine.api import LocalEngine
 from facereco.errors import redact_appkey
 

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from facereco.engine.secrets import EngineSecrets
-from facereco.errors import InvalidTokenError
+from facereco.errors import InvalidToken
 
 DEFAULT_TOKEN_TTL_S = 3600.0
 
@@ -44,12 +44,12 @@ class PageTokens:
             encoded_payload, encoded_signature = token.split(".")
             payload, signature = _unb64(encoded_payload), _unb64(encoded_signature)
         except (ValueError, binascii.Error):
-            raise InvalidTokenError("next-token is malformed") from None
+            raise InvalidToken("next-token is malformed") from None
         if not self._secrets.verify(payload, signature):
-            raise InvalidTokenError("next-token is not one this server issued")
+            raise InvalidToken("next-token is not one this server issued")
         content = json.loads(payload)
         if content.get("s") != scope:
-            raise InvalidTokenError("next-token belongs to another listing")
+            raise InvalidToken("next-token belongs to another listing")
         if time.time() > content["e"]:
-            raise InvalidTokenError("next-token has expired")
+            raise InvalidToken("next-token has expired")
         return int(content["l"]), list(content["c"])

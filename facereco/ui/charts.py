@@ -12,10 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from facereco.contract import DEFAULT_THRESHOLD
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
 from facereco.ui.i18n import _
-
-CLOUD_DEFAULT_THRESHOLD = 90
 
 
 def count_axis(largest_count: int) -> dict:
@@ -81,8 +80,8 @@ def similarity_histogram(similarities: Sequence[float], threshold: float, title:
     figure.add_trace(go.Histogram(x=below, xbins=bins, marker_color=NO_MATCH_COLOR, name=_("below threshold")))
     figure.add_trace(go.Histogram(x=above, xbins=bins, marker_color=MATCH_COLOR, name=_("match")))
     _threshold_line(figure, threshold, horizontal=False)
-    if threshold != CLOUD_DEFAULT_THRESHOLD:
-        figure.add_vline(x=CLOUD_DEFAULT_THRESHOLD, line_dash="dot", line_color="#9ca3af")
+    if threshold != DEFAULT_THRESHOLD:
+        figure.add_vline(x=DEFAULT_THRESHOLD, line_dash="dot", line_color="#9ca3af")
     figure.update_layout(
         barmode="stack",
         title=title or None,
@@ -137,9 +136,9 @@ def score_histograms(
         )
     )
     _threshold_line(figure, threshold, horizontal=False)
-    if threshold != CLOUD_DEFAULT_THRESHOLD:
+    if threshold != DEFAULT_THRESHOLD:
         figure.add_vline(
-            x=CLOUD_DEFAULT_THRESHOLD,
+            x=DEFAULT_THRESHOLD,
             line_dash="dot",
             line_color="#6b7280",
             annotation_text=_("cloud default 90"),

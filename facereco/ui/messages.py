@@ -7,10 +7,8 @@ them without importing each other.
 from __future__ import annotations
 
 from facereco.contract import ResultCode
-from facereco.errors import ApiError, BadResponse, FaceRecoError, TransportError
+from facereco.errors import ApiError, FaceRecoError, RateLimited, TransportError
 from facereco.ui.i18n import _
-
-HTTP_TOO_MANY_REQUESTS = 429
 
 
 def result_code_explanation(code: int) -> str:
@@ -42,7 +40,7 @@ def explain(error: Exception) -> str:
         return _("{explanation} (result code {code}: {detail})").format(
             explanation=result_code_explanation(error.result_code), code=error.result_code, detail=error.message
         )
-    if isinstance(error, BadResponse) and error.status == HTTP_TOO_MANY_REQUESTS:  # it was reached: it throttles
+    if isinstance(error, RateLimited):  # it was reached: it throttles
         return _("The API asks to slow down (HTTP 429): too many calls for this appkey; fewer calls a second help.")
     if isinstance(error, TransportError):
         return _("The API could not be reached: {reason}").format(reason=error.message)

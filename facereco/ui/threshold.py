@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from facereco.contract import DEFAULT_THRESHOLD, THRESHOLD
 from facereco.engine import CALIBRATED_RATES, CALIBRATION_PAIRS
 from facereco.tuning import GroupScores
 from facereco.ui.i18n import _
 from facereco.ui.session import current_backend, tuned_scores_by_state
 
-CLOUD_DEFAULT = 90
-
 
 def threshold_slider(key: str, group: str | None = None) -> int:
     """A 1-100 slider (default the cloud's 90) with the rates at its value in a caption below."""
-    threshold = st.slider(_("Threshold"), 1, 100, CLOUD_DEFAULT, key=key, help=_("The cloud's default is 90."))
+    threshold = st.slider(
+        _("Threshold"), THRESHOLD.low, THRESHOLD.high, DEFAULT_THRESHOLD, key=key, help=_("The cloud's default is 90.")
+    )
     st.caption(threshold_meaning(threshold, group))
     return threshold
 

@@ -7,8 +7,8 @@ bare ``urllib3`` connection pool to a server at a loopback IP literal in its
 canonical form (``127.x.y.z``, ``[::1]``; other spellings such as ``127.1`` or
 ``127.0.0.1.`` go through ``requests`` and so through any proxy the environment
 names), where what ``requests`` adds per call (proxy, netrc and cookie lookups)
-has nothing to do: 0.4 ms of CPU a call, a third of the client's on a 100-match
-search (``benchmarks/service.py``). Either stack sends the same request line,
+has nothing to do (what that saves a call: ``benchmarks/service.py``, in docs/benchmarks.md).
+Either stack sends the same request line,
 headers and body; base URLs ``requests`` would rewrite or add to (a user, dot
 segments) stay with it. Neither follows redirects (the appkey is in the path),
 and both read an answer whole within ``connect_timeout + read_timeout`` and

@@ -2,8 +2,8 @@
 
 A 4,096-match search answer is some 60,000 dicts and model objects. CPython starts a collection every
 700 new container objects and, every few of those, walks the older generations too, so building
-such an answer cost several times the building itself (measured: parsing 4,096 matches 57 ms with the
-collector running, 7 ms with it paused; ``benchmarks/service.py``). The objects built are plain
+such an answer cost several times the building itself (``benchmarks/service.py``; docs/benchmarks.md).
+The objects built are plain
 trees (no reference cycles), so nothing is left for the collector to free; it runs again as soon as
 the block ends.
 """

@@ -2,7 +2,7 @@
 
 dlib's Python binding holds the interpreter lock while it computes a descriptor, so a second
 thread gains nothing; a second process does. The parent cuts each face's 150x150 chip
-(``dlib.get_face_chip``, 0.3 ms) and sends it here; ``compute_face_descriptor`` on a chip gives
+(``dlib.get_face_chip``, cheap beside the descriptor) and sends it here; ``compute_face_descriptor`` on a chip gives
 the same bits as on the whole image and its shape, so results do not depend on where a face ran.
 
 The process is started as ``python -m facereco.engine.embed_worker`` with pipes for stdin and
@@ -46,9 +46,9 @@ MAGIC = b"FRE1"
 HEADER = struct.Struct("<4sI")
 MAX_CHIPS = MAX_DETECTED_FACES  # one photo's faces at most: a larger count is a broken stream
 
-START_TIMEOUT_S = 60.0  # importing dlib and loading the network takes about a second on a quiet machine
+START_TIMEOUT_S = 60.0  # importing dlib and loading the network: far less, even on a busy machine
 SEND_TIMEOUT_S = 5.0
-ANSWER_TIMEOUT_S = 5.0  # plus ANSWER_S_PER_CHIP a chip: ~70 ms a face when quiet, generous for a busy machine
+ANSWER_TIMEOUT_S = 5.0  # plus ANSWER_S_PER_CHIP a chip: many times a face's embedding, for a busy machine
 ANSWER_S_PER_CHIP = 1.0
 MAX_FAILURES = 3  # in a row: then the worker stays off and every face is embedded in-process
 OFF_VALUES = {"0", "false", "no", "off"}

@@ -38,7 +38,7 @@ _PIL_BYTES_PER_PIXEL = 4  # what the decoded image itself holds (RGB is stored i
 # Pillow's JPEG opener answers an MPO (a phone's JPEG with an MPF block) itself: decoded as a JPEG.
 _ALLOWED_FORMATS = ("PNG", "JPEG")
 # A progressive JPEG decodes one full pass per scan: libjpeg writes 6-10 scans, a hostile file tens of
-# thousands (a 3 MB file of 32,901 scans took 74 s of CPU). Counting start-of-scan markers is exact
+# thousands (a small file then costs minutes of CPU: docs/benchmarks.md). Counting start-of-scan markers is exact
 # enough: inside entropy-coded data a 0xFF byte is always stuffed, so FF DA is a marker (or one of a
 # thumbnail's, which stays far below the limit).
 MAX_JPEG_SCANS = 100

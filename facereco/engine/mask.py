@@ -10,9 +10,9 @@ recorded at conversion; anything else is rebuilt. That catches damage and stale 
 deliberate forgery: whoever can write the data folder can also read ``secret.key`` and the database,
 so the folder itself is the trust boundary (the engine creates it 0700).
 
-``cv2.dnn`` (which already runs MTCNN) rather than onnxruntime: onnxruntime is 2-4 ms per
-face faster here (``benchmarks/vision.py`` prints both) but its wheel adds 80 MB to the install,
-which would undo a fifth of what dropping Keras and JAX saved.
+``cv2.dnn`` (which already runs MTCNN) rather than onnxruntime: onnxruntime is faster per face
+(``benchmarks/vision.py`` prints both; docs/benchmarks.md) but its wheel would undo a good part of
+what dropping Keras and JAX saved on the install.
 Input: 224x224 RGB face crops scaled to [-1, 1]; output [P(mask), P(no mask)].
 """
 

@@ -2,16 +2,16 @@
 
 The distance is the L2 distance between unit-length dlib descriptors (0 = the same
 direction, 2 = opposite). Similarity is a logistic in that distance, pinned by two
-anchors measured on LFW (``benchmarks/calibrate.py``, every pair of ../shared/faces/lfw-dev):
+anchors measured on lfw-dev, a deep-funneled subset of LFW (``benchmarks/calibrate.py``, every pair):
 
 - similarity 90 at the distance where the false-match rate (FMR) is 0.1 % on that set,
-  so the cloud's default threshold 90 means FMR 0.1 % there; on identities it was not fitted
-  on, FMR at 90 was 0.134 % on average (0.090-0.206 % over 10 splits, see the README);
+  so the cloud's default threshold 90 means FMR 0.1 % there (on identities it was not fitted
+  on, somewhat more: docs/benchmarks.md);
 - similarity 10 at the median impostor distance, so unrelated faces sit near 0-20.
 
 It is monotone (closer is always more similar) and symmetric around its midpoint.
 Where thresholds 70 and 50 land is printed by the calibration script and listed in
-the README.
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 DISTANCE_AT_90 = 0.3835
 DISTANCE_AT_10 = 0.5742
 
-# Where thresholds land on all pairs of lfw-dev with these constants (benchmarks/calibrate.py; README):
+# Where thresholds land on all pairs of lfw-dev with these constants (benchmarks/calibrate.py; docs/benchmarks.md):
 # threshold -> (FMR, FNMR). Shown beside the dashboard's sliders when nothing was tuned.
 CALIBRATION_PAIRS = {"genuine": 12_315, "impostor": 5_968_296}
 CALIBRATED_RATES: dict[int, tuple[float, float]] = {

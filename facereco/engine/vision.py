@@ -11,8 +11,8 @@ under a lock, so concurrent requests (Streamlit sessions, server threads) share 
 first waits on the same lock for that load rather than starting a second one.
 A photo's faces are embedded on one dlib network here and, with two faces or more, about half of
 them at the same time in a second process (``embed_worker.py``): dlib's Python binding holds the
-GIL while it computes, so a second network on a thread gained nothing (six faces 752 ms on one
-network, 759 ms on two), while a second process uses the second core. Its descriptors are
+GIL while it computes, so a second network on a thread gains nothing (docs/benchmarks.md), while a
+second process uses the second core. Its descriptors are
 bit-identical: both compute on the same 150x150 chip.
 """
 
@@ -181,7 +181,7 @@ class FaceAnalyzer:
     """Detects, describes and embeds faces. One instance per process is enough; it is thread-safe.
 
     cv2.dnn and dlib networks are not safe to run from two threads at once, so inference runs
-    under one lock per model; the lock is held for milliseconds per image (the embedder's: ~70 ms a face).
+    under one lock per model, held for one inference at a time, not for a whole request.
 
     ``embed_worker``: embed several faces of a photo in a second process too (default: unless
     ``FACERECO_EMBED_WORKER=0``; never with one CPU). It starts with ``start_warm_up``/``warm_up``

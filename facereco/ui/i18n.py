@@ -1,6 +1,6 @@
 """The dashboard's one translation function, ``_``, over gettext catalogs (Babel extracts and compiles).
 
-Sources: ``facereco/ui/locales/<lang>/LC_MESSAGES/messages.po`` (English msgids, see the README for
+Sources: ``facereco/ui/locales/<lang>/LC_MESSAGES/messages.po`` (English msgids, see docs/dashboard.md for
 ``pybabel extract / update``). They are compiled to gettext's binary form in memory when first used,
 with Babel's own compiler, so a catalog can never be stale against a committed ``.mo``.
 

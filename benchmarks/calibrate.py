@@ -1,6 +1,6 @@
 """Calibrate the distance -> similarity map on ../shared/faces/lfw-dev, and check it on faces it was not fitted on.
 
-    python benchmarks/calibrate.py [--splits 10] [--version v1.1]
+    python benchmarks/calibrate.py [--splits 10] [--version v1.1] [--cached-only]
 
 For each descriptor version (``facereco/engine/descriptors.py``; all by default) it prints the two
 anchors (distance at FMR 0.1 %, median impostor distance) that facereco/engine/similarity.py pins to
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+import datasets
 import numpy as np
 from datasets import all_pair_distances, labeled_unit_vectors, pair_distances, require_faces
 
@@ -37,7 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--version", choices=VERSIONS, action="append", help="only this version (repeatable)")
+    parser.add_argument("--cached-only", action="store_true", help="only photos already described (a subset)")
     args = parser.parse_args()
+    datasets.CACHED_ONLY = args.cached_only
     faces = require_faces()
     for version in args.version or VERSIONS:
         calibrate(faces, version, args.splits)

@@ -1,6 +1,6 @@
 """Recognition accuracy of each descriptor variant on lfw-dev, all pairs (issue #19; succeeds flip.py).
 
-    python benchmarks/recognition.py [--workers 2] [--splits 10]
+    python benchmarks/recognition.py [--workers 2] [--splits 10] [--cached-only]
 
 For every lfw-dev photo the largest face is detected once and described four ways, from the two
 boxes fed to dlib's shape predictor (MTCNN's box as it is: v1.0; mapped to dlib's detector geometry)
@@ -71,10 +71,10 @@ def fill_share(share: int, shares: int) -> None:
             write_vector_cache(cache_file, cached)
 
 
-def all_looks(workers: int) -> dict[str, np.ndarray]:
-    if workers == 1:
+def all_looks(workers: int, cached_only: bool = False) -> dict[str, np.ndarray]:
+    if workers == 1 and not cached_only:
         fill_share(0, 1)
-    else:
+    elif not cached_only:
         children = [subprocess.Popen([sys.executable, __file__, "--share", f"{i}/{workers}"]) for i in range(workers)]
         if any(child.wait() for child in children):
             sys.exit("a share failed")
@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--cohort-top", type=int, default=200)
+    parser.add_argument("--cached-only", action="store_true", help="only the photos described so far (a subset)")
     parser.add_argument("--share", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.share:
@@ -151,7 +152,7 @@ def main() -> None:
         fill_share(share, shares)
         return
     CACHE.mkdir(parents=True, exist_ok=True)
-    looks = all_looks(args.workers)
+    looks = all_looks(args.workers, args.cached_only)
     identities, _ = unit_matrix(looks, 0)
     print(f"lfw-dev: {len(looks)} photos with a face, {len(np.unique(identities))} identities; all pairs:")
     for variant, name in enumerate(VARIANTS):

@@ -145,3 +145,11 @@ def test_one_face_gives_the_same_vector_with_the_worker_up_or_down(astronaut_pat
     alone = FaceAnalyzer(tmp_path, embed_worker=False)  # one CPU, or FACERECO_EMBED_WORKER=0
     assert np.array_equal(alone.embed(rgb, alone.detect(rgb)[0]), with_worker)
     assert np.array_equal(with_worker, recomputed_mirrored_average(rgb))
+
+
+def test_the_sliders_show_the_rates_of_the_groups_version():
+    from facereco.ui.threshold import calibration_meaning
+
+    assert "missed matches 7.25%" in calibration_meaning(90, SINGLE_LOOK)
+    assert "missed matches 4.39%" in calibration_meaning(90, MIRRORED_LOOK)
+    assert calibration_meaning(90) == calibration_meaning(90, NEWEST) == calibration_meaning(90, "v9.9")

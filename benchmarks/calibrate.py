@@ -1,9 +1,10 @@
 """Calibrate the distance -> similarity map on ../shared/faces/lfw-dev, and check it on faces it was not fitted on.
 
-    python benchmarks/calibrate.py [--splits 10]
+    python benchmarks/calibrate.py [--splits 10] [--version v1.1] [--cached-only]
 
-Prints the two anchors (distance at FMR 0.1 %, median impostor distance) that
-facereco/engine/similarity.py pins to similarity 90 and 10, fitted on all of lfw-dev (in sample),
+For each descriptor version (``facereco/engine/descriptors.py``; all by default) it prints the two
+anchors (distance at FMR 0.1 %, median impostor distance) that facereco/engine/similarity.py pins to
+similarity 90 and 10 (``CALIBRATIONS[version]``), fitted on all of lfw-dev (in sample),
 with FMR / FNMR at similarity thresholds 50, 70 and 90 under the constants in use. Then, out of
 sample: over ``--splits`` random halvings of lfw-dev's identities, the anchors are fitted on the
 pairs within one half and FMR / FNMR at 90 and the EER are measured on the pairs within the other
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+import datasets
 import numpy as np
 from datasets import (
     add_faces_dir_argument,
@@ -25,7 +27,8 @@ from datasets import (
     use_faces_dir,
 )
 
-from facereco.engine.similarity import DISTANCE_AT_10, DISTANCE_AT_90, logistic_similarity, similarity_from_distance
+from facereco.engine.descriptors import VERSIONS
+from facereco.engine.similarity import calibration_for, logistic_similarity, similarity_from_distance
 from facereco.metrics import equal_error_rate, rates_at, threshold_for_fmr
 
 CALIBRATION_FMR = 0.001  # similarity 90 sits where FMR is 0.1 %
@@ -42,23 +45,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--splits", type=int, default=10)
     add_faces_dir_argument(parser)
+    parser.add_argument("--version", choices=VERSIONS, action="append", help="only this version (repeatable)")
+    parser.add_argument("--cached-only", action="store_true", help="only photos already described (a subset)")
     args = parser.parse_args()
     use_faces_dir(args)
+    datasets.CACHED_ONLY = args.cached_only
     faces = require_faces()
+    for version in args.version or VERSIONS:
+        calibrate(faces, version, args.splits)
+
+
+def calibrate(faces, version: str, splits: int) -> None:
+    print(f"== descriptor version {version}")
     # Anchors from every pair of lfw-dev (millions of impostor pairs: FMR 0.1 % is well supported).
-    all_genuine, all_impostor = all_pair_distances(faces / "lfw-dev")
+    all_genuine, all_impostor = all_pair_distances(faces / "lfw-dev", version)
     print(f"lfw-dev, all pairs: {all_genuine.size:,} genuine, {all_impostor.size:,} impostor")
     at_90, at_10 = fit_anchors(all_genuine, all_impostor)
     print(f"  distance at FMR <= 0.1 %: {at_90:.4f}")
     print(f"  median impostor distance: {at_10:.4f}")
-    print(f"  constants in use: DISTANCE_AT_90 = {DISTANCE_AT_90}, DISTANCE_AT_10 = {DISTANCE_AT_10}")
+    in_use = calibration_for(version)
+    print(f"  constants in use: distance_at_90={in_use.distance_at_90}, distance_at_10={in_use.distance_at_10}")
     report(
-        "lfw-dev, all pairs (in sample)", similarity_from_distance(all_genuine), similarity_from_distance(all_impostor)
+        "lfw-dev, all pairs (in sample)",
+        similarity_from_distance(all_genuine, version),
+        similarity_from_distance(all_impostor, version),
     )
-    genuine_d, impostor_d, missing = pair_distances(faces / "lfw-dev")
+    genuine_d, impostor_d, missing = pair_distances(faces / "lfw-dev", version)
     print(f"lfw-dev pairs.csv: {genuine_d.size} genuine, {impostor_d.size} impostor, {missing} without a face")
-    report("lfw-dev pairs.csv (in sample)", similarity_from_distance(genuine_d), similarity_from_distance(impostor_d))
-    out_of_sample(faces, args.splits)
+    report(
+        "lfw-dev pairs.csv (in sample)",
+        similarity_from_distance(genuine_d, version),
+        similarity_from_distance(impostor_d, version),
+    )
+    out_of_sample(faces, version, splits)
 
 
 def report(name: str, genuine_s: np.ndarray, impostor_s: np.ndarray) -> None:
@@ -87,8 +106,8 @@ def figures(genuine_s: np.ndarray, impostor_s: np.ndarray) -> dict[str, float]:
     return {"FMR at 90": r.fmr, "FNMR at 90": r.fnmr, "EER": equal_error_rate(genuine_s, impostor_s)[0]}
 
 
-def out_of_sample(faces, splits: int) -> None:
-    identities, matrix = labeled_unit_vectors(faces / "lfw-dev")
+def out_of_sample(faces, version: str, splits: int) -> None:
+    identities, matrix = labeled_unit_vectors(faces / "lfw-dev", version)
     distances = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ matrix.T), 0.0))
     people = np.unique(identities)
     rng = np.random.default_rng(2026)

@@ -20,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from facereco.engine.descriptors import MIRRORED_LOOK, NEWEST, SINGLE_LOOK  # noqa: E402
 from facereco.engine.images import decode_image  # noqa: E402
 from facereco.engine.similarity import unit_distance  # noqa: E402
 from facereco.engine.vision import shared_analyzer  # noqa: E402
@@ -54,6 +55,10 @@ def faces_dir() -> Path:
     return _faces_dir
 
 
+# Set by a benchmark's --cached-only: photos not described yet are left out rather than embedded.
+CACHED_ONLY = False
+
+
 def require_faces() -> Path:
     if not faces_dir().is_dir():
         sys.exit(f"skipped: labeled photos not found at {faces_dir()} (give --faces-dir or FACERECO_FACES_DIR)")
@@ -77,13 +82,35 @@ def write_vector_cache(path: Path, vectors: dict[str, np.ndarray | None]) -> Non
     np.savez(path, **{k: (v if v is not None else np.zeros(0, np.float32)) for k, v in vectors.items()})
 
 
-def embed_files(folder: Path, files: list[str], *, progress: bool = True) -> dict[str, np.ndarray | None]:
-    """Largest-face descriptor of each file (None when no recognisable face), cached per folder."""
+# The rows of benchmarks/recognition.py's per-photo cache of four descriptors that are the engine's versions.
+LOOK_ROWS = {SINGLE_LOOK: 0, MIRRORED_LOOK: 3}
+
+
+def cached_looks(folder: Path) -> dict[str, np.ndarray | None]:
+    """benchmarks/recognition.py's cached descriptors of the folder (4 x 128 a photo), all shares of them."""
+    looks: dict[str, np.ndarray | None] = {}
+    for part in sorted(CACHE.glob(f"{folder.name}-looks-*of*.npz")):
+        looks.update(read_vector_cache(part))
+    return looks
+
+
+def embed_files(
+    folder: Path, files: list[str], *, version: str = NEWEST, progress: bool = True
+) -> dict[str, np.ndarray | None]:
+    """Largest-face descriptor of each file in ``version``'s way (None when no face), cached per folder and version.
+
+    Photos benchmarks/recognition.py has described already are taken from its cache (the same descriptors).
+    """
     CACHE.mkdir(parents=True, exist_ok=True)
-    cache_file = CACHE / f"{folder.name}.npz"
+    cache_file = CACHE / f"{folder.name}-{version}.npz"
     cached = read_vector_cache(cache_file)
+    looks = cached_looks(folder)
+    for name in files:
+        if name not in cached and name in looks:
+            look = looks[name]
+            cached[name] = None if look is None else look[LOOK_ROWS[version]]
     analyzer = shared_analyzer()
-    todo = [f for f in files if f not in cached]
+    todo = [] if CACHED_ONLY else [f for f in files if f not in cached]
     started = time.perf_counter()
     for i, name in enumerate(todo, 1):
         try:
@@ -92,23 +119,22 @@ def embed_files(folder: Path, files: list[str], *, progress: bool = True) -> dic
             cached[name] = None
             continue
         faces = analyzer.detect(image.rgb)
-        cached[name] = analyzer.embed(image.rgb, faces[0]) if faces else None
+        cached[name] = analyzer.embed(image.rgb, faces[0], version) if faces else None
         if progress and i % 200 == 0:
             rate = i / (time.perf_counter() - started)
             print(f"  embedded {i}/{len(todo)} of {folder.name} ({rate:.1f} img/s)", file=sys.stderr)
-    if todo:
-        write_vector_cache(cache_file, cached)
-    return {f: cached.get(f) for f in files}
+    write_vector_cache(cache_file, cached)
+    return {f: cached.get(f) for f in files if f in cached}
 
 
-def pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
+def pair_distances(folder: Path, version: str = NEWEST) -> tuple[np.ndarray, np.ndarray, int]:
     """L2 distances of the folder's genuine and impostor pairs, and how many pairs lacked a face."""
     pairs = read_pairs(folder)
     files = sorted({f for a, b, _ in pairs for f in (a, b)})
-    vectors = embed_files(folder, files)
+    vectors = embed_files(folder, files, version=version)
     genuine, impostor, missing = [], [], 0
     for a, b, same in pairs:
-        va, vb = vectors[a], vectors[b]
+        va, vb = vectors.get(a), vectors.get(b)
         if va is None or vb is None:
             missing += 1
             continue
@@ -116,18 +142,18 @@ def pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     return np.array(genuine), np.array(impostor), missing
 
 
-def labeled_unit_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+def labeled_unit_vectors(folder: Path, version: str = NEWEST) -> tuple[np.ndarray, np.ndarray]:
     """(identity per face, unit descriptors one per row) of every photo with a recognisable face."""
     files = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*") if p.suffix.lower() in (".jpg", ".png"))
-    vectors = embed_files(folder, files)
+    vectors = embed_files(folder, files, version=version)
     kept = [(f.split("/")[0], v) for f, v in vectors.items() if v is not None]
     identities = np.array([i for i, _ in kept])
     return identities, np.vstack([v / np.linalg.norm(v) for _, v in kept]).astype(np.float32)
 
 
-def all_pair_distances(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+def all_pair_distances(folder: Path, version: str = NEWEST) -> tuple[np.ndarray, np.ndarray]:
     """Unit-vector distances of every same-identity and every cross-identity pair of the folder."""
-    identities, matrix = labeled_unit_vectors(folder)
+    identities, matrix = labeled_unit_vectors(folder, version)
     upper = np.triu_indices(len(identities), k=1)
     distances = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ matrix.T), 0.0))[upper]
     same = (identities[:, None] == identities[None, :])[upper]

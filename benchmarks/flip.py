@@ -1,4 +1,8 @@
-"""Does a mirrored second look buy recognition accuracy? (issue #12)
+"""Does a mirrored second look buy recognition accuracy? (issue #12; superseded by recognition.py)
+
+Kept as it was measured for issue #12: it reads the v1.0 descriptors (lfw-dev-v1.0.npz) and mirrors
+the chip the engine aligns today (the dlib-geometry box, issue #19), so its two halves now differ in
+the box too; benchmarks/recognition.py measures each combination on its own.
 
     python benchmarks/flip.py [--jitter-pairs 400] [--cached-only]
 
@@ -57,7 +61,7 @@ def jittered_descriptor(rgb: np.ndarray, face, jitters: int) -> np.ndarray:
 
 def cached_plain_vectors(folder) -> dict[str, np.ndarray | None]:
     """The plain descriptors benchmarks/datasets.py cached (read only: that cache is shared and may be growing)."""
-    cache_file = CACHE / f"{folder.name}.npz"
+    cache_file = CACHE / f"{folder.name}-v1.0.npz"
     if not cache_file.exists():
         sys.exit(f"skipped: {cache_file} not built yet (benchmarks/vision.py builds it)")
     return read_vector_cache(cache_file)

@@ -1,6 +1,10 @@
 """Vision benchmark: per-stage medians on this machine, and accuracy on ../shared/faces.
 
-    python benchmarks/vision.py [--repeats 7] [--no-dataset]
+    python benchmarks/vision.py [--repeats 7] [--no-dataset] [--versions-only]
+
+``--versions-only``: just the descriptor versions' latency (issue #19): detect+embed of 1 face at
+1024 px and 6 faces at 2048 px, v1.1 (two chips a face, the mirrors on the worker) against v1.0
+(today's plain path: one chip a face), taking turns, and v1.1 with the worker off.
 
 First the mask model (issue #12): cold load from the ONNX cache and with a conversion, in a
 fresh interpreter each, against the Keras original where Keras is installed; time per face
@@ -44,12 +48,13 @@ from datasets import (
 from install_size import installed_size_mb
 from PIL import Image
 
+from facereco.engine.descriptors import MIRRORED_LOOK, SINGLE_LOOK
 from facereco.engine.embed_worker import EmbedWorker
 from facereco.engine.images import decode_image
 from facereco.engine.mask import MaskClassifier, preprocess
 from facereco.engine.pose import head_pose
 from facereco.engine.similarity import similarity_from_distance
-from facereco.engine.vision import crop_face, shared_analyzer
+from facereco.engine.vision import FaceAnalyzer, crop_face, shared_analyzer
 from facereco.metrics import equal_error_rate, threshold_for_fmr
 from facereco.samples import package_photo
 
@@ -205,7 +210,7 @@ def group_photo(repeats: int) -> None:
     masked = sum(bool(f.mask) for f in faces)
     embedder = analyzer._embedder.get()
     larger_half = faces[len(faces) // 2 :]
-    before = worker.faces_embedded
+    before = worker.chips_embedded
     split_ms, one_ms, detect_mask_ms = interleaved_medians_ms(
         [
             lambda: analyzer.embed_all(rgb, analyzer.detect(rgb, mask=True)),
@@ -214,7 +219,7 @@ def group_photo(repeats: int) -> None:
         ],
         repeats,
     )
-    by_worker = (worker.faces_embedded - before) / repeats
+    by_worker = (worker.chips_embedded - before) / repeats
     mask_first_ms, mask_beside_ms = interleaved_medians_ms(
         [lambda: analyzer.embed_all(rgb, analyzer.detect(rgb, mask=True)), lambda: mask_beside_embedding(rgb)],
         repeats,
@@ -404,15 +409,46 @@ def mask_accuracy() -> None:
         )
 
 
+def descriptor_versions(repeats: int) -> None:
+    """detect+embed in each version's way, taking turns; v1.1 on one network too (the worker off)."""
+    analyzer = shared_analyzer()
+    analyzer.warm_up()
+    alone = FaceAnalyzer(embed_worker=False)
+    alone.warm_up()
+    if analyzer.embed_worker is None or not analyzer.embed_worker.ready:
+        print("descriptor versions: the embedding worker is off (FACERECO_EMBED_WORKER=0 or one CPU)")
+    for size, faces, target in ((1024, 1, 250), (2048, 6, 700)):
+        rgb = decode_image(composite(size, faces)).rgb
+        found = len(analyzer.detect(rgb))
+        plain, mirrored, mirrored_alone = interleaved_medians_ms(
+            [
+                lambda rgb=rgb: analyzer.embed_all(rgb, analyzer.detect(rgb), SINGLE_LOOK),
+                lambda rgb=rgb: analyzer.embed_all(rgb, analyzer.detect(rgb), MIRRORED_LOOK),
+                lambda rgb=rgb: alone.embed_all(rgb, alone.detect(rgb), MIRRORED_LOOK),
+            ],
+            repeats,
+        )
+        print(
+            f"{found} face(s) at {size} px, detect+embed (medians of {repeats}, taking turns): "
+            f"v1.0 {plain:.0f} ms, v1.1 {mirrored:.0f} ms = {mirrored / plain:.2f}x v1.0 (target <= 1.15x, "
+            f"<= {target} ms); v1.1 with the worker off {mirrored_alone:.0f} ms = {mirrored_alone / plain:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-dataset", action="store_true")
     add_faces_dir_argument(parser)
+    parser.add_argument("--versions-only", action="store_true")
     args = parser.parse_args()
     use_faces_dir(args)
+    if args.versions_only:
+        descriptor_versions(args.repeats)
+        return
     mask_figures(args.repeats)
     stage_timings(args.repeats)
+    descriptor_versions(args.repeats)
     if args.no_dataset:
         return
     if not faces_dir().is_dir():

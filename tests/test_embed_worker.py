@@ -97,9 +97,9 @@ def assert_identical(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
 
 
 def test_six_faces_split_with_the_worker_give_the_same_bits(analyzer, six_faces, detected, one_by_one):
-    before = analyzer.embed_worker.faces_embedded
+    before = analyzer.embed_worker.chips_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
-    assert analyzer.embed_worker.faces_embedded - before == 3, "the worker embedded the last half"
+    assert analyzer.embed_worker.chips_embedded - before == 6, "the worker embedded the last half of the 12 chips"
 
 
 def test_submit_answers_in_the_order_sent(analyzer, six_faces, detected, one_by_one):
@@ -109,19 +109,22 @@ def test_submit_answers_in_the_order_sent(analyzer, six_faces, detected, one_by_
     assert worker.wait_ready()
     side, padding = embed_worker.CHIP_SIDE, embed_worker.CHIP_PADDING
     chips = [dlib.get_face_chip(six_faces, f.shape, side, padding) for f in detected]
+    here = analyzer._describe_here(chips)  # each chip's descriptor computed in this process
+    assert len({v.tobytes() for v in here}) == 6, "six different faces: an order mix-up must show"
     for order in ([0, 1, 2, 3, 4, 5], [4, 0, 5, 2, 1, 3]):
         pending = worker.submit(np.stack([chips[i] for i in order]))
         assert pending is not None
-        assert_identical(pending.result(), [one_by_one[i] for i in order])
+        assert_identical(pending.result(), [here[i] for i in order])
 
 
 def test_real_group_photo_gives_the_same_bits(analyzer, shared_faces):
     rgb = decode_image((shared_faces / "multi" / "dlib-bald-guys.jpg").read_bytes()).rgb
     faces = analyzer.detect(rgb)
     assert len(faces) >= 3
-    before = analyzer.embed_worker.faces_embedded
-    assert_identical(analyzer.embed_all(rgb, faces), [analyzer.embed(rgb, f) for f in faces])
-    assert analyzer.embed_worker.faces_embedded - before == len(faces) - len(faces) // 2
+    one_at_a_time = [analyzer.embed(rgb, f) for f in faces]  # each face's mirror chip on the worker
+    before = analyzer.embed_worker.chips_embedded
+    assert_identical(analyzer.embed_all(rgb, faces), one_at_a_time)
+    assert analyzer.embed_worker.chips_embedded - before == 2 * len(faces) - len(faces)  # two chips a face
 
 
 def test_concurrent_callers_all_get_their_own_faces(analyzer, six_faces, detected, one_by_one):
@@ -149,9 +152,9 @@ def test_killed_worker_is_noticed_reaped_and_replaced(analyzer, six_faces, detec
     assert len([r for r in caplog.records if "embedding worker failed" in r.message]) == 1, "logged once"
     assert reaped(old_pid)
     assert worker.wait_ready() and worker.pid != old_pid
-    before = worker.faces_embedded
+    before = worker.chips_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
-    assert worker.faces_embedded - before == 3, "the replacement takes faces again"
+    assert worker.chips_embedded - before == 6, "the replacement takes faces again"
 
 
 def ready_after_death(worker: EmbedWorker) -> bool:
@@ -180,9 +183,9 @@ def test_worker_dead_while_idle_is_reaped_and_replaced_before_the_next_photo(
         "a new worker starts"
     ]
     assert worker.wait_ready() and worker.pid != old_pid
-    before = worker.faces_embedded
+    before = worker.chips_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
-    assert worker.faces_embedded - before == 3
+    assert worker.chips_embedded - before == 6
 
 
 def fail_to_start_thread_once(monkeypatch, name: str) -> list[str]:
@@ -207,11 +210,11 @@ def test_io_thread_that_cannot_start_falls_back_and_frees_the_worker(
     worker = analyzer.embed_worker
     assert worker.wait_ready()
     failed = fail_to_start_thread_once(monkeypatch, "facereco-embed-worker-io")
-    before = worker.faces_embedded
+    before = worker.chips_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
-    assert failed and worker.faces_embedded == before
+    assert failed and worker.chips_embedded == before
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
-    assert worker.faces_embedded - before == 3, "the worker takes the next photo's faces"
+    assert worker.chips_embedded - before == 6, "the worker takes the next photo's faces"
 
 
 @pytest.mark.parametrize("thread", ["facereco-embed-worker-start", "facereco-embed-worker-start-timer"])
@@ -229,9 +232,9 @@ def test_start_thread_that_cannot_start_counts_a_failure_and_is_retried(
     assert failed and worker.pid is None, "the unwatched replacement was stopped"
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)  # starts another one
     assert worker.wait_ready() and worker.pid != old_pid
-    before = worker.faces_embedded
+    before = worker.chips_embedded
     assert_identical(analyzer.embed_all(six_faces, detected), one_by_one)
-    assert worker.faces_embedded - before == 3
+    assert worker.chips_embedded - before == 6
 
 
 def test_engine_close_stops_and_reaps_the_worker(tmp_path):
@@ -406,7 +409,7 @@ def test_garbage_answers_fall_back_then_switch_the_worker_off(
             pids.append(worker.pid)
             assert_identical(analyzer_with_bad_worker.embed_all(six_faces, two_faces), expected)
             assert_identical(analyzer_with_bad_worker.embed_all(six_faces, two_faces), expected)  # restarts
-    assert worker.disabled and worker.pid is None and worker.faces_embedded == 0
+    assert worker.disabled and worker.pid is None and worker.chips_embedded == 0
     assert_identical(analyzer_with_bad_worker.embed_all(six_faces, two_faces), expected)
     assert worker.pid is None, "off for good: no new process"
     assert all(reaped(pid) for pid in pids)

@@ -109,7 +109,7 @@ def test_group_lifecycle(client: FaceRecoClient):
     detail = client.get_group(group_id)
     assert detail.group_count == 1 and detail.group.group_id == group_id and detail.group.face_count == 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", detail.group.create_time)
-    assert detail.group.model_version == "v1.0"
+    assert detail.group.model_version == "v1.1"  # new groups hold the newest descriptor (descriptors.py)
     client.delete_group(group_id)
     for call in (client.get_group, client.delete_group):
         with pytest.raises(E.NotFoundGroupError):
@@ -385,7 +385,7 @@ def test_search_by_image(client: FaceRecoClient, group: str, astronaut: bytes, g
     result = client.search_by_image(group, grace, threshold=90)
     assert [m.face.face_id for m in result.match_faces] == [g.face_id]
     assert result.match_faces[0].face.external_image_id == "grace"
-    assert result.source_face is not None and result.model_version == "v1.0"
+    assert result.source_face is not None and result.model_version == "v1.1"
     with pytest.raises(E.InvalidParam, match="no face found in image"):
         client.search_by_image(group, coffee_path)
     with pytest.raises(E.NotFoundGroupError):

@@ -48,6 +48,7 @@ def demo_client(tmp_path_factory) -> FaceRecoClient:
     from facereco.ui.session import demo_images
 
     client = FaceRecoClient.local(tmp_path_factory.mktemp("live-engine"))
+    client.transport.engine.warm_up()  # as the dashboard does at start: models and the embed worker ready
     client.create_group("demo")
     for external_id, data in demo_images():
         client.register_faces("demo", data, external_image_id=external_id)

@@ -15,7 +15,7 @@ from facereco import FaceRecoClient
 from facereco.contract import LANDMARK_TYPES
 from facereco.engine.images import decode_image
 from facereco.engine.similarity import distance_for_similarity, similarity_from_distance, unit_distance
-from facereco.engine.vision import shared_analyzer
+from facereco.engine.vision import DetectedFace, shared_analyzer
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +102,35 @@ def test_same_person_altered_compares_above_90(client: FaceRecoClient, astronaut
     assert result.matched_face_details[0].similarity >= 90
 
 
+# Each corner of the MTCNN box moved by up to 2 px: shifts, growth, shrinkage and skews.
+BOX_MOVES = [
+    (2, 0, 2, 0), (-2, 0, -2, 0), (0, 2, 0, 2), (0, -2, 0, -2),
+    (-2, -2, 2, 2), (2, 2, -2, -2), (1, -2, -1, 2), (-2, 1, 2, -1),
+]  # fmt: skip
+
+
+def descriptor_from_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Align and embed the face MTCNN would have boxed at ``box`` (the box then goes through the engine's mapping)."""
+    analyzer = shared_analyzer()
+    face = DetectedFace(box=box, confidence=1.0, points={})
+    analyzer._align(rgb, [face])
+    return analyzer.embed(rgb, face)
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "grace"])
+@pytest.mark.parametrize("brightness", [1.0, 1.4, 0.6], ids=["plain", "brightened", "darkened"])
+def test_descriptor_is_stable_when_the_detector_box_moves_2px(photo: str, brightness: float, request):
+    image = ImageEnhance.Brightness(request.getfixturevalue(photo)).enhance(brightness)
+    rgb = decode_image(jpeg(image)).rgb
+    box = shared_analyzer().detect(rgb)[0].box
+    unmoved = descriptor_from_box(rgb, box)
+    drift = {
+        move: unit_distance(unmoved, descriptor_from_box(rgb, tuple(c + d for c, d in zip(box, move, strict=True))))
+        for move in BOX_MOVES
+    }
+    assert max(drift.values()) <= 0.2, drift
+
+
 def test_group_photo_composite_finds_both_largest_first(client: FaceRecoClient, astronaut, grace):
     canvas = Image.new("RGB", (1400, 700), (200, 200, 200))
     canvas.paste(astronaut.resize((400, 400)), (50, 200))  # face ~68x88 px: over 60 on both sides
@@ -114,6 +143,17 @@ def test_group_photo_composite_finds_both_largest_first(client: FaceRecoClient, 
     compare = client.compare(jpeg(astronaut), jpeg(canvas), threshold=90)
     assert compare.matched_face_detail_count == 1 and compare.unmatched_face_detail_count == 1
     assert compare.matched_face_details[0].face_detail.bbox.x1 < 0.5
+
+
+def test_the_nearest_face_cut_by_the_frame_edge_is_found(client: FaceRecoClient, astronaut, grace):
+    """A wide selfie: the nearest face (~516 px) cut a quarter by the left edge, three small faces behind it."""
+    canvas = Image.new("RGB", (2048, 1152), (120, 120, 120))
+    canvas.paste(astronaut.resize((3072, 3072)), (-1092 - 129, -360 + 150))
+    for i in range(3):
+        canvas.paste(grace.resize((256, 300)), (1100 + 300 * i, 600))
+    faces = client.detect(jpeg(canvas)).face_details
+    assert len(faces) == 4
+    assert faces[0].bbox.x0 == 0 and faces[0].bbox.width > 0.15  # the largest, first
 
 
 @pytest.mark.parametrize("fixture_name", ["coffee_path", "chelsea_path"])

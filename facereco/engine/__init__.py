@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from facereco.engine.api import LocalEngine
     from facereco.engine.fetch import UrlPolicy, fetch_image_url
     from facereco.engine.paths import default_data_dir
-    from facereco.engine.similarity import CALIBRATED_RATES, CALIBRATION_PAIRS
+    from facereco.engine.similarity import CALIBRATED_RATES, CALIBRATION_PAIRS, CALIBRATIONS, Calibration, calibration_for
 
 _EXPORTS = {
     "LocalEngine": "facereco.engine.api",
@@ -27,13 +27,19 @@ _EXPORTS = {
     "default_data_dir": "facereco.engine.paths",
     "CALIBRATED_RATES": "facereco.engine.similarity",
     "CALIBRATION_PAIRS": "facereco.engine.similarity",
+    "CALIBRATIONS": "facereco.engine.similarity",
+    "Calibration": "facereco.engine.similarity",
+    "calibration_for": "facereco.engine.similarity",
 }
 
 __all__ = [
     "CALIBRATED_RATES",
+    "CALIBRATIONS",
     "CALIBRATION_PAIRS",
+    "Calibration",
     "LocalEngine",
     "UrlPolicy",
+    "calibration_for",
     "default_data_dir",
     "fetch_image_url",
 ]

@@ -44,7 +44,7 @@ DESCRIPTOR_SIZE = 128
 DESCRIPTOR_BYTES = DESCRIPTOR_SIZE * 4
 MAGIC = b"FRE1"
 HEADER = struct.Struct("<4sI")
-MAX_CHIPS = MAX_DETECTED_FACES  # one photo's faces at most: a larger count is a broken stream
+MAX_CHIPS = 2 * MAX_DETECTED_FACES  # one photo's faces, two looks each, at most: more is a broken stream
 
 START_TIMEOUT_S = 60.0  # importing dlib and loading the network: far less, even on a busy machine
 SEND_TIMEOUT_S = 5.0
@@ -207,7 +207,7 @@ class EmbedWorker:
     def __init__(self, command: Sequence[str] | None = None) -> None:
         # The worker's command line: this module by default (tests run misbehaving ones).
         self._command = list(command or [sys.executable, "-m", "facereco.engine.embed_worker"])
-        self.faces_embedded = 0  # by the worker, since this handle was made
+        self.chips_embedded = 0  # chips described by the worker since this handle was made (v1.1: two a face)
         self._state_lock = threading.Lock()
         self._busy = threading.Lock()  # one request at a time; others embed in-process
         self._launch: _Launch | None = None
@@ -384,7 +384,7 @@ class EmbedWorker:
 
     def _succeeded(self, count: int) -> None:
         self._failures = 0
-        self.faces_embedded += count
+        self.chips_embedded += count
 
     def _release(self) -> None:
         self._busy.release()

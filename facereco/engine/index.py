@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from facereco.contract.allocation import collector_paused
+from facereco.engine.descriptors import NEWEST
 from facereco.engine.similarity import similarity_from_distance
 from facereco.engine.store import FaceColumns, GenerationStep
 from facereco.engine.wire import faces_wire
@@ -138,8 +139,11 @@ class GroupIndex:
                 return None
             return self._matrix[row].copy(), self._wire_faces(np.array([row]))[0]
 
-    def matches(self, query: np.ndarray, limit: int, threshold: float, exclude: str | None = None) -> list[dict]:
-        """The contract's matchFaces: up to ``limit`` faces at or above ``threshold``, most similar first."""
+    def matches(
+        self, query: np.ndarray, limit: int, threshold: float, exclude: str | None = None, version: str = NEWEST
+    ) -> list[dict]:
+        """The contract's matchFaces: up to ``limit`` faces at or above ``threshold``, most similar first
+        (similarity as calibrated for ``version``, the group's descriptor version)."""
         with self._lock:
             count = len(self._ids)
             if count == 0:
@@ -156,7 +160,7 @@ class GroupIndex:
             else:
                 top = np.arange(count)
             distance = np.sqrt(np.maximum(2.0 - 2.0 * cosine[top].astype(np.float64), 0.0))
-            similarity = np.round(similarity_from_distance(distance), 4)
+            similarity = np.round(similarity_from_distance(distance, version), 4)
             # ranked on the similarity answered, equal ones by faceId: the same order in every process,
             # after any history of swaps and reloads, and limit k is always the first k of a larger limit
             order = np.lexsort((np.array([self._ids[i] for i in top.tolist()]), -similarity))[:take]

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, NO_FACE_MESSAGE, ImageRef, ResultCode
+from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, NO_FACE_MESSAGE, ImageRef, ResultCode
+from facereco.engine.descriptors import NEWEST
 from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
 from facereco.engine.index import GroupIndex, IndexCache
 from facereco.engine.similarity import similarity_from_distance, unit_distance
@@ -62,8 +63,8 @@ def face_detail(face: DetectedFace, width: int, height: int, orientation: bool, 
     return detail
 
 
-def _similarity(distance: float) -> float:
-    return round(float(similarity_from_distance(distance)), 4)
+def _similarity(distance: float, version: str) -> float:
+    return round(float(similarity_from_distance(distance, version)), 4)
 
 
 class FaceService:
@@ -97,8 +98,9 @@ class FaceService:
             raise InvalidParam(NO_FACE_MESSAGE.format(field=field))
         return faces[0]
 
-    def _embed(self, analysed: Analysed, face: DetectedFace) -> np.ndarray:
-        return self.analyzer.embed(analysed.image.rgb, face)
+    def _embed(self, analysed: Analysed, face: DetectedFace, version: str) -> np.ndarray:
+        """The query's descriptor made the way ``version``'s stored ones were (``descriptors.py``)."""
+        return self.analyzer.embed(analysed.image.rgb, face, version)
 
     def _index(self, owner: str, group_id: str) -> GroupIndex:
         """The group's index as of every committed write, whichever process made it (-40030 if no group).
@@ -195,11 +197,11 @@ class FaceService:
         orientation: bool,
         mask: bool,
     ) -> tuple[dict[str, Any], ResultCode]:
-        self.store.require_group(owner, group_id)  # -40030 before any image work
+        version = self.store.group_version(owner, group_id)  # -40030 before any image work
         analysed = self._analyse(image, orientation, mask)
         chosen = analysed.recognisable()[:limit]
         image_id = str(uuid.uuid4())
-        vectors = self.analyzer.embed_all(analysed.image.rgb, chosen)
+        vectors = self.analyzer.embed_all(analysed.image.rgb, chosen, version)
         candidates = [
             NewFace(
                 face_id=str(uuid.uuid4()),
@@ -218,7 +220,7 @@ class FaceService:
         added_faces = chosen[: len(added)]
         not_added = [f for f in analysed.faces if not any(f is a for a in added_faces)]
         data = {
-            "modelVersion": MODEL_VERSION,
+            "modelVersion": version,
             "addedFaceCount": len(added),
             "addedFaces": [face_wire(row) for row in added],
             "addedFaceDetails": [analysed.detail(f, orientation, mask) for f in added_faces],
@@ -243,9 +245,10 @@ class FaceService:
             ),
             lambda row: [row.created_ns, row.face_id],
         )
+        group = self.store.get_group(owner, group_id)
         data: dict[str, Any] = {
-            "modelVersion": MODEL_VERSION,
-            "faceCount": self.store.get_group(owner, group_id).face_count,  # the group's, not the page's (the guide)
+            "modelVersion": group.model_version,
+            "faceCount": group.face_count,  # the group's, not the page's (the guide)
             "faces": [face_wire(r) for r in page],
         }
         if next_token:
@@ -254,18 +257,19 @@ class FaceService:
 
     def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:
         index, vector, _ = self._stored_face(owner, group_id, face_id)
-        return self._match_faces(index.matches(vector, limit, threshold, exclude=face_id))
+        version = self.store.group_version(owner, group_id)
+        return self._match_faces(index.matches(vector, limit, threshold, exclude=face_id, version=version))
 
     def search_by_image(
         self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        self.store.require_group(owner, group_id)  # -40030 before any image work
+        version = self.store.group_version(owner, group_id)  # -40030 before any image work
         analysed = self._analyse(image, orientation, mask)
         source = self._largest_face(analysed, "image")
-        query = self._embed(analysed, source)
+        query = self._embed(analysed, source, version)
         return {
-            "modelVersion": MODEL_VERSION,
-            **self._match_faces(self._index(owner, group_id).matches(query, limit, threshold)),
+            "modelVersion": version,
+            **self._match_faces(self._index(owner, group_id).matches(query, limit, threshold, version=version)),
             "sourceFace": analysed.detail(source, orientation, mask),
         }
 
@@ -274,12 +278,12 @@ class FaceService:
     ) -> dict[str, Any]:
         source_analysed = self._analyse(source, orientation, mask)
         source_face = self._largest_face(source_analysed, "sourceImage")
-        source_vector = self._embed(source_analysed, source_face)
+        source_vector = self._embed(source_analysed, source_face, NEWEST)  # no group: the newest descriptor
         target_analysed = self._analyse(target, orientation, mask)
         targets = target_analysed.recognisable()
-        target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets)
+        target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets, NEWEST)
         scored = [
-            (face, _similarity(unit_distance(source_vector, vector)))
+            (face, _similarity(unit_distance(source_vector, vector), NEWEST))
             for face, vector in zip(targets, target_vectors, strict=True)
         ]
         scored.sort(key=lambda pair: pair[1], reverse=True)
@@ -294,7 +298,7 @@ class FaceService:
             if s < threshold
         ]
         return {
-            "modelVersion": MODEL_VERSION,
+            "modelVersion": NEWEST,
             "matchedFaceDetailCount": len(matched),
             "matchedFaceDetails": matched,
             "unmatchedFaceDetailCount": len(unmatched),
@@ -306,12 +310,13 @@ class FaceService:
         self, owner: str, group_id: str, face_id: str, image: ImageRef, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         self._stored_face(owner, group_id, face_id)  # -40030 / -40050 before any image work
+        version = self.store.group_version(owner, group_id)
         analysed = self._analyse(image, orientation, mask)
         source = self._largest_face(analysed, "compareImage")
-        query = self._embed(analysed, source)
+        query = self._embed(analysed, source, version)
         _, vector, face = self._stored_face(owner, group_id, face_id)  # again: writes may land while we embed
         return {
-            "similarity": _similarity(unit_distance(vector, query)),
+            "similarity": _similarity(unit_distance(vector, query), version),
             "face": face,
             "sourceFace": analysed.detail(source, orientation, mask),
         }

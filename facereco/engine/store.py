@@ -29,12 +29,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from facereco.contract import MODEL_VERSION
 from facereco.contract.allocation import collector_paused
+from facereco.engine.descriptors import NEWEST, require_version
 from facereco.engine.secrets import EngineSecrets
 from facereco.errors import DuplicatedGroupID, NotFoundFaceIDError, NotFoundGroupError, ServiceQuotaExceeded
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_FILE_NAME = "facereco.sqlite3"
 VECTOR_DTYPE = np.float32
 
@@ -70,6 +70,9 @@ INSERT OR IGNORE INTO generation (single, value) VALUES (0, 0);
 """
 # Schema 1 -> 2: groups gain their generation (0: any loaded index is refreshed on first use).
 MIGRATE_1_TO_2 = "ALTER TABLE groups ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;"
+# Schema 4: a group's model_version may name the v1.1 descriptor (descriptors.py). Nothing is rewritten:
+# every group written before says v1.0, which is how its vectors were made, and keeps them. The number
+# stops an older facereco from opening the file: it would embed queries into a v1.1 group the v1.0 way.
 # Schema 3: the stamp moves into the file. A face inserted or deleted by any connection, whatever
 # code it runs, takes the next generation for its group (a trigger body holds ';', so each is one statement).
 GENERATION_TRIGGERS = tuple(
@@ -211,6 +214,17 @@ class Store:
         """The group's generation, or -40030: one primary-key lookup, cheap enough for every search."""
         return self._require_group(self._connection(), owner, group_id)
 
+    def group_version(self, owner: str, group_id: str) -> str:
+        """How the group's stored vectors were made, so queries into it are embedded alike (-40030 if none)."""
+        row = (
+            self._connection()
+            .execute("SELECT model_version FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id))
+            .fetchone()
+        )
+        if row is None:
+            raise NotFoundGroupError(f"group {group_id!r} does not exist")
+        return require_version(row[0])
+
     def _require_group(self, db: sqlite3.Connection, owner: str, group_id: str) -> int:
         """-40030 unless the group exists; else its generation."""
         row = db.execute("SELECT generation FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone()
@@ -228,8 +242,9 @@ class Store:
         return GenerationStep(before, self._require_group(db, owner, group_id))
 
     # ------------------------------------------------------------ groups
-    def create_group(self, owner: str, group_id: str) -> GroupRow:
-        row = GroupRow(group_id, MODEL_VERSION, self._clock.now())
+    def create_group(self, owner: str, group_id: str, model_version: str = NEWEST) -> GroupRow:
+        """A new group; its faces will hold ``model_version``'s descriptors for as long as it exists."""
+        row = GroupRow(group_id, require_version(model_version), self._clock.now())
         try:
             with self._transaction() as db:
                 db.execute(

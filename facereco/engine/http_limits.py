@@ -135,7 +135,9 @@ class BodyBudget:
         if declared.isdigit():
             size = int(declared)
             return size if size > SMALL_BODY_BYTES else 0
-        return MAX_REQUEST_BODY_BYTES  # chunked: it may grow to the cap
+        if "chunked" in request.headers.get("transfer-encoding", "").lower():
+            return MAX_REQUEST_BODY_BYTES  # no length said: it may grow to the cap
+        return 0  # no body at all
 
     @contextlib.asynccontextmanager
     async def hold(self, size: int, wait_s: float) -> AsyncIterator[bool]:

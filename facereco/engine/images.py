@@ -73,13 +73,14 @@ def image_ref_bytes(ref: ImageRef, policy: UrlPolicy) -> bytes:
     return fetch_image_url(ref.url, policy) if ref.url is not None else decode_base64_image(ref.bytes)
 
 
-def decode_image(data: bytes) -> DecodedImage:
+def decode_image(data: bytes, min_side: int = MIN_IMAGE_SIDE) -> DecodedImage:
     """PNG/JPEG bytes to RGB pixels, enforcing every rule of the guide, in bounded memory.
 
     A JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale still at least the 2048 px the
     contract scales it to anyway (``Image.draft``), so a 7000x7000 JPEG costs 3500x3500 pixels.
     What the decoder would allocate is estimated and checked before anything is decoded, then held
     from ``DECODING_MEMORY`` while it decodes, so concurrent requests wait rather than pile up.
+    ``min_side``: the guide's smallest side; a display of any image (the dashboard's preview) passes 1.
     """
     check_image_bytes(data)
     with _decoder_errors():
@@ -91,9 +92,9 @@ def decode_image(data: bytes) -> DecodedImage:
             orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
         if orientation in _SWAPS_SIDES:
             original_size = (original_size[1], original_size[0])
-        if min(original_size) < MIN_IMAGE_SIDE:
+        if min(original_size) < min_side:
             width, height = original_size
-            raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
+            raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {min_side} px")
         # Scale first, then turn and convert: every later copy is of the small image.
         image = _fit_side(image)
         if orientation in _TRANSPOSE:

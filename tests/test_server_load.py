@@ -212,17 +212,18 @@ def test_slow_image_urls_leave_plain_calls_their_threads(tmp_path: Path, tiny_pn
 # ---------------------------------------------------------------- 3. parallel large images
 
 
-def _largest_png(path: Path) -> bytes:
-    """The review's largest accepted PNG kind: 3250x3250 RGBA (decoding it is estimated at ~127 MB)."""
-    Image.new("RGBA", (3250, 3250), (90, 120, 150, 200)).save(path)
+def _largest_png(path: Path, astronaut_path: Path) -> bytes:
+    """The review's largest accepted PNG kind, 3250x3250 RGBA (its decode is estimated at ~127 MB),
+    of a face, so that detection, alignment and embedding run too."""
+    Image.open(astronaut_path).convert("RGBA").resize((3250, 3250), Image.Resampling.NEAREST).save(path)
     return path.read_bytes()
 
 
-def test_parallel_large_images_queue_within_the_analysis_budget(tmp_path: Path):
+def test_parallel_large_images_queue_within_the_analysis_budget(tmp_path: Path, astronaut_path: Path):
     """The review: 12 such PNGs at once +946 MB, 24 +1,990 MB, ~1.7 GB resident afterwards. Here 8 at
     once under a 300 MB analysis budget: all answer 0 (they queue, none fails), the server's peak stays
     near the budget, and most of it is handed back afterwards."""
-    data = _largest_png(tmp_path / "large.png")
+    data = _largest_png(tmp_path / "large.png", astronaut_path)
     budget_mb = 300
     with running_server(tmp_path / "data", [APPKEY], "--analysis-memory-mb", str(budget_mb)) as server:
         url = f"{server.base_url}{PREFIX}/{APPKEY}/detect"
@@ -241,7 +242,7 @@ def test_parallel_large_images_queue_within_the_analysis_budget(tmp_path: Path):
             thread.join(GUARD_S * 4)
         peak_mb = (rss_kb(server.process.pid, "VmHWM") - baseline_kb) / 1024
         after_mb = (rss_kb(server.process.pid) - baseline_kb) / 1024
-    assert [a["header"]["resultCode"] for a in answers] == [0] * 8
+    assert [(a["header"]["resultCode"], a["data"]["faceDetailCount"]) for a in answers] == [(0, 1)] * 8
     assert peak_mb < budget_mb + 60, f"8 parallel 3250x3250 PNGs added {peak_mb:.0f} MB at peak"
     assert after_mb < 100, f"{after_mb:.0f} MB stayed resident after them"
 

@@ -14,7 +14,8 @@ Everything runs on 127.0.0.1 against one server started here (``--warm``, a fres
    ``--hostile-seconds``: their p50 / p99 and errors.
 3. large: ``--large`` detects at once of a 3250x3250 RGBA PNG of a face (the largest PNG kind
    accepted, 0.9 MB): all must answer 0 with the face; the server's peak over its resident size
-   before them, against the analysis budget (``FACERECO_ANALYSIS_MEMORY_MB``, 512 MB unless set), and what stays resident after.
+   before them, against the analysis budget (``FACERECO_ANALYSIS_MEMORY_MB``, 512 MB unless set),
+   and what stays resident after.
 
 The loops are bounded by their deadlines; the hostile threads stop when their phase ends.
 """

@@ -16,6 +16,8 @@ Everything runs on 127.0.0.1 against one server started here (``--warm``, a fres
    accepted, 0.9 MB): all must answer 0 with the face; the server's peak over its resident size
    before them, against the analysis budget (``FACERECO_ANALYSIS_MEMORY_MB``, 512 MB unless set),
    and what stays resident after.
+4. pipeline: the models' peak on a 2048x2048 photo, in a fresh process (the per-pixel figure the
+   analysis estimate uses).
 
 The loops are bounded by their deadlines; the hostile threads stop when their phase ends.
 """
@@ -239,13 +241,40 @@ def large(server: RunningServer, count: int) -> None:
     )
 
 
+def pipeline() -> None:
+    """What the models add per pixel of the scaled image (the analysis estimate's bytes per pixel), measured
+    on the astronaut (one face) and, when the shared photos are there, a group photo of 20 faces."""
+    from tests.memory import peak_added
+
+    photos = [package_photo("astronaut"), ROOT.parent / "shared" / "faces" / "multi" / "dlib-bald-guys.jpg"]
+    print("\npipeline: detect (orientation, mask) + embed on a photo scaled to 2048x2048, in a fresh process")
+    for photo in [p for p in photos if p.exists()]:
+        setup = f"""
+import numpy as np
+from PIL import Image
+from facereco.engine.vision import shared_analyzer
+analyzer = shared_analyzer()
+analyzer.warm_up(mask=True)
+analyzer.detect(np.zeros((300, 300, 3), np.uint8))
+rgb = np.asarray(Image.open({str(photo)!r}).convert("RGB").resize((2048, 2048))).copy()
+"""
+        work = """
+faces = analyzer.detect(rgb, orientation=True, mask=True)
+analyzer.embed_all(rgb, [f for f in faces if f.recognisable])
+_result = len(faces)
+"""
+        added_mb, faces = peak_added(setup, work)
+        per_pixel = added_mb * 1024 * 1024 / (2048 * 2048)
+        print(f"  {photo.name}: {faces} faces, +{added_mb:.0f} MB at peak = {per_pixel:.0f} bytes per pixel")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=16, choices=range(8, 33), metavar="8..32")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--hostile-seconds", type=float, default=30)
     parser.add_argument("--large", type=int, default=24)
-    parser.add_argument("--phases", default="mixed,hostile,large", help="which of mixed,hostile,large to run")
+    parser.add_argument("--phases", default="mixed,hostile,large,pipeline", help="any of mixed,hostile,large,pipeline")
     args = parser.parse_args()
     photo = face_photo()
     with tempfile.TemporaryDirectory() as folder:
@@ -261,6 +290,8 @@ def main() -> None:
                 hostile(server, args.hostile_seconds)
             if "large" in phases:
                 large(server, args.large)
+            if "pipeline" in phases:
+                pipeline()
             print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
         finally:
             stop_server(server)

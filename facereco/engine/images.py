@@ -117,13 +117,14 @@ def open_drafted(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
 DECODING_MEMORY = ANALYSIS_MEMORY
 
 # Peak bytes the models add per pixel of the scaled (<= 2048 px) image: MTCNN's pyramid and its
-# candidate boxes, alignment, pose, mask and embedding chips (measured: +169 MB for a 2048x2048 photo
-# with orientation and mask, benchmarks/load.py); plus the RGB array itself.
-_PIPELINE_BYTES_PER_PIXEL = 40
+# candidate boxes (measured, benchmarks/load.py: 23 B/px on a one-face photo, 44 on a group photo of
+# 20 faces); plus the RGB array itself; plus one batch of the mask network when the mask is asked for.
+_PIPELINE_BYTES_PER_PIXEL = 48
 _RGB_BYTES_PER_PIXEL = 3
+_MASK_BATCH_BYTES = 40_000_000
 
 
-def analysis_cost_bytes(data: bytes) -> int:
+def analysis_cost_bytes(data: bytes, mask: bool = False) -> int:
     """The estimated peak of analysing ``data`` whole: decoding, then the models on the scaled image
     (the decoder's buffers are freed before detection starts, so the larger of the two counts).
     0 for bytes that do not open: ``decode_image`` refuses them at once, holding nothing."""
@@ -134,7 +135,8 @@ def analysis_cost_bytes(data: bytes) -> int:
     except ApiError:
         return 0
     width, height = _scaled_size(original_size)
-    return max(decoding, width * height * _PIPELINE_BYTES_PER_PIXEL) + width * height * _RGB_BYTES_PER_PIXEL
+    models = width * height * _PIPELINE_BYTES_PER_PIXEL + (_MASK_BATCH_BYTES if mask else 0)
+    return max(decoding, models) + width * height * _RGB_BYTES_PER_PIXEL
 
 
 @contextlib.contextmanager

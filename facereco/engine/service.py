@@ -93,7 +93,7 @@ class FaceService:
         until the caller's embedding is done too (its estimated peak, taken once the bytes are in hand:
         a slow download holds none of it)."""
         data = image_ref_bytes(ref, self.url_policy)
-        with ANALYSIS_MEMORY.hold(analysis_cost_bytes(data)):
+        with ANALYSIS_MEMORY.hold(analysis_cost_bytes(data, mask)):
             image = decode_image(data)
             del data
             yield Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))

@@ -59,9 +59,12 @@ _resolver = concurrent.futures.ThreadPoolExecutor(max_workers=RESOLVER_THREADS, 
 class _PlainUrllib3Lines(logging.Filter):
     """urllib3 warns about a malformed answer (headers it cannot parse) with the whole URL, query
     included, and a traceback; an image host writes those answers, and a URL can hold a token. Its
-    lines keep their first words only: no URL, no arguments, no traceback."""
+    warnings keep their first words only: no URL, no arguments, no traceback. Debug lines, which are
+    asked for, stay whole (the client's transport redacts the appkey in them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
         summary = str(record.msg).split(" (")[0].split(":")[0].split("%")[0].strip()
         record.msg, record.args = "%s (details withheld: they name the URL)", (summary or "urllib3 warning",)
         record.exc_info, record.exc_text, record.stack_info = None, None, None

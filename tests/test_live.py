@@ -514,9 +514,13 @@ def test_live_page_holds_the_rate_limit_against_a_server(camera_browser, tmp_pat
         wait_until_idle(page)
         pressed = start_live(page, base, calls_per_second=2)
         assert_named_within(page, pressed)
-        page.wait_for_timeout(4000)
+        deadline = time.monotonic() + 120  # a hang guard: six calls is the event waited for
+        while len(call_starts(server.log())) < 6:
+            assert time.monotonic() < deadline, server.log()
+            page.wait_for_timeout(200)
         page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="Stop").click()
-        stopped = settled_calls(server)
+        settled_calls(server)
+        settled_at = time.time()
         starts = call_starts(server.log())
         assert len(starts) >= 6, server.log()
         # the limit holds between the client's call starts (the worker's own test checks those exactly);
@@ -526,7 +530,10 @@ def test_live_page_holds_the_rate_limit_against_a_server(camera_browser, tmp_pat
         assert max(in_a_window) <= 2, np.diff(starts)
         assert len(starts) <= 2 * (starts[-1] - starts[0]) + 1.5, np.diff(starts)
         page.wait_for_timeout(2000)
-        assert settled_calls(server) == stopped, "calls went on after Stop"
+        # No call started once the log had settled after Stop (a call still in flight then, answered
+        # late on a busy machine, started before: it is no call after Stop).
+        late = [t - settled_at for t in call_starts(server.log()) if t > settled_at]
+        assert not late, f"calls went on after Stop: started {late} s after the log settled"
         assert page.locator('[data-testid="stException"]').count() == 0
 
 

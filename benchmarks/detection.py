@@ -14,7 +14,6 @@ with a face), and recognisable faces reported on ../shared/faces/noface (all fal
 from __future__ import annotations
 
 import argparse
-
 import csv
 
 import numpy as np

@@ -26,6 +26,8 @@ def _print(body: dict) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from facereco.engine.api import LocalEngine
+    from facereco.engine.http_limits import ServerLimits
+    from facereco.engine.memory import ANALYSIS_MEMORY, analysis_budget_bytes
     from facereco.engine.server import serve
 
     appkeys = list(args.appkey or []) + [k for k in os.environ.get("FACERECO_APPKEYS", "").split(",") if k]
@@ -42,11 +44,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         url_timeout_s=args.url_timeout,
         index_memory_mb=args.index_memory_mb,
     )
+    ANALYSIS_MEMORY.resize(analysis_budget_bytes(args.analysis_memory_mb))
+    limits = ServerLimits(
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
+        downloads_per_appkey=args.downloads_per_appkey,
+    )
     if args.warm:
         engine.warm_up(mask=True)
     else:
         engine.start_warm_up()  # accept requests at once; the first one waits for this load, not a second
-    serve(engine, args.host, args.port, args.log_level)
+    serve(engine, args.host, args.port, args.log_level, limits)
     return 0
 
 
@@ -170,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory for loaded search indexes; least recently used groups are dropped past it "
         "(default: FACERECO_INDEX_MEMORY_MB, else 1024)",
     )
+    serve.add_argument(
+        "--analysis-memory-mb",
+        type=float,
+        default=None,
+        help="memory for analysing images (decode, detection, embedding) at once; more images queue "
+        "(default: FACERECO_ANALYSIS_MEMORY_MB, else 512)",
+    )
+    serve.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
+    serve.add_argument("--body-timeout", type=float, default=10.0, help="seconds a body may send nothing")
+    serve.add_argument("--max-connections", type=int, default=256, help="open connections; past it 503")
+    serve.add_argument("--downloads-per-appkey", type=int, default=4, help="image URL calls at once per appkey")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_cmd_serve)
 

@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from facereco.contract import ResultCode
 
 REDACTED = "***"
 HTTP_TOO_MANY_REQUESTS = 429
-_APPKEY_SEGMENT = re.compile(r"/appkeys/[^/?#\s\"]+")
+# What follows "appkeys" in any spelling a hostile or mistyped path uses: any case, '/' doubled,
+# percent-encoded or a backslash, dot segments (plain or encoded) before the key.
+_SEPARATOR = r"(?:/|\\|%2f|%5c)"
+_APPKEY_SEGMENT = re.compile(rf"/appkeys{_SEPARATOR}+(?:(?:\.|%2e){{1,2}}{_SEPARATOR}+)*[^/?#\s\"\\]*", re.IGNORECASE)
 
 
-def redact_appkey(text: str) -> str:
-    """``text`` (a path, a URL, a log line) with the segment after ``/appkeys/`` written ``***``.
-    On a raw (still percent-encoded) path the segment is the whole appkey, '/' included."""
-    return _APPKEY_SEGMENT.sub(f"/appkeys/{REDACTED}", text)
+def redact_appkey(text: str, appkey: str = "") -> str:
+    """``text`` (a path, a URL, a log line) with the segment after ``/appkeys/`` written ``***``,
+    whatever the spelling, and ``appkey`` itself (the routed value, raw or percent-encoded) wherever
+    else it appears. On a raw (still percent-encoded) path the segment is the whole appkey, '/' included."""
+    text = _APPKEY_SEGMENT.sub(f"/appkeys/{REDACTED}", text)
+    if appkey:
+        for spelling in {appkey, quote(appkey, safe=""), quote(appkey)}:
+            text = text.replace(spelling, REDACTED)
+    return text
 
 
 @dataclass(frozen=True)

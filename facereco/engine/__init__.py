@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from facereco.engine.api import LocalEngine
     from facereco.engine.fetch import UrlPolicy, fetch_image_url
     from facereco.engine.paths import default_data_dir
-    from facereco.engine.similarity import CALIBRATED_RATES, CALIBRATION_PAIRS, CALIBRATIONS, Calibration, calibration_for
+    from facereco.engine.similarity import (
+        CALIBRATED_RATES,
+        CALIBRATION_PAIRS,
+        CALIBRATIONS,
+        Calibration,
+        calibration_for,
+    )
 
 _EXPORTS = {
     "LocalEngine": "facereco.engine.api",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -54,6 +55,25 @@ CHUNK_BYTES = 65_536
 # Name lookups in flight at once, whatever the number of downloads: a slow name server holds these, not the server.
 RESOLVER_THREADS = 4
 _resolver = concurrent.futures.ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="facereco-dns")
+
+
+class _PlainUrllib3Lines(logging.Filter):
+    """urllib3 warns about a malformed answer (headers it cannot parse) with the whole URL, query
+    included, and a traceback; an image host writes those answers, and a URL can hold a token. Its
+    warnings keep their first words only: no URL, no arguments, no traceback. Debug lines, which are
+    asked for, stay whole (the client's transport redacts the appkey in them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        summary = str(record.msg).split(" (")[0].split(":")[0].split("%")[0].strip()
+        record.msg, record.args = "%s (details withheld: they name the URL)", (summary or "urllib3 warning",)
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+for _name in ("urllib3.connection", "urllib3.connectionpool", "urllib3.response"):
+    logging.getLogger(_name).addFilter(_PlainUrllib3Lines())
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from PIL.JpegImagePlugin import JpegImageFile
 
 from facereco.contract import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, ImageRef
 from facereco.engine.fetch import UrlPolicy, fetch_image_url
-from facereco.errors import InvalidImageFile, InvalidParam
+from facereco.engine.memory import ANALYSIS_MEMORY
+from facereco.errors import ApiError, InvalidImageFile, InvalidParam
 from facereco.validation import check_image_bytes, decode_base64_image
 
 # A 3 MB file can still unpack to gigapixels: what decoding would take is estimated from the header
@@ -65,17 +65,22 @@ class DecodedImage:
 
 def load_image_ref(ref: ImageRef, policy: UrlPolicy) -> DecodedImage:
     """An image object of a request (url or base64 bytes; its shape checked by the contract) to a decoded image."""
-    data = fetch_image_url(ref.url, policy) if ref.url is not None else decode_base64_image(ref.bytes)
-    return decode_image(data)
+    return decode_image(image_ref_bytes(ref, policy))
 
 
-def decode_image(data: bytes) -> DecodedImage:
+def image_ref_bytes(ref: ImageRef, policy: UrlPolicy) -> bytes:
+    """An image object's file bytes: downloaded, or from base64."""
+    return fetch_image_url(ref.url, policy) if ref.url is not None else decode_base64_image(ref.bytes)
+
+
+def decode_image(data: bytes, min_side: int = MIN_IMAGE_SIDE) -> DecodedImage:
     """PNG/JPEG bytes to RGB pixels, enforcing every rule of the guide, in bounded memory.
 
     A JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale still at least the 2048 px the
     contract scales it to anyway (``Image.draft``), so a 7000x7000 JPEG costs 3500x3500 pixels.
     What the decoder would allocate is estimated and checked before anything is decoded, then held
     from ``DECODING_MEMORY`` while it decodes, so concurrent requests wait rather than pile up.
+    ``min_side``: the guide's smallest side; a display of any image (the dashboard's preview) passes 1.
     """
     check_image_bytes(data)
     with _decoder_errors():
@@ -87,9 +92,9 @@ def decode_image(data: bytes) -> DecodedImage:
             orientation = _exif_orientation(image)  # after load: a PNG's EXIF may follow its pixels
         if orientation in _SWAPS_SIDES:
             original_size = (original_size[1], original_size[0])
-        if min(original_size) < MIN_IMAGE_SIDE:
+        if min(original_size) < min_side:
             width, height = original_size
-            raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {MIN_IMAGE_SIDE} px")
+            raise InvalidParam(f"image is {width}x{height} px; both sides must be at least {min_side} px")
         # Scale first, then turn and convert: every later copy is of the small image.
         image = _fit_side(image)
         if orientation in _TRANSPOSE:
@@ -107,43 +112,47 @@ def open_drafted(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
     return image, original_size
 
 
-class MemoryBudget:
-    """Bytes shared by the threads of one process: ``hold(n)`` waits until n bytes are free."""
+# One budget for decoding and everything after it (``facereco.engine.memory``): a decode inside an
+# analysis is counted in the analysis's hold; a decode on its own (the dashboard's preview) holds its own.
+DECODING_MEMORY = ANALYSIS_MEMORY
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.held = 0
-        self._changed = threading.Condition()
-
-    @contextlib.contextmanager
-    def hold(self, size: int) -> Iterator[None]:
-        size = min(size, self.total)  # one request alone always gets to run
-        with self._changed:
-            self._changed.wait_for(lambda: self.held + size <= self.total)
-            self.held += size
-        try:
-            yield
-        finally:
-            with self._changed:
-                self.held -= size
-                self._changed.notify_all()
+# Peak bytes the models add per pixel of the scaled (<= 2048 px) image: MTCNN's pyramid and its
+# candidate boxes (measured, benchmarks/load.py: 23 B/px on a one-face photo, 44 on a group photo of
+# 20 faces); plus the RGB array itself; plus one batch of the mask network when the mask is asked for.
+_PIPELINE_BYTES_PER_PIXEL = 48
+_RGB_BYTES_PER_PIXEL = 3
+_MASK_BATCH_BYTES = 40_000_000
 
 
-# The server answers up to 40 requests at once: at most four worst-case decodes run together.
-DECODING_MEMORY = MemoryBudget(4 * DECODE_BUDGET_BYTES)
+def analysis_cost_bytes(data: bytes, mask: bool = False) -> int:
+    """The estimated peak of analysing ``data`` whole: decoding, then the models on the scaled image
+    (the decoder's buffers are freed before detection starts, so the larger of the two counts).
+    0 for bytes that do not open: ``decode_image`` refuses them at once, holding nothing."""
+    try:
+        with _decoder_errors():
+            image, original_size = open_drafted(data)
+            decoding = decode_cost_bytes(image, original_size, data)
+    except ApiError:
+        return 0
+    width, height = _scaled_size(original_size)
+    models = width * height * _PIPELINE_BYTES_PER_PIXEL + (_MASK_BATCH_BYTES if mask else 0)
+    return max(decoding, models) + width * height * _RGB_BYTES_PER_PIXEL
 
 
 @contextlib.contextmanager
 def _decoder_errors() -> Iterator[None]:
-    """Pillow's failures as the contract's exceptions."""
+    """Pillow's failures as the contract's exceptions, in fixed sentences: Pillow's own messages name
+    internals (``<_io.BytesIO object at 0x...>``), which no answer repeats."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidParam(f"image has too many pixels to decode safely ({exc})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidImageFile(f"image does not decode: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidParam("image has too many pixels to decode safely") from None
+    except UnidentifiedImageError:
+        raise InvalidImageFile("image does not decode: it is not a PNG or JPEG file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise InvalidImageFile("image does not decode: its data is damaged or cut short") from None
 
 
 def _checked_decode_cost(image: Image.Image, original_size: tuple[int, int], data: bytes) -> int:

@@ -2,12 +2,14 @@
 
 Always HTTP 200 with the result header. Unknown paths are 404 and known paths with a method the
 contract does not name 405, both with the result header too. Malformed JSON, however deeply
-nested, and a query parameter given twice are -40000. Bodies over the contract's largest legal
-request (``MAX_REQUEST_BODY_BYTES``: compare with two 3,000,000-byte images, every '/' escaped)
+nested, a JSON key given twice in one object and a query parameter given twice are -40000; a
+path holding an encoded '/' (``appkeys%2FKEY``) is no path of the contract (404). Bodies over the
+contract's largest legal request (``MAX_REQUEST_BODY_BYTES``: compare with two 3,000,000-byte images, every '/' escaped)
 are refused before they are read whole; no stack trace ever leaves the process. uvicorn's access
 log is off because it would print the appkey that sits in every path: ``facereco.access`` logs
 one line per answer (404, 405, an unhandled error and a client hanging up mid-body included) with
-the redacted path instead, and never image bytes.
+the redacted path instead, and never image bytes. What a client may hold of the server (time,
+connections, body bytes, threads) is bounded in ``http_limits``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -41,30 +45,39 @@ from facereco.contract import (
 from facereco.contract.codes import response_body
 from facereco.contract.requests import wire_fields
 from facereco.engine.api import LocalEngine
+from facereco.engine.http_limits import (
+    BodyBudget,
+    BodyStalled,
+    BodyTooLarge,
+    CallLanes,
+    ServerLimits,
+    guarded_h11_protocol,
+    read_body,
+)
 from facereco.errors import redact_appkey
 
 access_log = logging.getLogger("facereco.access")
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _read_body_capped(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
-        raise _BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_REQUEST_BODY_BYTES:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class _MalformedBody(Exception):
     pass
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key[:64]
+
+
+def _single_valued_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a key given twice is refused, as a query parameter
+    given twice is, rather than letting the last value win silently."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -74,7 +87,9 @@ def _parse_json(raw: bytes) -> Any:
     if sum(raw.count(mark) for mark in (b",", b"{", b"[")) > MAX_REQUEST_JSON_VALUES:
         raise _MalformedBody(f"the body holds over {MAX_REQUEST_JSON_VALUES:,} JSON values; a request holds a few")
     try:
-        return json.loads(raw) if raw else None
+        return json.loads(raw, object_pairs_hook=_single_valued_object) if raw else None
+    except _RepeatedKey as repeated:
+        raise _MalformedBody(f"JSON key {repeated.key!r} is given more than once") from None
     except (ValueError, UnicodeDecodeError):
         raise _MalformedBody("malformed JSON") from None
     except RecursionError:
@@ -100,8 +115,9 @@ class _FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def _answer(body: dict[str, Any]) -> JSONResponse:
-    return _FastJSONResponse(body, status_code=200)
+def _answer(body: dict[str, Any], close: bool = False) -> JSONResponse:
+    """HTTP 200 with the body; ``close``: the connection is closed after it (a body not read whole)."""
+    return _FastJSONResponse(body, status_code=200, headers={"connection": "close"} if close else None)
 
 
 class _WireRoute(APIRoute):
@@ -113,33 +129,64 @@ class _WireRoute(APIRoute):
         return self.endpoint
 
 
-def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint) -> None:
+@dataclass(frozen=True)
+class _Refusal:
+    """A body not taken: the answer, and whether the connection closes after it (a body not read whole)."""
+
+    answer: dict[str, Any]
+    close: bool = True
+    logged_as: str | None = None  # the access line's outcome when it is not the result code
+
+
+async def _read_json_body(request: Request, guards: _Guards, room: bool) -> Any:
+    """The parsed body, or the _Refusal to answer instead."""
+    if not room:
+        message = "the server is receiving too many images at once; send this one again later"
+        return _Refusal(response_body(ResultCode.InternalServerError, message=message))
+    try:
+        raw = await read_body(request, guards.limits.body_timeout_s)
+    except BodyTooLarge:
+        return _Refusal(_too_large())
+    except BodyStalled:
+        message = f"the body stopped arriving for {guards.limits.body_timeout_s:g} s"
+        return _Refusal(response_body(ResultCode.InvalidParam, message=message))
+    except ClientDisconnect:  # the client hung up mid-body: one line, no traceback
+        body = response_body(ResultCode.InvalidParam, message="the body never arrived whole")
+        return _Refusal(body, logged_as="client disconnected mid-body")
+    try:
+        # Off the event loop: counting and parsing a 16 MB body takes tens of milliseconds.
+        return await run_in_threadpool(_parse_json, raw)
+    except _MalformedBody as problem:
+        return _Refusal(response_body(ResultCode.InvalidParam, message=str(problem)), close=False)
+
+
+def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint, guards: _Guards) -> None:
     path = API_PREFIX + endpoint.path
 
     async def handler(request: Request) -> JSONResponse:
         started = time.perf_counter()
         params = dict(request.path_params)
         appkey = params.pop("appKey", "")
-        body: Any = None
-        if endpoint.method == "POST":
-            try:
-                raw = await _read_body_capped(request)
-            except _BodyTooLarge:
-                return _logged(request, endpoint, started, _too_large())
-            except ClientDisconnect:  # the client hung up mid-body: one line, no traceback
-                _log_access(request, "client disconnected mid-body", started)
-                return _answer(response_body(ResultCode.InvalidParam, message="the body never arrived whole"))
-            try:
-                # Off the event loop: counting and parsing a 16 MB body takes tens of milliseconds.
-                body = await run_in_threadpool(_parse_json, raw)
-            except _MalformedBody as problem:
-                return _logged(request, endpoint, started, response_body(ResultCode.InvalidParam, message=str(problem)))
-        query, repeated = _single_valued_query(request)
-        if repeated:
-            message = f"query parameter {repeated} is given more than once"
-            return _logged(request, endpoint, started, response_body(ResultCode.InvalidParam, message=message))
-        answer = await run_in_threadpool(engine.handle, appkey, endpoint.name, params, query, body)
-        return _logged(request, endpoint, started, answer)
+        if _ENCODED_SLASH in request.scope.get("raw_path", b"").lower():
+            # '/' inside a segment would route as a separator: the path is no path of the contract.
+            _log_access(request, "HTTP 404 (encoded '/')", started, appkey)
+            return _not_a_call(request, 404, "an encoded '/' in the path")
+        async with guards.bodies.hold(guards.bodies.reservation(request), guards.limits.body_queue_s) as room:
+            body: Any = None
+            if endpoint.method == "POST":
+                body = await _read_json_body(request, guards, room)
+                if isinstance(body, _Refusal):
+                    _log_access(request, body.logged_as or body.answer["header"]["resultCode"], started, appkey)
+                    return _answer(body.answer, body.close)
+            query, repeated = _single_valued_query(request)
+            if repeated:
+                message = f"query parameter {repeated} is given more than once"
+                return _logged(request, started, response_body(ResultCode.InvalidParam, message=message), appkey)
+            async with guards.lanes.lane(appkey, body) as limiter:
+                answer = await anyio.to_thread.run_sync(
+                    engine.handle, appkey, endpoint.name, params, query, body, limiter=limiter
+                )
+            return _logged(request, started, answer, appkey)
 
     app.router.add_api_route(
         path,
@@ -193,20 +240,48 @@ def _too_large() -> dict[str, Any]:
     )
 
 
-def _log_access(request: Request, outcome: object, started: float | None = None) -> None:
-    """One ``facereco.access`` line per answer, whatever it was. The raw path (still percent-encoded,
-    so an appkey holding '/' is one segment), not ``request.url``, which rebuilds the whole URL."""
-    path = redact_appkey(request.scope.get("raw_path", b"").decode("latin-1"))
+def _log_access(
+    request: Request, outcome: object, started: float | None = None, appkey: str = "", known: Iterable[str] = ()
+) -> None:
+    """One ``facereco.access`` line per answer, whatever it was. The raw path (still percent-encoded),
+    not ``request.url``, which rebuilds the whole URL; the routed appkey (or, on a path that did not
+    route, every accepted appkey) is taken out of it wherever it sits, and so is whatever follows
+    ``appkeys`` in any spelling (``APPKEYS``, ``appkeys//``, ``appkeys/../``, ``appkeys%2F``)."""
+    raw = request.scope.get("raw_path", b"").decode("latin-1")
+    path = redact_appkey(raw, appkey)
+    for key in known:  # a path that did not route: any accepted appkey, wherever it sits
+        path = redact_appkey(path, key)
     took = "" if started is None else f" in {(time.perf_counter() - started) * 1000:.0f} ms"
     access_log.info("%s %s -> %s%s", request.method, path, outcome, took)
 
 
-def _logged(request: Request, endpoint: Endpoint, started: float, body: dict[str, Any]) -> JSONResponse:
-    _log_access(request, body["header"]["resultCode"], started)
-    return _answer(body)
+def _logged(
+    request: Request, started: float, body: dict[str, Any], appkey: str = "", close: bool = False
+) -> JSONResponse:
+    _log_access(request, body["header"]["resultCode"], started, appkey)
+    return _answer(body, close)
 
 
-def create_app(engine: LocalEngine) -> FastAPI:
+def _not_a_call(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # A wrong path (404) or method (405, with its Allow header) is no call of the contract, so the
+    # HTTP status says so; the body still carries the contract's header, as every answer does.
+    message = f"no call of the contract is {request.method} on this path ({detail})"
+    return JSONResponse(response_body(ResultCode.InvalidParam, message=message), status_code=status, headers=headers)
+
+
+_ENCODED_SLASH = b"%2f"
+
+
+@dataclass
+class _Guards:
+    """The server's bounds on what clients hold (``http_limits``), shared by every route."""
+
+    limits: ServerLimits
+    bodies: BodyBudget
+    lanes: CallLanes
+
+
+def create_app(engine: LocalEngine, limits: ServerLimits | None = None) -> FastAPI:
     """The FastAPI app for an engine; routes and their OpenAPI schemas come from the contract's endpoint table."""
     app = FastAPI(
         title="facereco local engine — NHN Cloud Face Recognition API v1.0",
@@ -215,17 +290,15 @@ def create_app(engine: LocalEngine) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,  # ".../groups/" is no path of the contract: 404, not a redirect
     )
+    limits = limits or ServerLimits()
+    guards = _Guards(limits, BodyBudget(limits.body_bytes_in_flight), CallLanes(limits))
     for endpoint in ENDPOINTS.values():
-        _route(app, engine, endpoint)
+        _route(app, engine, endpoint, guards)
 
     @app.exception_handler(StarletteHTTPException)
     async def not_a_call(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # A wrong path (404) or method (405, with its Allow header) is no call of the contract, so the
-        # HTTP status says so; the body still carries the contract's header, as every answer does.
-        message = f"no call of the contract is {request.method} on this path ({exc.detail})"
-        body = response_body(ResultCode.InvalidParam, message=message)
-        _log_access(request, f"HTTP {exc.status_code}")
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        _log_access(request, f"HTTP {exc.status_code}", known=engine.appkeys or ())
+        return _not_a_call(request, exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -250,9 +323,27 @@ def create_app(engine: LocalEngine) -> FastAPI:
     return app
 
 
-def serve(engine: LocalEngine, host: str = "127.0.0.1", port: int = 10080, log_level: str = "info") -> None:
-    """Run the server in the foreground (``python -m facereco serve``)."""
+def serve(
+    engine: LocalEngine,
+    host: str = "127.0.0.1",
+    port: int = 10080,
+    log_level: str = "info",
+    limits: ServerLimits | None = None,
+) -> None:
+    """Run the server in the foreground (``python -m facereco serve``), every bound of ``limits`` on."""
     import uvicorn
 
+    limits = limits or ServerLimits()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(engine), host=host, port=port, access_log=False, log_level=log_level)
+    uvicorn.run(
+        create_app(engine, limits),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level=log_level,
+        http=guarded_h11_protocol(limits.header_timeout_s),
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=limits.keep_alive_s,
+        h11_max_incomplete_event_size=limits.max_head_bytes,
+        timeout_graceful_shutdown=limits.graceful_shutdown_s,
+    )

@@ -8,7 +8,8 @@ returns the ``data`` object of each response as a wire-ready dict.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,9 @@ import numpy as np
 
 from facereco.contract import GROUP_QUOTA, LANDMARK_TYPES, NO_FACE_MESSAGE, ImageRef, ResultCode
 from facereco.engine.descriptors import NEWEST
-from facereco.engine.images import DecodedImage, UrlPolicy, load_image_ref
+from facereco.engine.images import DecodedImage, UrlPolicy, analysis_cost_bytes, decode_image, image_ref_bytes
 from facereco.engine.index import GroupIndex, IndexCache
+from facereco.engine.memory import ANALYSIS_MEMORY
 from facereco.engine.similarity import similarity_from_distance, unit_distance
 from facereco.engine.store import FaceColumns, NewFace, Store
 from facereco.engine.tokens import PageTokens
@@ -87,9 +89,16 @@ class FaceService:
         self.indexes = IndexCache(store.load_group, index_budget_bytes)
 
     # ------------------------------------------------------------ helpers
-    def _analyse(self, ref: ImageRef, orientation: bool, mask: bool) -> Analysed:
-        image = load_image_ref(ref, self.url_policy)
-        return Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))
+    @contextmanager
+    def _analysing(self, ref: ImageRef, orientation: bool, mask: bool) -> Iterator[Analysed]:
+        """The image decoded and its faces found, under one hold of the analysis memory budget that lasts
+        until the caller's embedding is done too (its estimated peak, taken once the bytes are in hand:
+        a slow download holds none of it)."""
+        data = image_ref_bytes(ref, self.url_policy)
+        with ANALYSIS_MEMORY.hold(analysis_cost_bytes(data, mask)):
+            image = decode_image(data)
+            del data
+            yield Analysed(image, self.analyzer.detect(image.rgb, orientation=orientation, mask=mask))
 
     def _largest_face(self, analysed: Analysed, field: str) -> DetectedFace:
         """Search, compare and verify use the largest recognisable face of their query image."""
@@ -182,9 +191,9 @@ class FaceService:
 
     # ------------------------------------------------------------ faces
     def detect(self, image: ImageRef, orientation: bool, mask: bool) -> dict[str, Any]:
-        analysed = self._analyse(image, orientation, mask)
-        # The contract reports only recognisable faces (>= 60x60 px, yaw and pitch within 45 degrees).
-        details = [analysed.detail(f, orientation, mask) for f in analysed.recognisable()]
+        with self._analysing(image, orientation, mask) as analysed:
+            # The contract reports only recognisable faces (>= 60x60 px, yaw and pitch within 45 degrees).
+            details = [analysed.detail(f, orientation, mask) for f in analysed.recognisable()]
         return {"faceDetailCount": len(details), "faceDetails": details}
 
     def register(
@@ -198,10 +207,10 @@ class FaceService:
         mask: bool,
     ) -> tuple[dict[str, Any], ResultCode]:
         version = self.store.group_version(owner, group_id)  # -40030 before any image work
-        analysed = self._analyse(image, orientation, mask)
-        chosen = analysed.recognisable()[:limit]
+        with self._analysing(image, orientation, mask) as analysed:
+            chosen = analysed.recognisable()[:limit]
+            vectors = self.analyzer.embed_all(analysed.image.rgb, chosen, version)
         image_id = str(uuid.uuid4())
-        vectors = self.analyzer.embed_all(analysed.image.rgb, chosen, version)
         candidates = [
             NewFace(
                 face_id=str(uuid.uuid4()),
@@ -264,9 +273,9 @@ class FaceService:
         self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         version = self.store.group_version(owner, group_id)  # -40030 before any image work
-        analysed = self._analyse(image, orientation, mask)
-        source = self._largest_face(analysed, "image")
-        query = self._embed(analysed, source, version)
+        with self._analysing(image, orientation, mask) as analysed:
+            source = self._largest_face(analysed, "image")
+            query = self._embed(analysed, source, version)
         return {
             "modelVersion": version,
             **self._match_faces(self._index(owner, group_id).matches(query, limit, threshold, version=version)),
@@ -276,12 +285,16 @@ class FaceService:
     def compare(
         self, source: ImageRef, target: ImageRef, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        source_analysed = self._analyse(source, orientation, mask)
-        source_face = self._largest_face(source_analysed, "sourceImage")
-        source_vector = self._embed(source_analysed, source_face, NEWEST)  # no group: the newest descriptor
-        target_analysed = self._analyse(target, orientation, mask)
-        targets = target_analysed.recognisable()
-        target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets, NEWEST)
+        # One image's hold at a time: a thread holding the source while it waits for the target's
+        # bytes could deadlock against another doing the same.
+        with self._analysing(source, orientation, mask) as source_analysed:
+            source_face = self._largest_face(source_analysed, "sourceImage")
+            source_vector = self._embed(source_analysed, source_face, NEWEST)  # no group: the newest descriptor
+            source_detail = source_analysed.detail(source_face, orientation, mask)
+        del source_analysed
+        with self._analysing(target, orientation, mask) as target_analysed:
+            targets = target_analysed.recognisable()
+            target_vectors = self.analyzer.embed_all(target_analysed.image.rgb, targets, NEWEST)
         scored = [
             (face, _similarity(unit_distance(source_vector, vector), NEWEST))
             for face, vector in zip(targets, target_vectors, strict=True)
@@ -303,7 +316,7 @@ class FaceService:
             "matchedFaceDetails": matched,
             "unmatchedFaceDetailCount": len(unmatched),
             "unmatchedFaceDetails": unmatched,
-            "sourceFace": source_analysed.detail(source_face, orientation, mask),
+            "sourceFace": source_detail,
         }
 
     def verify(
@@ -311,9 +324,9 @@ class FaceService:
     ) -> dict[str, Any]:
         self._stored_face(owner, group_id, face_id)  # -40030 / -40050 before any image work
         version = self.store.group_version(owner, group_id)
-        analysed = self._analyse(image, orientation, mask)
-        source = self._largest_face(analysed, "compareImage")
-        query = self._embed(analysed, source, version)
+        with self._analysing(image, orientation, mask) as analysed:
+            source = self._largest_face(analysed, "compareImage")
+            query = self._embed(analysed, source, version)
         _, vector, face = self._stored_face(owner, group_id, face_id)  # again: writes may land while we embed
         return {
             "similarity": _similarity(unit_distance(vector, query), version),

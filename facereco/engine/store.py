@@ -16,7 +16,9 @@ every writer stamps: a process still running an older facereco during an upgrade
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -164,12 +166,30 @@ class _Clock:
             return self._last
 
 
+DATA_DIR_MODE = 0o700
+DATA_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def owner_only(data_dir: Path, db_path: Path) -> None:
+    """The folder 0700 and the database with its side files 0600, whoever made them and with what umask:
+    group ids and externalImageIds (people's names) are in clear in them. SQLite creates -wal and -shm
+    with the database file's own mode, so a 0600 database keeps later side files owner-only too."""
+    data_dir.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(data_dir, DATA_DIR_MODE)
+    os.close(os.open(db_path, os.O_CREAT | os.O_RDWR, DATA_FILE_MODE))  # created 0600 before SQLite opens it
+    for path in (db_path, *(db_path.with_name(db_path.name + side) for side in SQLITE_SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, DATA_FILE_MODE)
+
+
 class Store:
     """Thread-safe: one SQLite connection per thread, WAL so readers never block the writer."""
 
     def __init__(self, data_dir: Path, secrets: EngineSecrets) -> None:
         self.path = data_dir / DB_FILE_NAME
         self._secrets = secrets
+        owner_only(data_dir, self.path)
         self._local = threading.local()
         self._clock = _Clock()
         # One transaction: the tables, any migration and the version number appear together,

@@ -56,6 +56,7 @@ MIN_CONFIDENCE_SMALL = 0.995
 MIN_CONFIDENCE_AT_EDGE = 0.85
 EDGE_FACE_MIN_SIDE = 2 * MIN_FACE_SIDE
 MASK_PROBABILITY = 0.5
+MASK_BATCH = 4  # faces per run of the mask network
 
 log = logging.getLogger("facereco.engine")
 
@@ -354,12 +355,16 @@ class FaceAnalyzer:
         return face.mtcnn_shape
 
     def _classify_masks(self, rgb: np.ndarray, faces: list[DetectedFace]) -> None:
-        crops = [crop_face(rgb, f.box) for f in faces]
+        # A few faces per batch: the network's activations cost about 13 MB a face, so a batch of all
+        # 20 faces of a group photo added 266 MB (the analysis memory budget counts one batch: images.py).
         classifier = self._mask.get()
-        with self._mask_lock:
-            probabilities = classifier.predict(crops)
-        for face, probability in zip(faces, probabilities, strict=True):
-            face.mask = probability >= MASK_PROBABILITY
+        for start in range(0, len(faces), MASK_BATCH):
+            batch = faces[start : start + MASK_BATCH]
+            crops = [crop_face(rgb, f.box) for f in batch]
+            with self._mask_lock:
+                probabilities = classifier.predict(crops)
+            for face, probability in zip(batch, probabilities, strict=True):
+                face.mask = probability >= MASK_PROBABILITY
 
     # ------------------------------------------------------------ embedding
     def embed(self, rgb: np.ndarray, face: DetectedFace, version: str = NEWEST) -> np.ndarray:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
 from facereco.contract import BoundingBox, FaceDetail
+from facereco.engine.images import decode_image
 from facereco.ui.i18n import _
 
 # One colour per landmark, the same everywhere (legend on the Detect page).
@@ -41,9 +42,10 @@ NO_MATCH_COLOR = "#ef4444"
 
 
 def open_image(data: bytes) -> Image.Image:
-    """Bytes to an RGB image in display orientation (EXIF applied, as the engine does)."""
-    image = Image.open(io.BytesIO(data))
-    return ImageOps.exif_transpose(image).convert("RGB")
+    """Bytes to an RGB image in display orientation (EXIF applied), through the engine's bounded decoder:
+    at most 2048 px, what decoding would take checked from the header first, so an upload that unpacks
+    to gigapixels is refused (InvalidParam) rather than decoded. Boxes are relative, so they fit any size."""
+    return Image.fromarray(decode_image(data, min_side=1).rgb)
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:

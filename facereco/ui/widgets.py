@@ -95,8 +95,10 @@ def show_preview(choice: ImageChoice) -> None:
     """The chosen image as it will be sent (URLs are shown as a link only: the server fetches them)."""
     if choice.data is not None:
         try:
-            st.image(choice.data, caption=choice.name, width="stretch")
-        except Exception:  # not an image Streamlit can show: the API call will say why  # noqa: BLE001
+            # Never the raw bytes: st.image would decode any upload at full size (a 13000x13000 PNG of
+            # 0.5 MB is 788 MB); the engine's bounded decoder refuses such a file from its header.
+            st.image(open_image(choice.data), caption=choice.name, width="stretch")
+        except Exception:  # not an image that can be shown: the API call will say why  # noqa: BLE001
             st.caption(_("{name} ({size:,} bytes)").format(name=choice.name, size=len(choice.data)))
     else:
         st.caption(_("URL: {url}").format(url=choice.url))

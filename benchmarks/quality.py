@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 from datasets import CACHE, SHARED_FACES, embed_files, require_faces  # noqa: E402
 
 from facereco import FaceRecoClient  # noqa: E402
+from facereco.audit import DUPLICATE_SIMILARITY  # noqa: E402
 from facereco.contract import FaceDetail  # noqa: E402
+from facereco.engine.similarity import similarity_from_distance  # noqa: E402
 from facereco.errors import ApiError  # noqa: E402
 from facereco.metrics import equal_error_rate  # noqa: E402
 from facereco.quality import PRESETS, FaceQuality, decode_rgb, image_size, judged, measure_all  # noqa: E402
@@ -86,6 +88,25 @@ def degraded_package_photos() -> dict[str, bytes]:
     return photos
 
 
+def print_blurred_lfw(folder: Path, count: int = 60) -> None:
+    """Sharpness of lfw-dev photos blurred with sigma 3: the first photo of the first ``count`` identities."""
+    values = []
+    with tempfile.TemporaryDirectory() as data_dir:
+        client = FaceRecoClient.local(data_dir)
+        for identity in sorted(p for p in folder.iterdir() if p.is_dir())[:count]:
+            image = Image.open(sorted(identity.glob("*.jpg"))[0]).convert("RGB")
+            buffer = io.BytesIO()
+            image.filter(ImageFilter.GaussianBlur(3)).save(buffer, format="PNG")
+            data = buffer.getvalue()
+            q = largest_face_quality(data, client.detect(data, orientation=True).raw["data"]["faceDetails"])
+            if q is not None:
+                values.append(q.sharpness)
+    print(
+        f"  lfw-dev blurred with sigma 3 ({len(values)} of {count} photos still detected): sharpness "
+        f"median {np.median(values):.1f}, highest {max(values):.1f}"
+    )
+
+
 def print_measures(qualities: dict[str, FaceQuality]) -> None:
     fields = ("size_px", "sharpness", "brightness", "evenness", "confidence", "yaw", "pitch", "roll")
     print("lfw-dev largest face, percentiles 0.5 / 1 / 2 / 5 / 50 / 95 / 99 / 99.5:")
@@ -124,8 +145,11 @@ def main() -> None:
             qualities[name] = q
     if args.measures:
         print_measures(qualities)
+        print_blurred_lfw(folder)
     vectors = embed_files(SHARED_FACES / "lfw-dev", files)
     print(f"lfw-dev: {len(files):,} photos, {len(qualities):,} with a detected face")
+    if args.measures:
+        print_duplicate_tail(files, vectors)
     for preset in PRESETS:
         verdicts = {name: judged(q, preset) for name, q in qualities.items()}
         kept = [name for name, q in verdicts.items() if q.passed and vectors.get(name) is not None]
@@ -140,6 +164,24 @@ def main() -> None:
             f"  {preset:<6}: keeps {len(kept):,}/{len(files):,} photos ({len(kept) / len(files):.1%}), "
             f"EER {eer:.2%} on {int(same.sum()):,} genuine / {int((~same).sum()):,} impostor pairs; "
             f"reasons {dict(reasons.most_common())}"
+        )
+
+
+def print_duplicate_tail(files: list[str], vectors: dict[str, np.ndarray | None]) -> None:
+    """How many genuine pairs of distinct lfw-dev photos reach the audit's duplicate similarity."""
+    kept = [name for name in files if vectors.get(name) is not None]
+    identities = np.array([name.split("/")[0] for name in kept])
+    matrix = np.vstack([vectors[name] / np.linalg.norm(vectors[name]) for name in kept])
+    upper = np.triu_indices(len(kept), k=1)
+    distance = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ matrix.T)[upper], 0.0))
+    same = (identities[:, None] == identities[None, :])[upper]
+    similarity = np.asarray(similarity_from_distance(distance))
+    for label, chosen in (("genuine", same), ("impostor", ~same)):
+        values = similarity[chosen]
+        print(
+            f"  {label} pairs of distinct photos at or above {DUPLICATE_SIMILARITY} (the audit's duplicate mark): "
+            f"{int((values >= DUPLICATE_SIMILARITY).sum()):,} of {values.size:,}; "
+            f"99.9th percentile {np.percentile(values, 99.9):.2f}"
         )
 
 

@@ -26,14 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from facereco.metrics import IdentificationRates, identification_rates
+from facereco.metrics import IdentificationRates, ScoreSet, identification_rates, wilson_interval
 from facereco.tuning import GroupScores
 
 SuspectKind = Literal["mislabeled", "same-person", "duplicate"]
 KINDS: tuple[SuspectKind, ...] = ("mislabeled", "same-person", "duplicate")
 # Distinct photos of one person rarely pass this; the same photo registered twice scores about 100
 # (docs/quality.md has the genuine-score tail on lfw-dev it was chosen on).
-DUPLICATE_SIMILARITY = 99.5
+DUPLICATE_SIMILARITY = 99.97
 SAME_PERSON_SHARE = 0.5  # most cross pairs matching: one person, not one stray face
 OPERATING_FMR = 0.001  # the default operating threshold: FMR 0.1 % where the set supports it, else the EER's
 
@@ -103,6 +103,14 @@ def _best_per_face(n: int, face: np.ndarray, other: np.ndarray, score: np.ndarra
         first = order[np.r_[True, face[order][1:] != face[order][:-1]]]
         best[face[first]], partner[face[first]] = score[first], other[first]
     return best, partner
+
+
+def eer_interval(score_set: ScoreSet) -> tuple[float, float, float]:
+    """(EER, its 95 % low and high): the mean of the Wilson intervals of FMR and FNMR at the EER point."""
+    point = score_set.eer_point()
+    fmr = wilson_interval(point.false_matches, point.impostors)
+    fnmr = wilson_interval(point.false_non_matches, point.genuines)
+    return point.mean_error, (fmr[0] + fnmr[0]) / 2, (fmr[1] + fnmr[1]) / 2
 
 
 def operating_threshold(scores: GroupScores) -> float:

@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 from facereco.contract import FaceDetail
 
 DECODE_SIDE = 1024  # boxes are relative: a smaller copy measures the same crop, in bounded memory
-MAX_DECODE_PIXELS = 100_000_000  # past this the photo is refused before decoding (a pixel bomb)
+MAX_DECODE_PIXELS = 40_000_000  # past this the photo is refused before decoding: a PNG is decoded whole
 
 # Rekognition's names for why a face was not indexed.
 LOW_SHARPNESS = "LOW_SHARPNESS"

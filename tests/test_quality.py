@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -127,6 +129,18 @@ def test_pose_and_confidence_reasons_and_the_off_preset():
 def test_what_is_not_an_image_is_refused_in_a_sentence():
     with pytest.raises(ValueError, match="not a readable PNG or JPEG"):
         decode_rgb(b"GIF89a not what we read")
+
+
+def test_a_pixel_bomb_is_refused_before_decoding():
+    """A PNG header claiming 10,000 x 10,000 px (300 MB of RGB) is refused from its header alone."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 10_000, 10_000, 8, 2, 0, 0, 0))
+    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 1000))  # the pixels it claims are never there
+    with pytest.raises(ValueError, match="too large"):
+        decode_rgb(b"\x89PNG\r\n\x1a\n" + header + pixels)
 
 
 def test_quality_command_line(tmp_path: Path, astronaut_path):

@@ -11,6 +11,8 @@ engine the photos are registered in.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from collections.abc import Callable
 
@@ -38,7 +40,9 @@ def offline_detector() -> FaceRecoClient:
     """An in-process local engine used for detection only (its data folder is a throwaway one)."""
     global _offline
     if _offline is None:
-        _offline = FaceRecoClient.local(tempfile.mkdtemp(prefix="facereco-quality-"))
+        folder = tempfile.mkdtemp(prefix="facereco-quality-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # nothing of it is kept
+        _offline = FaceRecoClient.local(folder)
     return _offline
 
 

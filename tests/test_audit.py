@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -224,3 +225,37 @@ def test_the_gate_registers_nothing_it_skips(tmp_path: Path, astronaut_path):
     assert report.low_quality == [("astronaut/soft.png", ("LOW_SHARPNESS",))] and report.added == 0
     assert list(client.iter_faces("gate")) == []
     assert enrollment_gate(client, "off") is None
+
+
+def test_enroll_quality_gate_against_a_server_spends_no_call_on_a_skipped_photo(tmp_path: Path, package_set: Path):
+    """On a server (the cloud's place) the gate detects in process: the server sees only the register
+    calls of the photos that passed, and no detect call at all."""
+    from .servers import running_server
+
+    source = tmp_path / "set"
+    shutil.copytree(package_set, source)
+    Image.open(source / "grace_hopper" / "a.jpg").filter(ImageFilter.GaussianBlur(3)).save(
+        source / "grace_hopper" / "soft.jpg"
+    )
+    with running_server(tmp_path / "data", ["gate-key"]) as server:
+        finished = run_cli(
+            "enroll",
+            str(source),
+            "--group",
+            "q",
+            "--quality",
+            "medium",
+            "--appkey",
+            "gate-key",
+            "--base-url",
+            server.base_url,
+        )
+        log = server.log()
+        listed = {f.external_image_id for f in FaceRecoClient("gate-key", server.base_url).iter_faces("q")}
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["lowQuality"] == [
+        {"image": "grace_hopper/soft.jpg", "reasons": ["LOW_SHARPNESS"]}
+    ]
+    registers = [line for line in log.splitlines() if re.search(r"POST \S*/groups/q[ ?]", line)]
+    assert len(registers) == 7 and "/detect" not in log
+    assert "grace_hopper:soft.jpg" not in listed and len(listed) == 7

@@ -1,4 +1,4 @@
-"""Command line: ``python -m facereco serve | detect | compare | enroll | score``.
+"""Command line: ``python -m facereco serve | detect | compare | quality | enroll | score | audit``.
 
 detect and compare print the contract's response JSON computed by the local engine;
 serve runs the offline stand-in for the cloud over HTTP.
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from facereco.contract import DEFAULT_THRESHOLD, GROUP_QUOTA
 from facereco.engine.tokens import DEFAULT_TOKEN_TTL_S
 from facereco.errors import ApiError, FaceRecoError, TransportError
+from facereco.quality import DEFAULT_PRESET, PRESETS
 
 CHECKPOINT_EVERY_S = 30.0  # a killed run loses at most this much searching
 
@@ -91,24 +92,31 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from facereco.labeled_sets import enroll
+    from facereco.quality_gate import enrollment_gate
 
     client = _labeled_set_client(args)
+    gate = enrollment_gate(client, args.quality)
     client.ensure_group(args.group)  # resuming: the group may be there already
 
     def progress(done: int, total: int, name: str) -> None:
         print(f"\r{done}/{total} {name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
-    report = enroll(client, args.group, Path(args.source), progress)
+    report = enroll(client, args.group, Path(args.source), progress, gate)
     print(file=sys.stderr)
     _print(
         {
             "group": args.group,
+            "quality": args.quality,
             "added": report.added,
             "alreadyThere": report.skipped,
             "noFace": report.no_face,
+            "lowQuality": [{"image": image, "reasons": list(reasons)} for image, reasons in report.low_quality],
+            "severalFaces": [{"image": image, "faces": n, "taken": "largest"} for image, n in report.several_faces],
             "failed": [{"image": image, "error": error} for image, error in report.failed],
         }
     )
+    for image, reasons in report.low_quality:
+        print(f"skipped (quality {args.quality}): {image}: {', '.join(reasons)}", file=sys.stderr)
     for image, error in report.failed:
         print(f"not enrolled: {image}: {error}", file=sys.stderr)
     return 1 if report.failed else 0  # a script or CI must see that a file failed
@@ -146,6 +154,38 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.csv:
         Path(args.csv).write_text(scores.to_csv())
     _print({"group": args.group, **scoring_summary(scores)})
+    return 0
+
+
+def _cmd_quality(args: argparse.Namespace) -> int:
+    """One JSON object per image and line; a file the API or the decoder refuses gets an "error"."""
+    from pathlib import Path
+
+    from facereco.quality_gate import photo_quality
+
+    client = _labeled_set_client(args)
+    failed = 0
+    for name in args.images:
+        try:
+            faces = photo_quality(client, Path(name).read_bytes(), args.preset)
+            record: dict = {"file": name, "faces": [face.to_json() for face in faces]}
+        except (ApiError, OSError, ValueError) as error:
+            failed += 1
+            record = {"file": name, "error": error.message if isinstance(error, ApiError) else str(error)}
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 1 if failed else 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from facereco.audit import audit
+    from facereco.tuning import score_group
+
+    client = _labeled_set_client(args)
+    result = audit(score_group(client, args.group, workers=args.workers), threshold=args.threshold)
+    if args.format == "csv":
+        sys.stdout.write(result.to_csv())
+    else:
+        _print(result.to_json(args.group))
     return 0
 
 
@@ -211,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enroll.add_argument("source", help="folder of <identity>/<image> files, or a ZIP of them")
     enroll.add_argument("--group", required=True)
+    enroll.add_argument(
+        "--quality",
+        choices=list(PRESETS),
+        default="off",
+        help="skip photos whose largest face fails this quality preset, before the register call (default off)",
+    )
     enroll.set_defaults(run=_cmd_enroll)
     score = commands.add_parser(
         "score",
@@ -226,7 +272,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--csv", help="also write every listed pair's score to this CSV file")
     score.set_defaults(run=_cmd_score)
-    for command in (enroll, score):
+    quality = commands.add_parser(
+        "quality", parents=[common], help="detect each image's faces and print their quality, one JSON line each"
+    )
+    quality.add_argument("images", nargs="+", metavar="IMAGE", help="image file path")
+    quality.add_argument("--preset", choices=[p for p in PRESETS if p != "off"], default=DEFAULT_PRESET)
+    quality.set_defaults(run=_cmd_quality)
+    audit = commands.add_parser(
+        "audit",
+        parents=[common],
+        help="score a labeled group and list faces probably mislabeled, identities probably one person, duplicates",
+    )
+    audit.add_argument("--group", required=True)
+    audit.add_argument("--format", choices=("json", "csv"), default="json")
+    audit.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="operating threshold for same-person suspects (default: FMR 0.1 %% where supported, else the EER's)",
+    )
+    audit.add_argument("--workers", type=int, default=None, help="searches at once")
+    audit.set_defaults(run=_cmd_audit)
+    for command in (enroll, score, quality, audit):
         command.add_argument("--appkey", help="use this server instead of the local engine (also FACERECO_APPKEY)")
         command.add_argument("--base-url", default=None, help="with --appkey: the server (default: the NHN cloud)")
     return parser

@@ -24,6 +24,7 @@ from typing import BinaryIO, NamedTuple, Union
 from facereco.client import FaceRecoClient
 from facereco.contract import GROUP_QUOTA, MAX_IMAGE_BYTES
 from facereco.errors import ApiError, FaceRecoError
+from facereco.quality_gate import QualityGate
 from facereco.validation import external_image_id_from
 
 LABEL_SEPARATOR = ":"
@@ -58,12 +59,24 @@ def labeled_external_id(identity: str, file_name: str) -> str:
 
 
 # ---------------------------------------------------------------- enrollment
+class _NoVerdict:
+    """A photo the gate found no face in passes it: the register call answers for it as before."""
+
+    passed = True
+    reasons: tuple[str, ...] = ()
+
+
+_NO_VERDICT = _NoVerdict()
+
+
 @dataclass
 class EnrollReport:
     added: int = 0
     skipped: int = 0
     no_face: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    low_quality: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # skipped by the gate: reasons
+    several_faces: list[tuple[str, int]] = field(default_factory=list)  # (image, faces in it): the largest taken
 
 
 LabeledSource = Union[Path, bytes, BinaryIO]
@@ -203,16 +216,26 @@ def _zip_images(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 
 
 def enroll(
-    client: FaceRecoClient, group_id: str, source: LabeledSource, progress: Progress | None = None
+    client: FaceRecoClient,
+    group_id: str,
+    source: LabeledSource,
+    progress: Progress | None = None,
+    gate: QualityGate | None = None,
 ) -> EnrollReport:
     """Register the largest face of every labeled image, one image in memory at a time; resumable:
-    what is already there is skipped."""
+    what is already there is skipped. ``gate`` (facereco/quality_gate.py) skips, before the register
+    call, a photo whose largest face fails it."""
     with open_labeled_images(source) as (total, images):  # checks a ZIP before any member is read
-        return _enroll_images(client, group_id, images, total, progress)
+        return _enroll_images(client, group_id, images, total, progress, gate)
 
 
 def _enroll_images(
-    client: FaceRecoClient, group_id: str, images: Iterator[LabeledImage], total: int, progress: Progress | None
+    client: FaceRecoClient,
+    group_id: str,
+    images: Iterator[LabeledImage],
+    total: int,
+    progress: Progress | None,
+    gate: QualityGate | None = None,
 ) -> EnrollReport:
     existing = {f.external_image_id for f in client.iter_faces(group_id, limit=200)}
     report = EnrollReport()
@@ -227,11 +250,15 @@ def _enroll_images(
             report.failed.append((source_name, reason))
         elif external_id in existing:
             report.skipped += 1
+        elif gate is not None and not (quality := gate(data) or _NO_VERDICT).passed:
+            report.low_quality.append((source_name, quality.reasons))
         else:
             try:
                 result = client.register_faces(group_id, data, external_image_id=external_id, limit=1)
                 report.added += result.added_face_count
                 report.no_face += result.added_face_count == 0
+                if result.added_face_count and result.not_added_face_count:
+                    report.several_faces.append((source_name, 1 + result.not_added_face_count))
                 existing.add(external_id)
             except ApiError as error:
                 report.failed.append((source_name, str(error)))

@@ -31,7 +31,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from facereco.contract import FaceDetail
 
@@ -150,17 +150,37 @@ class FaceQuality:
 # ---------------------------------------------------------------- pixels
 def decode_rgb(data: bytes) -> np.ndarray:
     """PNG/JPEG bytes as RGB pixels the way the API sees them (EXIF orientation applied), at most
-    ``DECODE_SIDE`` px on the long side. Raises ValueError on what is not a readable image."""
+    ``DECODE_SIDE`` px on the long side. Raises ValueError, in a sentence, on what is not a readable image.
+
+    Decoding goes through the engine's bounded decoder (the same memory estimate and budget as a
+    request), so a hostile upload costs the dashboard no more than it costs the engine.
+    """
+    from facereco.engine import decode_image  # lazily: a cloud-only session still loads no engine module
+    from facereco.errors import ApiError, InvalidParam
+
     try:
         image = Image.open(io.BytesIO(data), formats=["JPEG", "PNG"])
-        if image.width * image.height > MAX_DECODE_PIXELS:
-            raise ValueError(f"the image is {image.width}x{image.height} px, too large to measure")
-        image.draft("RGB", (DECODE_SIDE, DECODE_SIDE))  # JPEG: decode at a reduced scale, never the full size
-        image = ImageOps.exif_transpose(image)
-        image.thumbnail((DECODE_SIDE, DECODE_SIDE))
-        return np.asarray(image.convert("RGB"))
-    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ValueError(f"not a readable PNG or JPEG image ({error})") from None
+        too_large = image.width * image.height > MAX_DECODE_PIXELS
+    except (OSError, SyntaxError, Image.DecompressionBombError):
+        raise ValueError("not a readable PNG or JPEG image") from None
+    if too_large:
+        raise ValueError(f"the image is {image.width}x{image.height} px, too large to measure")
+    try:
+        rgb = decode_image(data, min_side=1).rgb
+    except InvalidParam as error:
+        raise ValueError(f"the image is too large to measure ({error.message})") from None
+    except ApiError:
+        raise ValueError("not a readable PNG or JPEG image") from None
+    return _fit_long_side(rgb, DECODE_SIDE)
+
+
+def _fit_long_side(rgb: np.ndarray, side: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1.0:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
 
 
 def _face_crop(grey: np.ndarray, box: dict[str, float]) -> np.ndarray:

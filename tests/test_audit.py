@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from facereco.engine.synthetic import add_synthetic_group
 from PIL import Image, ImageFilter, ImageOps
 
 from facereco import FaceRecoClient
 from facereco.audit import audit, eer_interval, identity_identification, rescored
-from facereco.engine.synthetic import add_synthetic_group
 from facereco.labeled_sets import enroll, labeled_external_id
 from facereco.metrics import identification_rates
 from facereco.quality_gate import enrollment_gate

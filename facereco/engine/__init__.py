@@ -2,8 +2,8 @@
 
 ``LocalEngine`` (``facereco.engine.api``) serves the contract; beside it, what the dashboard needs
 without reaching into the engine's modules: the image-URL policy and its fetcher, the similarity
-calibration (rates at measured thresholds), and the default data folder. Readiness and the model
-description are ``LocalEngine.models_ready`` and ``LocalEngine.model_description``.
+calibration (rates at measured thresholds), the bounded image decoder, and the default data folder.
+Readiness and the model description are ``LocalEngine.models_ready`` and ``LocalEngine.model_description``.
 
 Names are loaded on first use (PEP 562), so ``import facereco.engine.embed_worker`` (the embedding
 worker's own process) does not load the models, the store and the server's dependencies with it.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from facereco.engine.api import LocalEngine
     from facereco.engine.fetch import UrlPolicy, fetch_image_url
+    from facereco.engine.images import decode_image
     from facereco.engine.paths import default_data_dir
     from facereco.engine.similarity import (
         CALIBRATED_RATES,
@@ -31,6 +32,7 @@ _EXPORTS = {
     "UrlPolicy": "facereco.engine.fetch",
     "fetch_image_url": "facereco.engine.fetch",
     "default_data_dir": "facereco.engine.paths",
+    "decode_image": "facereco.engine.images",
     "CALIBRATED_RATES": "facereco.engine.similarity",
     "CALIBRATION_PAIRS": "facereco.engine.similarity",
     "CALIBRATIONS": "facereco.engine.similarity",
@@ -46,6 +48,7 @@ __all__ = [
     "LocalEngine",
     "UrlPolicy",
     "calibration_for",
+    "decode_image",
     "default_data_dir",
     "fetch_image_url",
 ]

@@ -298,7 +298,7 @@ def create_app(engine: LocalEngine, limits: ServerLimits | None = None) -> FastA
     @app.exception_handler(StarletteHTTPException)
     async def not_a_call(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         _log_access(request, f"HTTP {exc.status_code}", known=engine.appkeys or ())
-        return _not_a_call(request, exc.status_code, str(exc.detail), exc.headers)
+        return _not_a_call(request, exc.status_code, str(exc.detail), dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

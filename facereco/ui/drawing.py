@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw, ImageFont
 
 from facereco.contract import BoundingBox, FaceDetail
-from facereco.engine.images import decode_image
+from facereco.engine import decode_image
 from facereco.ui.i18n import _
 
 # One colour per landmark, the same everywhere (legend on the Detect page).

@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from datasets import embed_files, require_faces  # noqa: E402
-from facereco.engine.synthetic import add_labeled_vectors  # noqa: E402
 
 from facereco import FaceRecoClient  # noqa: E402
 from facereco.audit import audit, eer_interval, identity_identification, operating_threshold, rescored  # noqa: E402
 from facereco.labeled_sets import labeled_external_id  # noqa: E402
+from facereco.synthetic import add_labeled_vectors  # noqa: E402
 from facereco.tuning import score_group  # noqa: E402
 
 IDENTITIES, PER_IDENTITY, RELABELED, DUPLICATED = 60, 4, 10, 5

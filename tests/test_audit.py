@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from facereco.engine.synthetic import add_synthetic_group
 from PIL import Image, ImageFilter, ImageOps
 
 from facereco import FaceRecoClient
@@ -22,6 +21,7 @@ from facereco.audit import audit, eer_interval, identity_identification, rescore
 from facereco.labeled_sets import enroll, labeled_external_id
 from facereco.metrics import identification_rates
 from facereco.quality_gate import enrollment_gate
+from facereco.synthetic import add_synthetic_group
 from facereco.tuning import GroupScores, score_group
 
 pytestmark = pytest.mark.slow

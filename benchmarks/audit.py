@@ -13,6 +13,7 @@ identity-level 1:N with one photo and with every photo per identity, and how lon
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -23,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from datasets import embed_files, require_faces  # noqa: E402
+from datasets import add_faces_dir_argument, embed_files, require_faces, use_faces_dir  # noqa: E402
 
 from facereco import FaceRecoClient  # noqa: E402
 from facereco.audit import audit, eer_interval, identity_identification, operating_threshold, rescored  # noqa: E402
@@ -35,6 +36,9 @@ IDENTITIES, PER_IDENTITY, RELABELED, DUPLICATED = 60, 4, 10, 5
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_faces_dir_argument(parser)
+    use_faces_dir(parser.parse_args())
     folder = require_faces() / "lfw-dev"
     chosen = [p for p in sorted(folder.iterdir()) if p.is_dir() and len(list(p.glob("*.jpg"))) >= PER_IDENTITY]
     files = {p.name: [f"{p.name}/{f.name}" for f in sorted(p.glob("*.jpg"))[:PER_IDENTITY]] for p in chosen}

@@ -27,7 +27,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from datasets import CACHE, SHARED_FACES, embed_files, require_faces  # noqa: E402
+from datasets import CACHE, add_faces_dir_argument, embed_files, require_faces, use_faces_dir  # noqa: E402
 
 from facereco import FaceRecoClient  # noqa: E402
 from facereco.audit import DUPLICATE_SIMILARITY  # noqa: E402
@@ -134,7 +134,9 @@ def print_measures(qualities: dict[str, FaceQuality]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--measures", action="store_true", help="also print each measure's percentiles")
+    add_faces_dir_argument(parser)
     args = parser.parse_args()
+    use_faces_dir(args)
     folder = require_faces() / "lfw-dev"
     files = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*.jpg"))
     found = detections(folder, files)
@@ -146,7 +148,7 @@ def main() -> None:
     if args.measures:
         print_measures(qualities)
         print_blurred_lfw(folder)
-    vectors = embed_files(SHARED_FACES / "lfw-dev", files)
+    vectors = embed_files(folder, files)
     print(f"lfw-dev: {len(files):,} photos, {len(qualities):,} with a detected face")
     if args.measures:
         print_duplicate_tail(files, vectors)

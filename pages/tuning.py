@@ -200,7 +200,12 @@ buttons[-2].button(
     on_click=set_threshold,
     args=(int(eer_point.threshold),),
 )
-buttons[-1].button(_("Cloud default 90"), key="tuning-default", on_click=set_threshold, args=(90,))
+buttons[-1].button(
+    _("Cloud default {value}").format(value=DEFAULT_THRESHOLD),
+    key="tuning-default",
+    on_click=set_threshold,
+    args=(DEFAULT_THRESHOLD,),
+)
 
 
 def point_row(name: str, r: Rates) -> dict[str, object]:

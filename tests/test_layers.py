@@ -64,6 +64,23 @@ def test_no_module_of_facereco_takes_part_in_an_import_cycle():
     assert import_cycles(graph) == []
 
 
+# What the engine may import of facereco: an allow-list, so a new module above it (as quality.py once
+# was) cannot slip past a list of forbidden ones.
+ENGINE_MAY_IMPORT = ("facereco.engine", "facereco.contract", "facereco.errors", "facereco.validation", "facereco._version")
+
+
+def test_the_engine_imports_only_the_contract_errors_validation_and_itself():
+    graph = grimp.build_graph("facereco")
+    engine_modules = {m for m in graph.modules if m == "facereco.engine" or m.startswith("facereco.engine.")}
+    outside = sorted(
+        f"{module} -> {imported}"
+        for module in engine_modules
+        for imported in graph.find_modules_directly_imported_by(module)
+        if not any(imported == allowed or imported.startswith(allowed + ".") for allowed in ENGINE_MAY_IMPORT)
+    )
+    assert outside == []
+
+
 def test_importing_the_client_loads_no_engine_module():
     code = (
         "import sys, facereco, facereco.client, facereco.transport, facereco.contract, facereco.errors\n"

@@ -24,7 +24,7 @@ from facereco.errors import ApiError, InvalidImageFile, InvalidParam
 from facereco.validation import check_image_bytes, decode_base64_image
 
 # A 3 MB file can still unpack to gigapixels: what decoding would take is estimated from the header
-# and refused past this, so one request's peak stays under +150 MB (measured: tests/test_security.py,
+# and refused past this, so decoding one image stays under +150 MB (measured: tests/test_security.py,
 # benchmarks/security.py). The estimate is in bytes, not pixels, because the mode decides the cost.
 DECODE_BUDGET_BYTES = 130_000_000
 

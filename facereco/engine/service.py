@@ -25,7 +25,7 @@ from facereco.engine.store import FaceColumns, NewFace, Store
 from facereco.engine.tokens import PageTokens
 from facereco.engine.vision import DetectedFace, FaceAnalyzer
 from facereco.engine.wire import face_wire
-from facereco.errors import InvalidParam, NotFoundFaceIDError, NotFoundGroupError
+from facereco.errors import InvalidParam, NotFoundFaceID, NotFoundGroup
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class FaceService:
         """
         try:
             generation = self.store.group_generation(owner, group_id)
-        except NotFoundGroupError:
+        except NotFoundGroup:
             self.indexes.drop(owner, group_id)  # deleted, perhaps by another process: free its memory
             raise
         return self.indexes.fresh(owner, group_id, generation)
@@ -128,7 +128,7 @@ class FaceService:
         index = self._index(owner, group_id)
         stored = index.face(face_id)
         if stored is None:
-            raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+            raise NotFoundFaceID(f"face {face_id!r} is not in group {group_id!r}")
         return index, *stored
 
     @staticmethod

@@ -34,7 +34,7 @@ import numpy as np
 from facereco.contract.allocation import collector_paused
 from facereco.engine.descriptors import NEWEST, require_version
 from facereco.engine.secrets import EngineSecrets
-from facereco.errors import DuplicatedGroupID, NotFoundFaceIDError, NotFoundGroupError, ServiceQuotaExceeded
+from facereco.errors import DuplicatedGroupID, NotFoundFaceID, NotFoundGroup, ServiceQuotaExceeded
 
 SCHEMA_VERSION = 4
 DB_FILE_NAME = "facereco.sqlite3"
@@ -242,14 +242,14 @@ class Store:
             .fetchone()
         )
         if row is None:
-            raise NotFoundGroupError(f"group {group_id!r} does not exist")
+            raise NotFoundGroup(f"group {group_id!r} does not exist")
         return require_version(row[0])
 
     def _require_group(self, db: sqlite3.Connection, owner: str, group_id: str) -> int:
         """-40030 unless the group exists; else its generation."""
         row = db.execute("SELECT generation FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone()
         if row is None:
-            raise NotFoundGroupError(f"group {group_id!r} does not exist")
+            raise NotFoundGroup(f"group {group_id!r} does not exist")
         return row[0]
 
     def _next_generation(self, db: sqlite3.Connection) -> int:
@@ -291,7 +291,7 @@ class Store:
             "SELECT group_id, model_version, created_ns FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id)
         ).fetchone()
         if row is None:
-            raise NotFoundGroupError(f"group {group_id!r} does not exist")
+            raise NotFoundGroup(f"group {group_id!r} does not exist")
         count = db.execute("SELECT COUNT(*) FROM faces WHERE owner = ? AND group_id = ?", (owner, group_id)).fetchone()
         group_id, model_version, created_ns = row
         return GroupRow(group_id, model_version, created_ns, face_count=count[0])
@@ -300,7 +300,7 @@ class Store:
         with self._transaction() as db:
             cursor = db.execute("DELETE FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id))
             if cursor.rowcount == 0:
-                raise NotFoundGroupError(f"group {group_id!r} does not exist")
+                raise NotFoundGroup(f"group {group_id!r} does not exist")
 
     # ------------------------------------------------------------ faces
     def add_faces(
@@ -348,7 +348,7 @@ class Store:
                 "DELETE FROM faces WHERE owner = ? AND group_id = ? AND face_id = ?", (owner, group_id, face_id)
             )
             if cursor.rowcount == 0:
-                raise NotFoundFaceIDError(f"face {face_id!r} is not in group {group_id!r}")
+                raise NotFoundFaceID(f"face {face_id!r} is not in group {group_id!r}")
             return self._step(db, owner, group_id, before)
 
     _FACE_COLUMNS = "face_id, image_id, external_image_id, bbox, confidence, created_ns"

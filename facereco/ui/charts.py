@@ -141,7 +141,7 @@ def score_histograms(
             x=DEFAULT_THRESHOLD,
             line_dash="dot",
             line_color="#6b7280",
-            annotation_text=_("cloud default 90"),
+            annotation_text=_("cloud default {value}").format(value=DEFAULT_THRESHOLD),
             annotation_position="bottom left",
         )
     figure.update_layout(

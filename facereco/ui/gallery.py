@@ -28,8 +28,10 @@ class GalleryUnavailable(Exception):
 
 def lfw_folder(data_home: str | Path | None = None, download: bool = True) -> Path:
     """The funneled LFW folder in scikit-learn's cache, fetched by its loader when missing and allowed."""
-    from sklearn.datasets import fetch_lfw_people, get_data_home
-
+    try:
+        from sklearn.datasets import fetch_lfw_people, get_data_home
+    except ImportError:  # an install without requirements.txt's scikit-learn: a sentence, not a traceback
+        raise GalleryUnavailable("ImportError") from None
     try:
         fetch_lfw_people(
             data_home=data_home, min_faces_per_person=_LOAD_NOTHING, download_if_missing=download, n_retries=1

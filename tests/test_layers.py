@@ -66,7 +66,13 @@ def test_no_module_of_facereco_takes_part_in_an_import_cycle():
 
 # What the engine may import of facereco: an allow-list, so a new module above it (as quality.py once
 # was) cannot slip past a list of forbidden ones.
-ENGINE_MAY_IMPORT = ("facereco.engine", "facereco.contract", "facereco.errors", "facereco.validation", "facereco._version")
+ENGINE_MAY_IMPORT = (
+    "facereco.engine",
+    "facereco.contract",
+    "facereco.errors",
+    "facereco.validation",
+    "facereco._version",
+)
 
 
 def test_the_engine_imports_only_the_contract_errors_validation_and_itself():
@@ -116,8 +122,7 @@ def test_pages_and_the_router_reach_the_engine_only_through_its_front_door():
     files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
     assert len(files) > 5
     reaching_in = {
-        path.name: sorted(m for m in _imported_modules(path) if m.startswith("facereco.engine."))
-        for path in files
+        path.name: sorted(m for m in _imported_modules(path) if m.startswith("facereco.engine.")) for path in files
     }
     assert {name: found for name, found in reaching_in.items() if found} == {}
 

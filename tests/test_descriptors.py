@@ -153,3 +153,58 @@ def test_the_sliders_show_the_rates_of_the_groups_version():
     assert "missed matches 7.25%" in calibration_meaning(90, SINGLE_LOOK)
     assert "missed matches 4.39%" in calibration_meaning(90, MIRRORED_LOOK)
     assert calibration_meaning(90) == calibration_meaning(90, NEWEST) == calibration_meaning(90, "v9.9")
+
+
+class _ReCreatedMidway:
+    """The engine's own analyzer, except that another engine on the same folder deletes the group and
+    creates it again (now of the newest version) right after this request embedded its faces: the
+    interleaving two processes can produce, made deterministic."""
+
+    def __init__(self, real: FaceAnalyzer, other: FaceRecoClient, group_id: str, photo: bytes) -> None:
+        self.real, self.other, self.group_id, self.photo = real, other, group_id, photo
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+    def _re_create(self) -> None:
+        self.other.delete_group(self.group_id)
+        self.other.create_group(self.group_id)
+        self.other.register_faces(self.group_id, self.photo, external_image_id="new")
+
+    def embed(self, rgb, face, version=NEWEST):
+        vector = self.real.embed(rgb, face, version)
+        self._re_create()
+        return vector
+
+    def embed_all(self, rgb, faces, version=NEWEST):
+        vectors = self.real.embed_all(rgb, faces, version)
+        self._re_create()
+        return vectors
+
+
+@pytest.mark.parametrize("call", ["register", "search_by_image"])
+def test_a_group_created_again_mid_request_never_mixes_descriptor_versions(upgraded, astronaut_path, call):
+    """An old (v1.0) group deleted and created again (v1.1) while a request embedded its query the v1.0
+    way: the request is refused with -40030, no v1.0 vector lands in the new group, no v1.0 query is
+    scored against v1.1 vectors."""
+    from facereco.errors import NotFoundGroup
+
+    client, _ = upgraded
+    group_id = "before"
+    other = FaceRecoClient.local(client.transport.engine.data_dir)
+    photo = jpeg(astronaut_path)
+    service = client.transport.engine.service
+    assert client.get_group(group_id).group.model_version == SINGLE_LOOK
+    service.analyzer = _ReCreatedMidway(service.analyzer, other, group_id, photo)
+    try:
+        with pytest.raises(NotFoundGroup, match="created again"):
+            if call == "register":
+                client.register_faces(group_id, photo, external_image_id="racer")
+            else:
+                client.search_by_image(group_id, photo, threshold=1)
+    finally:
+        service.analyzer = service.analyzer.real
+    assert client.get_group(group_id).group.model_version == MIRRORED_LOOK
+    assert [f.external_image_id for f in client.iter_faces(group_id)] == ["new"]
+    for vector in stored_vectors(client, group_id).values():
+        assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)  # v1.1 vectors are unit length

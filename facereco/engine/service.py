@@ -131,6 +131,13 @@ class FaceService:
             raise NotFoundFaceID(f"face {face_id!r} is not in group {group_id!r}")
         return index, *stored
 
+    def _still_version(self, owner: str, group_id: str, version: str) -> None:
+        """-40030 when the group now holds another descriptor version than the query was made for: it was
+        deleted and created again while this request ran, so its index and the query are of two kinds.
+        Checked after the index was read, so an index of the new group is never scored as the old kind."""
+        if self.store.group_version(owner, group_id) != version:
+            raise NotFoundGroup(f"group {group_id!r} was deleted and created again during this request")
+
     @staticmethod
     def _match_faces(matches: list[dict]) -> dict[str, Any]:
         return {"matchFaceCount": len(matches), "matchFaces": matches}
@@ -223,7 +230,7 @@ class FaceService:
             for face, vector in zip(chosen, vectors, strict=True)
         ]
         with self.indexes.lock(owner, group_id):
-            added, step = self.store.add_faces(owner, group_id, candidates, self.group_quota)
+            added, step = self.store.add_faces(owner, group_id, candidates, self.group_quota, model_version=version)
             columns = FaceColumns.of(added, [c.vector for c in candidates[: len(added)]])
             self.indexes.after_write(owner, group_id, step, lambda index: index.add(columns))
         added_faces = chosen[: len(added)]
@@ -265,9 +272,11 @@ class FaceService:
         return data
 
     def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:
-        index, vector, _ = self._stored_face(owner, group_id, face_id)
         version = self.store.group_version(owner, group_id)
-        return self._match_faces(index.matches(vector, limit, threshold, exclude=face_id, version=version))
+        index, vector, _ = self._stored_face(owner, group_id, face_id)
+        matches = index.matches(vector, limit, threshold, exclude=face_id, version=version)
+        self._still_version(owner, group_id, version)
+        return self._match_faces(matches)
 
     def search_by_image(
         self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
@@ -276,9 +285,11 @@ class FaceService:
         with self._analysing(image, orientation, mask) as analysed:
             source = self._largest_face(analysed, "image")
             query = self._embed(analysed, source, version)
+        matches = self._index(owner, group_id).matches(query, limit, threshold, version=version)
+        self._still_version(owner, group_id, version)
         return {
             "modelVersion": version,
-            **self._match_faces(self._index(owner, group_id).matches(query, limit, threshold, version=version)),
+            **self._match_faces(matches),
             "sourceFace": analysed.detail(source, orientation, mask),
         }
 

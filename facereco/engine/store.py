@@ -252,6 +252,11 @@ class Store:
             raise NotFoundGroup(f"group {group_id!r} does not exist")
         return row[0]
 
+    @staticmethod
+    def _version_in(db: sqlite3.Connection, owner: str, group_id: str) -> str:
+        row = db.execute("SELECT model_version FROM groups WHERE owner = ? AND group_id = ?", (owner, group_id))
+        return str(row.fetchone()[0])
+
     def _next_generation(self, db: sqlite3.Connection) -> int:
         """One counter for the file, so a group deleted and created again never reuses a generation."""
         db.execute("UPDATE generation SET value = value + 1")
@@ -304,14 +309,18 @@ class Store:
 
     # ------------------------------------------------------------ faces
     def add_faces(
-        self, owner: str, group_id: str, faces: list[NewFace], quota: int
+        self, owner: str, group_id: str, faces: list[NewFace], quota: int, model_version: str | None = None
     ) -> tuple[list[FaceRow], GenerationStep]:
         """Insert as many faces as fit under the quota, atomically; returns the rows added and the group's step.
 
-        Raises ServiceQuotaExceeded when none fit; the caller reports a partial success.
+        Raises ServiceQuotaExceeded when none fit; the caller reports a partial success. ``model_version``:
+        the descriptor version the vectors were made for; a group that holds another one (deleted and
+        created again while they were computed) gets none of them (-40030), never a vector of the wrong kind.
         """
         with self._transaction() as db:
             before = self._require_group(db, owner, group_id)
+            if model_version is not None and self._version_in(db, owner, group_id) != model_version:
+                raise NotFoundGroup(f"group {group_id!r} was deleted and created again during this request")
             count = db.execute("SELECT COUNT(*) FROM faces WHERE owner = ? AND group_id = ?", (owner, group_id))
             room = quota - count.fetchone()[0]
             if faces and room <= 0:

@@ -49,6 +49,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = ServerLimits(
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        body_total_s=args.body_total_timeout,
         max_connections=args.max_connections,
         downloads_per_appkey=args.downloads_per_appkey,
     )
@@ -228,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--header-timeout", type=float, default=10.0, help="seconds to send a request head")
     serve.add_argument("--body-timeout", type=float, default=10.0, help="seconds a body may send nothing")
+    serve.add_argument(
+        "--body-total-timeout", type=float, default=120.0, help="seconds a whole body may take to arrive"
+    )
     serve.add_argument("--max-connections", type=int, default=256, help="open connections; past it 503")
     serve.add_argument("--downloads-per-appkey", type=int, default=4, help="image URL calls at once per appkey")
     serve.add_argument("--log-level", default="info")

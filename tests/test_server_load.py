@@ -391,3 +391,90 @@ def test_data_files_are_owner_only_even_in_a_folder_that_existed(tmp_path: Path)
         assert oct(data_dir.stat().st_mode & 0o777) == "0o700"
     finally:
         os.umask(previous)
+
+
+# ---------------------------------------------------------------- the second review
+
+
+def trickled_upload(port: int, path: str, stop: threading.Event, every_s: float = 0.5) -> bytes:
+    """POST ``path`` declaring the largest body, then one byte every ``every_s`` until the server
+    answers or ``stop`` is set: what the server answered (b"" if nothing)."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 16000000\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=GUARD_S) as sock:
+        sock.sendall(head + b"{")
+        sock.settimeout(every_s)
+        received = b""
+        while not stop.is_set():
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    break
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+@pytest.fixture(scope="module")
+def two_key_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data_dir = tmp_path_factory.mktemp("load2") / "data"
+    extra = ("--body-timeout", "2", "--body-total-timeout", "6")
+    with running_server(data_dir, [APPKEY, OTHER_APPKEY], *extra) as server:
+        yield server
+
+
+def test_trickled_bodies_hold_no_room_for_an_unknown_appkey_nor_all_of_it_for_one(
+    two_key_server: RunningServer, astronaut_path: Path
+):
+    """The second review: four bodies trickled one byte every 8 s filled the image-body room, before
+    the appkey was even checked, and every image call of every appkey then failed after 30 s. Now an
+    unknown appkey is answered at once, one appkey holds at most half of the room, and no body may
+    take longer than --body-total-timeout."""
+    server, stop = two_key_server, threading.Event()
+    answers: dict[str, list[bytes]] = {"unknown": [], "one-key": []}
+
+    def trickle(kind: str, appkey: str) -> None:
+        answers[kind].append(trickled_upload(port_of(server), f"{PREFIX}/{appkey}/detect", stop))
+
+    threads = [threading.Thread(target=trickle, args=("unknown", "NOPE-not-a-key"), daemon=True) for _ in range(4)]
+    threads += [threading.Thread(target=trickle, args=("one-key", APPKEY), daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        other = requests.post(
+            f"{server.base_url}{PREFIX}/{OTHER_APPKEY}/detect",
+            data=detect_body(astronaut_path.read_bytes()),  # over 64 KiB: an image body that needs room
+            timeout=GUARD_S,
+        ).json()["header"]
+        for thread in threads:
+            thread.join(GUARD_S)
+    finally:
+        stop.set()
+    assert other["resultCode"] == 0, other  # not -50000 "too many images at once" after 30 s
+    assert len(answers["unknown"]) == 4 and all(b"-40000" not in a and b"resultCode" in a for a in answers["unknown"])
+    assert all(str(ResultCode.UnauthorizedAppKey.value).encode() in a for a in answers["unknown"]), answers["unknown"]
+    # The one appkey's trickles all ended by themselves (the whole-body deadline), none held for ever.
+    assert len(answers["one-key"]) == 4 and all(b"resultCode" in a for a in answers["one-key"]), answers["one-key"]
+
+
+def test_a_percent_encoded_appkey_never_reaches_the_log(plain_server: RunningServer):
+    """The second review: ``appkey%73/%4B1…`` routes (the router decodes it) and was logged raw."""
+    encoded_key = "%" + format(ord(APPKEY[0]), "02X") + APPKEY[1:]
+    before = len(plain_server.log())
+    answered, body = raw_request(plain_server, "GET", f"/nhn-face-reco/v1.0/appkey%73/{encoded_key}/groups")
+    assert (answered, body["header"]["resultCode"]) == (200, 0)
+    raw_request(plain_server, "GET", f"/nhn-face-reco/v1.0/%61ppkeys/{encoded_key}/nonexistent")
+    deadline = time.monotonic() + GUARD_S
+    while plain_server.log()[before:].count("facereco.access") < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    logged = plain_server.log()[before:]
+    assert APPKEY not in logged and encoded_key not in logged and APPKEY[1:] not in logged

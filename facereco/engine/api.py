@@ -145,6 +145,15 @@ class LocalEngine:
             return response_body(code, data)
         return response_body(ResultCode.Success, outcome)
 
+    def appkey_refusal(self, appkey: str) -> dict[str, Any] | None:
+        """The answer to a request with an appkey this engine does not accept, else None: lets the
+        server refuse before it reads (or makes room for) a body."""
+        try:
+            self._owner(appkey)
+        except UnauthorizedAppKey as error:
+            return response_body(ResultCode(error.result_code), message=error.message)
+        return None
+
     def _owner(self, appkey: str) -> str:
         if not appkey or (self.appkeys is not None and appkey not in self.appkeys):
             raise UnauthorizedAppKey("the appkey is not known to this server")

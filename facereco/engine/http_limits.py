@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +45,12 @@ SMALL_BODY_BYTES = REQUEST_JSON_ALLOWANCE  # a call without an image fits in thi
 class ServerLimits:
     header_timeout_s: float = 10.0  # a request head complete within this, from connection or last answer
     body_timeout_s: float = 10.0  # a body silent this long is dropped
+    body_total_s: float = 120.0  # a whole body within this (16 MB at 1.1 Mbit/s): no trickle holds its room for ever
     keep_alive_s: int = 5  # uvicorn's timeout_keep_alive
     max_connections: int = 256  # uvicorn's limit_concurrency: 503 past it
     body_bytes_in_flight: int = 4 * MAX_REQUEST_BODY_BYTES  # image bodies being received or served at once
     body_queue_s: float = 30.0  # an image body waits this long for room, then is refused
+    body_share_per_appkey: float = 0.5  # of body_bytes_in_flight: one appkey cannot take every image's room
     image_threads: int = 8
     download_threads: int = 8
     downloads_per_appkey: int = 4
@@ -98,16 +102,20 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, timeout_s: float, cap: int = MAX_REQUEST_BODY_BYTES) -> bytes:
-    """The whole body, each wait for more under ``timeout_s`` (BodyStalled), at most ``cap`` bytes
-    (BodyTooLarge, refused from a declared length before anything is read)."""
+async def read_body(
+    request: Request, timeout_s: float, cap: int = MAX_REQUEST_BODY_BYTES, total_s: float = math.inf
+) -> bytes:
+    """The whole body, each wait for more under ``timeout_s`` and all of it within ``total_s``
+    (BodyStalled: a byte every few seconds would otherwise hold its room for ever), at most ``cap``
+    bytes (BodyTooLarge, refused from a declared length before anything is read)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise BodyTooLarge
     chunks, size = [], 0
+    deadline = time.monotonic() + total_s
     while True:
         try:
-            message = await asyncio.wait_for(request.receive(), timeout_s)
+            message = await asyncio.wait_for(request.receive(), min(timeout_s, max(deadline - time.monotonic(), 0.0)))
         except TimeoutError:
             raise BodyStalled from None
         if message["type"] == "http.disconnect":
@@ -124,9 +132,11 @@ async def read_body(request: Request, timeout_s: float, cap: int = MAX_REQUEST_B
 class BodyBudget:
     """Image-body bytes being received or served at once, in one event loop (no lock needed)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, per_appkey: int | None = None) -> None:
         self.total = total
+        self.per_appkey = total if per_appkey is None else per_appkey
         self.held = 0
+        self._held_by: dict[str, int] = {}
         self._changed = asyncio.Condition()
 
     @staticmethod
@@ -140,26 +150,35 @@ class BodyBudget:
         return 0  # no body at all
 
     @contextlib.asynccontextmanager
-    async def hold(self, size: int, wait_s: float) -> AsyncIterator[bool]:
-        """Yields whether ``size`` bytes were found within ``wait_s``; held until the block ends."""
-        size = min(size, self.total)
+    async def hold(self, size: int, wait_s: float, appkey: str = "") -> AsyncIterator[bool]:
+        """Yields whether ``size`` bytes were found within ``wait_s``, within the whole budget and
+        ``appkey``'s share of it; held until the block ends."""
+        size = min(size, self.total, self.per_appkey)
         if size == 0:
             yield True
             return
+
+        def fits() -> bool:
+            return self.held + size <= self.total and self._held_by.get(appkey, 0) + size <= self.per_appkey
+
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.held + size <= self.total), wait_s)
+                await asyncio.wait_for(self._changed.wait_for(fits), wait_s)
             except TimeoutError:
                 granted = False
             else:
                 granted = True
                 self.held += size
+                self._held_by[appkey] = self._held_by.get(appkey, 0) + size
         try:
             yield granted
         finally:
             if granted:
                 async with self._changed:
                     self.held -= size
+                    left = self._held_by.pop(appkey) - size
+                    if left:
+                        self._held_by[appkey] = left  # any number of appkeys: keep only those holding room
                     self._changed.notify_all()
 
 

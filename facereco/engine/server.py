@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 import orjson
@@ -144,11 +145,14 @@ async def _read_json_body(request: Request, guards: _Guards, room: bool) -> Any:
         message = "the server is receiving too many images at once; send this one again later"
         return _Refusal(response_body(ResultCode.InternalServerError, message=message))
     try:
-        raw = await read_body(request, guards.limits.body_timeout_s)
+        raw = await read_body(request, guards.limits.body_timeout_s, total_s=guards.limits.body_total_s)
     except BodyTooLarge:
         return _Refusal(_too_large())
     except BodyStalled:
-        message = f"the body stopped arriving for {guards.limits.body_timeout_s:g} s"
+        message = (
+            f"the body stopped arriving for {guards.limits.body_timeout_s:g} s, "
+            f"or did not arrive whole within {guards.limits.body_total_s:g} s"
+        )
         return _Refusal(response_body(ResultCode.InvalidParam, message=message))
     except ClientDisconnect:  # the client hung up mid-body: one line, no traceback
         body = response_body(ResultCode.InvalidParam, message="the body never arrived whole")
@@ -171,7 +175,11 @@ def _route(app: FastAPI, engine: LocalEngine, endpoint: Endpoint, guards: _Guard
             # '/' inside a segment would route as a separator: the path is no path of the contract.
             _log_access(request, "HTTP 404 (encoded '/')", started, appkey)
             return _not_a_call(request, 404, "an encoded '/' in the path")
-        async with guards.bodies.hold(guards.bodies.reservation(request), guards.limits.body_queue_s) as room:
+        refusal = engine.appkey_refusal(appkey)
+        if refusal is not None:  # before any body room is taken: an unknown appkey holds nothing
+            return _logged(request, started, refusal, appkey, close=endpoint.method == "POST")
+        reservation = guards.bodies.reservation(request)
+        async with guards.bodies.hold(reservation, guards.limits.body_queue_s, appkey) as room:
             body: Any = None
             if endpoint.method == "POST":
                 body = await _read_json_body(request, guards, room)
@@ -247,8 +255,8 @@ def _log_access(
     not ``request.url``, which rebuilds the whole URL; the routed appkey (or, on a path that did not
     route, every accepted appkey) is taken out of it wherever it sits, and so is whatever follows
     ``appkeys`` in any spelling (``APPKEYS``, ``appkeys//``, ``appkeys/../``, ``appkeys%2F``)."""
-    raw = request.scope.get("raw_path", b"").decode("latin-1")
-    path = redact_appkey(raw, appkey)
+    # Decoded as the router decodes it, so no percent-encoded spelling ("appkey%73/%4B1…") slips by.
+    path = redact_appkey(unquote(request.scope.get("raw_path", b"").decode("latin-1"), errors="replace"), appkey)
     for key in known:  # a path that did not route: any accepted appkey, wherever it sits
         path = redact_appkey(path, key)
     took = "" if started is None else f" in {(time.perf_counter() - started) * 1000:.0f} ms"
@@ -291,7 +299,8 @@ def create_app(engine: LocalEngine, limits: ServerLimits | None = None) -> FastA
         redirect_slashes=False,  # ".../groups/" is no path of the contract: 404, not a redirect
     )
     limits = limits or ServerLimits()
-    guards = _Guards(limits, BodyBudget(limits.body_bytes_in_flight), CallLanes(limits))
+    per_appkey = int(limits.body_bytes_in_flight * limits.body_share_per_appkey)
+    guards = _Guards(limits, BodyBudget(limits.body_bytes_in_flight, per_appkey), CallLanes(limits))
     for endpoint in ENDPOINTS.values():
         _route(app, engine, endpoint, guards)
 

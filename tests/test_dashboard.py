@@ -238,7 +238,7 @@ def test_each_slider_says_what_its_threshold_means():
     assert any("At 90, local engine on LFW" in c.value and "false matches 0.100%" in c.value for c in at.caption)
     at.slider(key="compare-threshold").set_value(60).run()
     # compare has no group: the newest descriptor version's calibration (v1.1)
-    assert any("false matches between 6.77% (at 50) and 1.83% (at 70)" in c.value for c in at.caption)
+    assert any("false matches between 6.47% (at 50) and 1.69% (at 70)" in c.value for c in at.caption)
     exported_report(at)  # builds and scores the demo group on the Tuning page
     at.switch_page("pages/search.py").run()
     at.selectbox(key="search-group").set_value("demo").run()

@@ -131,11 +131,19 @@ class FaceService:
             raise NotFoundFaceID(f"face {face_id!r} is not in group {group_id!r}")
         return index, *stored
 
+    def _group_version(self, owner: str, group_id: str) -> str:
+        """The group's descriptor version (-40030 if no group: its loaded index, if any, is let go too)."""
+        try:
+            return self.store.group_version(owner, group_id)
+        except NotFoundGroup:
+            self.indexes.drop(owner, group_id)  # deleted, perhaps by another process: free its memory
+            raise
+
     def _still_version(self, owner: str, group_id: str, version: str) -> None:
         """-40030 when the group now holds another descriptor version than the query was made for: it was
         deleted and created again while this request ran, so its index and the query are of two kinds.
         Checked after the index was read, so an index of the new group is never scored as the old kind."""
-        if self.store.group_version(owner, group_id) != version:
+        if self._group_version(owner, group_id) != version:
             raise NotFoundGroup(f"group {group_id!r} was deleted and created again during this request")
 
     @staticmethod
@@ -213,7 +221,7 @@ class FaceService:
         orientation: bool,
         mask: bool,
     ) -> tuple[dict[str, Any], ResultCode]:
-        version = self.store.group_version(owner, group_id)  # -40030 before any image work
+        version = self._group_version(owner, group_id)  # -40030 before any image work
         with self._analysing(image, orientation, mask) as analysed:
             chosen = analysed.recognisable()[:limit]
             vectors = self.analyzer.embed_all(analysed.image.rgb, chosen, version)
@@ -272,7 +280,7 @@ class FaceService:
         return data
 
     def search_by_face_id(self, owner: str, group_id: str, face_id: str, limit: int, threshold: int) -> dict[str, Any]:
-        version = self.store.group_version(owner, group_id)
+        version = self._group_version(owner, group_id)
         index, vector, _ = self._stored_face(owner, group_id, face_id)
         matches = index.matches(vector, limit, threshold, exclude=face_id, version=version)
         self._still_version(owner, group_id, version)
@@ -281,7 +289,7 @@ class FaceService:
     def search_by_image(
         self, owner: str, group_id: str, image: ImageRef, limit: int, threshold: int, orientation: bool, mask: bool
     ) -> dict[str, Any]:
-        version = self.store.group_version(owner, group_id)  # -40030 before any image work
+        version = self._group_version(owner, group_id)  # -40030 before any image work
         with self._analysing(image, orientation, mask) as analysed:
             source = self._largest_face(analysed, "image")
             query = self._embed(analysed, source, version)
@@ -334,7 +342,7 @@ class FaceService:
         self, owner: str, group_id: str, face_id: str, image: ImageRef, orientation: bool, mask: bool
     ) -> dict[str, Any]:
         self._stored_face(owner, group_id, face_id)  # -40030 / -40050 before any image work
-        version = self.store.group_version(owner, group_id)
+        version = self._group_version(owner, group_id)
         with self._analysing(image, orientation, mask) as analysed:
             source = self._largest_face(analysed, "compareImage")
             query = self._embed(analysed, source, version)

@@ -85,7 +85,7 @@ def main() -> None:
     )
     threshold = operating_threshold(clean_scores)
     for photos in ("one", "all"):
-        rates = identity_identification(clean_scores, threshold, photos=photos)  # type: ignore[arg-type]
+        rates = identity_identification(clean_scores, threshold, photos=photos)
         print(
             f"  clean set, 1:N with {'one photo' if photos == 'one' else 'every photo'} per identity at "
             f"{threshold:.0f}: rank-1 {rates.rank1_rate:.2%}, "

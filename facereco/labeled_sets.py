@@ -117,8 +117,8 @@ def open_labeled_images(source: LabeledSource) -> Iterator[tuple[int, Iterator[L
 
     A ZIP comes as a path, bytes or a binary file object (the page's upload, read in place).
     """
-    if not _is_zip(source):
-        paths = _folder_images(source)  # type: ignore[arg-type]
+    if isinstance(source, Path) and not _is_zip(source):
+        paths = _folder_images(source)
         yield len(paths), (_folder_image(path) for path in paths)
         return
     with _open_zip(source) as archive:

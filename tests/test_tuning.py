@@ -259,7 +259,7 @@ def test_fmr_buttons_set_the_threshold_the_table_and_the_metrics_agree_on(tmp_pa
     for target in FMR_TARGETS[:2]:  # 19,900 pairs support 1 % and 0.1 %, not 0.01 %
         at.button(key=f"tuning-fmr-{target}").click().run()
         threshold = at.slider(key="tuning-threshold").value
-        assert at.button(key=f"tuning-fmr-{target}").label.endswith(f"threshold {threshold}")
+        assert at.button(key=f"tuning-fmr-{target}").label.endswith(f"→ {threshold}")
         row = operating_points(at)[f"FMR ≤ {target:.2%}"]
         assert row["threshold"] == str(threshold) and row["FMR"].split()[0] == rates_shown(at)["FMR"]
         assert row["FNMR"].split()[0] == rates_shown(at)["FNMR"]
@@ -420,3 +420,61 @@ def test_score_command_line_prints_the_recommendations(tmp_path: Path, labeled_d
     assert first["targetFmr"] == 0.01 and first["supported"] and first["fmr"] <= 0.01
     assert not checkpoint.exists()  # removed once scoring completed
     assert (tmp_path / "cli.csv").read_text().startswith("similarity,genuine")
+
+
+# ---------------------------------------------------------------- label audit on the page: no call
+class CountingTransport:
+    """Counts every call that reaches the backend (below the read cache and the recorder)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, 0
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    def send(self, call):
+        self.calls += 1
+        return self.inner.send(call)
+
+
+def test_excluding_a_suspect_recomputes_every_figure_without_a_call(
+    tmp_path: Path, labeled_dir: Path, grace_hopper_path, monkeypatch
+):
+    import shutil
+
+    from facereco.ui.audit_view import thumbnail
+
+    folder = tmp_path / "set"
+    shutil.copytree(labeled_dir, folder)
+    Image.open(grace_hopper_path).convert("RGB").rotate(4).save(folder / "astronaut" / "wrong.jpg")  # mislabeled
+    at = app_on_local_engine(tmp_path / "data", monkeypatch)
+    client = at.session_state[CLIENT_KEY]
+    client.ensure_group("audit-page")
+    enroll(client, "audit-page", folder)
+    # what the page's enrollment keeps: a thumbnail per externalImageId, for the crops
+    at.session_state["tuning-thumbnails"] = {
+        labeled_external_id(i.identity, i.name): thumbnail(i.data) for i in labeled_images(folder)
+    }
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("audit-page").run()
+    at.button(key="tuning-score").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key="tuning-score").label == "Score again"
+    wrong = labeled_external_id("astronaut", "wrong.jpg")
+    exclude = [b for b in at.button if str(b.key).startswith("tuning-audit-mislabeled") and wrong in b.label]
+    assert exclude, [b.label for b in at.button]
+    assert len(at.get("image")) >= 2  # the suspect's face beside the one it matches
+    before, points_before = rates_shown(at), operating_points(at)
+    recorder = client.transport.inner
+    counter = CountingTransport(recorder.inner)
+    recorder.inner = counter
+    exclude[0].click().run()
+    assert not at.exception, at.exception
+    assert counter.calls == 0  # every figure below recomputed from the scores already fetched
+    after = rates_shown(at)
+    assert after != before and operating_points(at) != points_before
+    assert after["FMR"] == "0.000%"  # the astronaut folder's Grace Hopper was the only false match
+    assert any(wrong in m.value for m in at.markdown) or any(wrong in t.value for t in at.get("text"))
+    at.button(key="tuning-audit-reset").click().run()
+    assert counter.calls == 0 and rates_shown(at) == before

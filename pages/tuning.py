@@ -300,7 +300,7 @@ def target_row(target: FmrTarget) -> dict[str, object]:
 REPORT_KEY = "tuning-report"
 
 
-def report_download(rates: Rates, figures: tuple, rows: list[dict]) -> None:
+def report_download(rates: Rates, figures: tuple, rows: list[dict], identification: list[dict]) -> None:
     """Build the hand-out on request (a few MB: not on every slider move), for the threshold it states."""
     if st.button(_("Prepare the HTML report"), key="tuning-report-build"):
         report = TuningReport(
@@ -312,10 +312,13 @@ def report_download(rates: Rates, figures: tuple, rows: list[dict]) -> None:
             operating_points=rows,
             model_version=session.model_description(),
             backend=session.current_backend().label,
+            hardest=audit_view.hardest_for_report(scores, thumbnails),
+            identification=identification,
+            left_out=audit_view.edits_lines(base_scores, edits),
         )
-        st.session_state[REPORT_KEY] = (group, rates.threshold, tuning_report_html(report))
+        st.session_state[REPORT_KEY] = (group, rates.threshold, tuning_report_html(report), edits)
     kept = st.session_state.get(REPORT_KEY)
-    if kept and kept[:2] == (group, rates.threshold):
+    if kept and (kept[0], kept[1], kept[3]) == (group, rates.threshold, edits):
         st.download_button(
             _("Download the report (HTML)"), kept[2], f"{group}-tuning-report.html", "text/html",
             key="tuning-report-download",
@@ -385,7 +388,6 @@ def results() -> None:
         )
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
-    report_download(rates, figures, rows)
 
     st.subheader(_("1:N identification (each face against the rest of the group)"))
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
@@ -407,21 +409,17 @@ def results() -> None:
     )
 
     st.caption(_("What enrolling several photos per person buys: an identity scores its best match over its faces."))
-    st.dataframe(
-        pd.DataFrame(
-            [
-                audit_view.identification_row(_("each face on its own"), ident),
-                audit_view.identification_row(
-                    _("one photo per identity"), identity_identification(scores, threshold, photos="one")
-                ),
-                audit_view.identification_row(
-                    _("all its faces (best match)"), identity_identification(scores, threshold, photos="all")
-                ),
-            ]
+    identification = [
+        audit_view.identification_row(_("each face on its own"), ident),
+        audit_view.identification_row(
+            _("one photo per identity"), identity_identification(scores, threshold, photos="one")
         ),
-        hide_index=True,
-        key="tuning-identity-1n",
-    )
+        audit_view.identification_row(
+            _("all its faces (best match)"), identity_identification(scores, threshold, photos="all")
+        ),
+    ]
+    st.dataframe(pd.DataFrame(identification), hide_index=True, key="tuning-identity-1n")
+    report_download(rates, figures, rows, identification)
 
     st.subheader(_("Hardest pairs"))
     impostor_column, genuine_column = st.columns(2)

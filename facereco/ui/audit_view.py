@@ -25,6 +25,7 @@ from facereco.quality_gate import QualityGate
 from facereco.tuning import GroupScores
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
+from facereco.ui.report import HardestTable
 
 THUMBNAIL_PX = 384
 CROP_PX = 96
@@ -209,3 +210,15 @@ def skipped_csv(skipped: list[tuple[str, tuple[str, ...]]]) -> str:
     for name, reasons in skipped:
         writer.writerow([name, " ".join(reasons)])
     return buffer.getvalue()
+
+
+def hardest_for_report(scores: GroupScores, thumbnails: Mapping[str, bytes]) -> list[HardestTable]:
+    """Both hardest-pairs tables with both faces' crops, for the HTML report."""
+    tables = []
+    for genuine, caption in ((False, _("Highest-scoring impostor pairs")), (True, _("Lowest-scoring genuine pairs"))):
+        crops = []
+        for a, b, _similarity in hardest_pairs(scores, genuine):
+            pair = [jpeg_bytes(c) if c is not None else None for c in crops_of(scores, thumbnails, (a, b))]
+            crops.append((pair[0], pair[1]))
+        tables.append(HardestTable(caption, hardest_rows(scores, genuine), crops))
+    return tables

@@ -6,9 +6,10 @@ opens offline, on any machine, with the charts drawn. Every text is escaped and 
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -31,6 +32,17 @@ class TuningReport:
     model_version: str
     backend: str
     created: datetime | None = None
+    # hardest pairs: (caption, table rows, per row the two faces' crops as JPEG bytes, None where no photo was kept)
+    hardest: Sequence[HardestTable] = ()
+    identification: Sequence[dict[str, object]] = ()  # 1:N: per face, one photo and all faces per identity
+    left_out: Sequence[str] = field(default_factory=tuple)  # what was excluded or merged from the scoring
+
+
+@dataclass(frozen=True)
+class HardestTable:
+    caption: str
+    rows: Sequence[dict[str, object]]
+    crops: Sequence[tuple[bytes | None, bytes | None]]
 
 
 def _share(count: int, total: int) -> str:
@@ -59,6 +71,41 @@ def _facts(report: TuningReport, created: datetime) -> list[tuple[str, str]]:
     ]
 
 
+def _crop_cell(jpeg: bytes | None) -> str:
+    if not jpeg:
+        return "<td>—</td>"
+    return f"<td><img alt='' src='data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}'></td>"
+
+
+def _hardest_html(table: HardestTable) -> str:
+    """One table of hardest pairs: both faces' crops first, then the page's columns."""
+    headers = [_("face A"), _("face B"), *(str(k) for k in (table.rows[0] if table.rows else {}))]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = ""
+    for row, (a, b) in zip(table.rows, table.crops, strict=False):
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values())
+        body += f"<tr>{_crop_cell(a)}{_crop_cell(b)}{cells}</tr>"
+    return f"<h3>{html.escape(table.caption)}</h3><table class='pairs'><tr>{head}</tr>{body}</table>"
+
+
+def _extra_sections(report: TuningReport) -> str:
+    parts = []
+    if report.identification:
+        rows = pd.DataFrame(list(report.identification)).to_html(index=False, escape=True, border=0)
+        parts.append(f"<h2>{html.escape(_('1:N identification'))}</h2>{rows}")
+    if report.hardest:
+        parts.append(f"<h2>{html.escape(_('Hardest pairs'))}</h2>" + "".join(_hardest_html(t) for t in report.hardest))
+    heading = _("Left out of the scoring")
+    if report.left_out:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in report.left_out)
+        parts.append(f"<h2>{html.escape(heading)}</h2><ul class='left-out'>{items}</ul>")
+    else:
+        parts.append(
+            f"<h2>{html.escape(heading)}</h2><p>{html.escape(_('Nothing: every labeled face is scored.'))}</p>"
+        )
+    return "\n".join(parts)
+
+
 def tuning_report_html(report: TuningReport) -> str:
     """The whole report as one HTML document, in the session's language."""
     created = report.created or datetime.now(UTC)
@@ -78,6 +125,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: left; }}
 .chart {{ margin: 1rem 0; }}
+.pairs img {{ height: 72px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <table class="facts">{facts}</table>
@@ -85,5 +133,6 @@ th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: le
 {charts}
 <h2>{html.escape(points_heading)}</h2>
 {points}
+{_extra_sections(report)}
 </body></html>
 """

@@ -58,7 +58,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
         list(PRESETS),
         index=list(PRESETS).index(DEFAULT_PRESET),
         key="tuning-enroll-quality",
-        format_func=lambda name: {"off": _("off"), "low": _("low"), "medium": _("medium"), "high": _("high")}[name],
+        format_func=audit_view.preset_label,
         help=_("Photos whose largest face fails the preset are skipped before their register call (docs/quality.md)."),
     )
     if st.button(_("Enroll"), key="tuning-enroll", disabled=not (archive and target)):
@@ -91,7 +91,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
             if report.low_quality:
                 st.warning(
                     _("{count:,} photo(s) skipped by the quality gate ({preset}), before any register call:").format(
-                        count=len(report.low_quality), preset=preset
+                        count=len(report.low_quality), preset=audit_view.preset_label(preset)
                     )
                 )
                 st.dataframe(

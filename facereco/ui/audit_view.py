@@ -222,3 +222,8 @@ def hardest_for_report(scores: GroupScores, thumbnails: Mapping[str, bytes]) -> 
             crops.append((pair[0], pair[1]))
         tables.append(HardestTable(caption, hardest_rows(scores, genuine), crops))
     return tables
+
+
+def preset_label(name: str) -> str:
+    """A quality preset's name in the reader's language."""
+    return {"off": _("off"), "low": _("low"), "medium": _("medium"), "high": _("high")}.get(name, name)

@@ -89,20 +89,19 @@ def _hardest_html(table: HardestTable) -> str:
 
 
 def _extra_sections(report: TuningReport) -> str:
+    identification_heading, hardest_heading = _("1:N identification"), _("Hardest pairs")
+    left_out_heading, nothing_left_out = _("Left out of the scoring"), _("Nothing: every labeled face is scored.")
     parts = []
     if report.identification:
         rows = pd.DataFrame(list(report.identification)).to_html(index=False, escape=True, border=0)
-        parts.append(f"<h2>{html.escape(_('1:N identification'))}</h2>{rows}")
+        parts.append(f"<h2>{html.escape(identification_heading)}</h2>{rows}")
     if report.hardest:
-        parts.append(f"<h2>{html.escape(_('Hardest pairs'))}</h2>" + "".join(_hardest_html(t) for t in report.hardest))
-    heading = _("Left out of the scoring")
+        parts.append(f"<h2>{html.escape(hardest_heading)}</h2>" + "".join(_hardest_html(t) for t in report.hardest))
+    parts.append(f"<h2>{html.escape(left_out_heading)}</h2>")
     if report.left_out:
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in report.left_out)
-        parts.append(f"<h2>{html.escape(heading)}</h2><ul class='left-out'>{items}</ul>")
+        parts.append("<ul class='left-out'>" + "".join(f"<li>{html.escape(x)}</li>" for x in report.left_out) + "</ul>")
     else:
-        parts.append(
-            f"<h2>{html.escape(heading)}</h2><p>{html.escape(_('Nothing: every labeled face is scored.'))}</p>"
-        )
+        parts.append(f"<p>{html.escape(nothing_left_out)}</p>")
     return "\n".join(parts)
 
 

@@ -53,14 +53,22 @@ EDITS_KEY = "tuning-edits"  # group state -> ScoringEdits
 with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded=False):
     target = st.text_input(_("Group"), value="labeled", key="tuning-enroll-group")
     archive = st.file_uploader(_("ZIP file"), type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
-    preset = st.selectbox(
-        _("Quality gate"),
-        list(PRESETS),
-        index=list(PRESETS).index(DEFAULT_PRESET),
-        key="tuning-enroll-quality",
-        format_func=audit_view.preset_label,
-        help=_("Photos whose largest face fails the preset are skipped before their register call (docs/quality.md)."),
-    )
+    preset_names = list(PRESETS)
+    preset_labels = [audit_view.preset_label(name) for name in preset_names]  # shown translated, chosen by name
+    preset = preset_names[
+        preset_labels.index(
+            st.selectbox(
+                _("Quality gate"),
+                preset_labels,
+                index=preset_names.index(DEFAULT_PRESET),
+                key="tuning-enroll-quality",
+                help=_(
+                    "Photos whose largest face fails the preset are skipped before their register call "
+                    "(docs/quality.md)."
+                ),
+            )
+        )
+    ]
     if st.button(_("Enroll"), key="tuning-enroll", disabled=not (archive and target)):
         progress = st.progress(0.0, text=_("enrolling…"))
         try:

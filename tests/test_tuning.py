@@ -478,3 +478,38 @@ def test_excluding_a_suspect_recomputes_every_figure_without_a_call(
     assert any(wrong in m.value for m in at.markdown) or any(wrong in t.value for t in at.get("text"))
     at.button(key="tuning-audit-reset").click().run()
     assert counter.calls == 0 and rates_shown(at) == before
+
+
+def test_bulk_enrollment_on_the_page_gates_lists_and_keeps_thumbnails(
+    tmp_path: Path, labeled_dir: Path, astronaut_path, grace_hopper_path, monkeypatch
+):
+    from PIL import ImageFilter
+
+    folder = tmp_path / "set"
+    import shutil
+
+    shutil.copytree(labeled_dir, folder)
+    astronaut, hopper = Image.open(astronaut_path).convert("RGB"), Image.open(grace_hopper_path).convert("RGB")
+    astronaut.filter(ImageFilter.GaussianBlur(3)).save(folder / "astronaut" / "blurred.jpg", quality=92)
+    pair = Image.new("RGB", (astronaut.width + hopper.width, max(astronaut.height, hopper.height)))
+    pair.paste(astronaut, (0, 0))
+    pair.paste(hopper, (astronaut.width, 0))
+    pair.save(folder / "astronaut" / "two.jpg", quality=92)
+    at = app_on_local_engine(tmp_path / "data", monkeypatch)
+    at.switch_page("pages/tuning.py").run()
+    assert at.selectbox(key="tuning-enroll-quality").value == "medium"  # the default preset
+    at.text_input(key="tuning-enroll-group").set_value("gated-page").run()
+    at.file_uploader(key="tuning-enroll-zip").set_value(("set.zip", zipped(folder), "application/zip")).run()
+    at.button(key="tuning-enroll").click().run()
+    assert not at.exception, at.exception
+    tables = [d.value for d in at.dataframe]
+    skipped = next(t for t in tables if list(t.columns) == ["file", "reasons"])
+    assert skipped.to_dict("records") == [{"file": "set/astronaut/blurred.jpg", "reasons": "LOW_SHARPNESS"}]
+    assert any("before any register call" in w.value for w in at.warning)
+    assert any("two.jpg: 2 faces, the largest was taken" in i.value for i in at.info)
+    verdicts = next(t for t in tables if "verdict" in t.columns)
+    assert len(verdicts) == 8 and set(verdicts["verdict"]) == {"pass", "fail"}  # every photo's verdict
+    client = at.session_state[CLIENT_KEY]
+    enrolled = {f.external_image_id for f in client.iter_faces("gated-page")}
+    assert "astronaut:blurred.jpg" not in enrolled and "astronaut:two.jpg" in enrolled
+    assert set(at.session_state["tuning-thumbnails"]) >= enrolled  # crops for every enrolled face

@@ -255,35 +255,39 @@ def unsupported_reason(target: FmrTarget) -> str:
 
 
 st.session_state.setdefault(THRESHOLD_KEY, DEFAULT_THRESHOLD)
-buttons = st.columns(len(FMR_TARGETS) + 2)
-for column, target in zip(buttons, recommendations, strict=False):
+# a row that wraps: each button as wide as its label (threshold included), never cut at 1024 px
+buttons = st.container(horizontal=True)
+refused: FmrTarget | None = None
+for target in recommendations:
     if target.supported:
         value = int(target.rates.threshold)
-        column.button(
+        buttons.button(
             _("FMR {rate} → {value}").format(rate=short_rate(target.target), value=value),
             key=f"tuning-fmr-{target.target}",
             on_click=set_threshold,
             args=(value,),
             help=_("The smallest threshold whose measured FMR is at most the target."),
         )
-    elif column.button(  # says why, and sets nothing
+    elif buttons.button(  # says why, and sets nothing
         _("FMR {rate}: not supported").format(rate=short_rate(target.target)),
         key=f"tuning-fmr-{target.target}",
         help=_("Not supported: {reason}.").format(reason=unsupported_reason(target)),
     ):
-        column.info(_("Not supported: {reason}. The threshold is unchanged.").format(reason=unsupported_reason(target)))
-buttons[-2].button(
+        refused = target
+buttons.button(
     _("EER → {value}").format(value=EER_VALUE),
     key="tuning-eer",
     on_click=set_threshold,
     args=(EER_VALUE,),
 )
-buttons[-1].button(
+buttons.button(
     _("Default → {value}").format(value=DEFAULT_THRESHOLD),
     key="tuning-default",
     on_click=set_threshold,
     args=(DEFAULT_THRESHOLD,),
 )
+if refused is not None:
+    st.info(_("Not supported: {reason}. The threshold is unchanged.").format(reason=unsupported_reason(refused)))
 
 
 def point_row(name: str, r: Rates) -> dict[str, object]:

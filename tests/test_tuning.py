@@ -513,3 +513,41 @@ def test_bulk_enrollment_on_the_page_gates_lists_and_keeps_thumbnails(
     enrolled = {f.external_image_id for f in client.iter_faces("gated-page")}
     assert "astronaut:blurred.jpg" not in enrolled and "astronaut:two.jpg" in enrolled
     assert set(at.session_state["tuning-thumbnails"]) >= enrolled  # crops for every enrolled face
+
+
+def test_merging_one_person_under_two_names_recomputes_without_a_call(
+    tmp_path: Path, astronaut_path, grace_hopper_path, monkeypatch
+):
+    folder = tmp_path / "set"
+    astronaut, hopper = Image.open(astronaut_path).convert("RGB"), Image.open(grace_hopper_path).convert("RGB")
+    for identity, image, names in (
+        ("astronaut", astronaut, ("original.jpg", "mirror.jpg")),
+        ("astro", astronaut.rotate(5), ("original.jpg", "mirror.jpg")),  # the same person, a second name
+        ("grace hopper", hopper, ("original.jpg", "mirror.jpg", "bright.jpg")),
+    ):
+        (folder / identity).mkdir(parents=True)
+        for name, variant in variants(image).items():
+            if name in names:
+                variant.save(folder / identity / name, quality=92)
+    at = app_on_local_engine(tmp_path / "data", monkeypatch)
+    client = at.session_state[CLIENT_KEY]
+    client.ensure_group("merge-page")
+    enroll(client, "merge-page", folder)
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("merge-page").run()
+    at.button(key="tuning-score").click().run()
+    assert not at.exception, at.exception
+    merge = [b for b in at.button if str(b.key).startswith("tuning-audit-same-person")]
+    assert len(merge) == 1 and merge[0].label == "Merge in the scoring"
+    assert any("(no photo kept in this session)" in c.value for c in at.caption)  # enrolled outside the page
+    before = rates_shown(at)
+    recorder = client.transport.inner
+    counter = CountingTransport(recorder.inner)
+    recorder.inner = counter
+    merge[0].click().run()
+    assert not at.exception, at.exception
+    assert counter.calls == 0
+    after = rates_shown(at)
+    assert after != before and after["FMR"] == "0.000%"  # the cross pairs are genuine now
+    assert any("merged: astro + astronaut" in m.value for m in at.markdown)
+    assert not [b for b in at.button if str(b.key).startswith("tuning-audit-same-person")]

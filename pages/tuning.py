@@ -337,6 +337,17 @@ def report_download(rates: Rates, figures: tuple, rows: list[dict], identificati
         )  # fmt: skip
 
 
+def hardest_tables(genuine: bool) -> list[dict[str, object]]:
+    """Threshold-free: built once per group state, edits and kept photos, not on every slider move."""
+    kept = st.session_state.setdefault("tuning-hardest", {})
+    key = (state, edits, genuine, len(thumbnails))
+    if key not in kept:
+        if len(kept) > 4:
+            kept.clear()
+        kept[key] = audit_view.hardest_table(scores, genuine, thumbnails)
+    return kept[key]
+
+
 @st.fragment
 def results() -> None:
     """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
@@ -440,12 +451,12 @@ def results() -> None:
         (genuine_column, True, _("Lowest-scoring genuine pairs"), "tuning-hard-genuine"),
     ):
         column.caption(caption)
-        column.dataframe(pd.DataFrame(audit_view.hardest_rows(scores, genuine)), hide_index=True, key=key)
-        if thumbnails:
-            with column.popover(_("Show the faces")):
-                for a, b, similarity in audit_view.hardest_pairs(scores, genuine):
-                    st.caption(_("similarity {value:.1f}").format(value=similarity))
-                    show_faces(st.container(), (a, b))
+        column.dataframe(
+            pd.DataFrame(hardest_tables(genuine)),
+            hide_index=True,
+            key=key,
+            column_config={name: st.column_config.ImageColumn(name) for name in (_("face A"), _("face B"))},
+        )
     # A callable: the CSV (millions of lines on a real set) is built when asked for, not on every slider move.
     st.download_button(_("Export all scores (CSV)"), scores.to_csv, f"{group}-scores.csv", "text/csv", key="tuning-csv")
     st.caption(

@@ -465,6 +465,9 @@ def test_excluding_a_suspect_recomputes_every_figure_without_a_call(
     exclude = [b for b in at.button if str(b.key).startswith("tuning-audit-mislabeled") and wrong in b.label]
     assert exclude, [b.label for b in at.button]
     assert len(at.get("image")) >= 2  # the suspect's face beside the one it matches
+    hardest = [d.value for d in at.dataframe if "face A" in d.value.columns]
+    assert len(hardest) == 2 and all(str(v).startswith("data:image/jpeg;base64,") for v in hardest[0]["face B"])
+    assert all(len(s.split(".")[1]) == 1 for s in hardest[0]["similarity"])  # one decimal, as the EER card
     before, points_before = rates_shown(at), operating_points(at)
     recorder = client.transport.inner
     counter = CountingTransport(recorder.inner)

@@ -10,6 +10,7 @@ Excluding a face or merging two identities is a ``ScoringEdits``: it changes wha
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Mapping
@@ -227,3 +228,16 @@ def hardest_for_report(scores: GroupScores, thumbnails: Mapping[str, bytes]) -> 
 def preset_label(name: str) -> str:
     """A quality preset's name in the reader's language."""
     return {"off": _("off"), "low": _("low"), "medium": _("medium"), "high": _("high")}.get(name, name)
+
+
+def data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+
+
+def hardest_table(scores: GroupScores, genuine: bool, thumbnails: Mapping[str, bytes]) -> list[dict[str, object]]:
+    """The page's hardest-pairs table: both faces' crops first (data URIs; None where no photo was kept)."""
+    rows = []
+    for (a, b, _similarity), row in zip(hardest_pairs(scores, genuine), hardest_rows(scores, genuine), strict=True):
+        crops = [data_uri(jpeg_bytes(c)) if c is not None else None for c in crops_of(scores, thumbnails, (a, b))]
+        rows.append({_("face A"): crops[0], _("face B"): crops[1], **row})
+    return rows

@@ -508,9 +508,12 @@ def suspect_row(suspect: Suspect, found: Audit, number: int) -> None:
     else:
         face = scores.faces[faces[-1] if suspect.kind == "duplicate" else faces[0]]
         action.button(
-            _("Exclude {name}").format(name=face.external_image_id), key=key, on_click=set_edits,
+            _("Exclude"),
+            key=key,
+            on_click=set_edits,
             args=(edits.exclude(face.face_id),),
-        )  # fmt: skip
+            help=_("Leave {name} out of the scoring (the group keeps it).").format(name=face.external_image_id),
+        )
 
 
 AUDIT_KEY = "tuning-audit"

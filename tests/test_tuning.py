@@ -462,7 +462,7 @@ def test_excluding_a_suspect_recomputes_every_figure_without_a_call(
     assert not at.exception, at.exception
     assert at.button(key="tuning-score").label == "Score again"
     wrong = labeled_external_id("astronaut", "wrong.jpg")
-    exclude = [b for b in at.button if str(b.key).startswith("tuning-audit-mislabeled") and wrong in b.label]
+    exclude = [b for b in at.button if str(b.key).startswith("tuning-audit-mislabeled") and wrong in b.help]
     assert exclude, [b.label for b in at.button]
     assert len(at.get("image")) >= 2  # the suspect's face beside the one it matches
     hardest = [d.value for d in at.dataframe if "face A" in d.value.columns]

@@ -233,3 +233,35 @@ def test_exported_report_renders_offline(browser, tmp_path: Path):
     assert viewer.get_by_text("Threshold tuning report: demo").count() == 1
     assert all(url.startswith(("file:", "data:", "blob:")) for url in requests_seen), requests_seen
     offline.close()
+
+
+def test_tuning_buttons_show_their_threshold_at_1024_px(browser, tmp_path: Path):
+    """A 200-face group: the FMR buttons recommend thresholds; at 1024 px each label shows its value whole."""
+    import re
+
+    from facereco import FaceRecoClient
+    from facereco.synthetic import add_synthetic_group
+
+    prepared = FaceRecoClient.local(tmp_path / "data")
+    add_synthetic_group(prepared.transport.engine, "synthetic", 200)
+    prepared.transport.engine.close()
+    with running_dashboard(tmp_path / "data") as base:
+        page = browser.new_page(viewport={"width": 1024, "height": 900})
+        page.goto(f"{base}/tuning")
+        wait_until_idle(page)
+        page.get_by_role("button", name="Score this group").click()
+        page.get_by_role("button", name="Score again").wait_for(timeout=120_000)
+        wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        labels = {}
+        for name in ("FMR 1 %", "FMR 0.1 %", "EER", "Default"):
+            button = page.get_by_role("button", name=re.compile(rf"^{re.escape(name)} → \d+$"))
+            assert button.count() == 1, (name, button.all_inner_texts())
+            labels[name] = button.inner_text()
+            clipped = button.evaluate("b => [...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)")
+            assert not clipped, f"{labels[name]} is cut at 1024 px"
+        page.get_by_role("button", name=labels["FMR 0.1 %"]).click()
+        wait_until_idle(page)
+        value = labels["FMR 0.1 %"].rsplit(" ", 1)[1]
+        assert page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() == value
+        page.screenshot(path=str(Path(os.environ.get("FACERECO_SCREENSHOT_DIR", tmp_path)) / "tuning-1024.png"))

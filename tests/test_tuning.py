@@ -259,7 +259,7 @@ def test_fmr_buttons_set_the_threshold_the_table_and_the_metrics_agree_on(tmp_pa
     for target in FMR_TARGETS[:2]:  # 19,900 pairs support 1 % and 0.1 %, not 0.01 %
         at.button(key=f"tuning-fmr-{target}").click().run()
         threshold = at.slider(key="tuning-threshold").value
-        assert at.button(key=f"tuning-fmr-{target}").label.endswith(f"threshold {threshold}")
+        assert at.button(key=f"tuning-fmr-{target}").label.endswith(f"→ {threshold}")
         row = operating_points(at)[f"FMR ≤ {target:.2%}"]
         assert row["threshold"] == str(threshold) and row["FMR"].split()[0] == rates_shown(at)["FMR"]
         assert row["FNMR"].split()[0] == rates_shown(at)["FNMR"]
@@ -420,3 +420,137 @@ def test_score_command_line_prints_the_recommendations(tmp_path: Path, labeled_d
     assert first["targetFmr"] == 0.01 and first["supported"] and first["fmr"] <= 0.01
     assert not checkpoint.exists()  # removed once scoring completed
     assert (tmp_path / "cli.csv").read_text().startswith("similarity,genuine")
+
+
+# ---------------------------------------------------------------- label audit on the page: no call
+class CountingTransport:
+    """Counts every call that reaches the backend (below the read cache and the recorder)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, 0
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    def send(self, call):
+        self.calls += 1
+        return self.inner.send(call)
+
+
+def test_excluding_a_suspect_recomputes_every_figure_without_a_call(
+    tmp_path: Path, labeled_dir: Path, grace_hopper_path, monkeypatch
+):
+    import shutil
+
+    from facereco.ui.audit_view import thumbnail
+
+    folder = tmp_path / "set"
+    shutil.copytree(labeled_dir, folder)
+    Image.open(grace_hopper_path).convert("RGB").rotate(4).save(folder / "astronaut" / "wrong.jpg")  # mislabeled
+    at = app_on_local_engine(tmp_path / "data", monkeypatch)
+    client = at.session_state[CLIENT_KEY]
+    client.ensure_group("audit-page")
+    enroll(client, "audit-page", folder)
+    # what the page's enrollment keeps: a thumbnail per externalImageId, for the crops
+    at.session_state["tuning-thumbnails"] = {
+        labeled_external_id(i.identity, i.name): thumbnail(i.data) for i in labeled_images(folder)
+    }
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("audit-page").run()
+    at.button(key="tuning-score").click().run()
+    assert not at.exception, at.exception
+    assert at.button(key="tuning-score").label == "Score again"
+    wrong = labeled_external_id("astronaut", "wrong.jpg")
+    exclude = [b for b in at.button if str(b.key).startswith("tuning-audit-mislabeled") and wrong in b.help]
+    assert exclude, [b.label for b in at.button]
+    assert len(at.get("image")) >= 2  # the suspect's face beside the one it matches
+    hardest = [d.value for d in at.dataframe if "face A" in d.value.columns]
+    assert len(hardest) == 2 and all(str(v).startswith("data:image/jpeg;base64,") for v in hardest[0]["face B"])
+    assert all(len(s.split(".")[1]) == 1 for s in hardest[0]["similarity"])  # one decimal, as the EER card
+    before, points_before = rates_shown(at), operating_points(at)
+    recorder = client.transport.inner
+    counter = CountingTransport(recorder.inner)
+    recorder.inner = counter
+    exclude[0].click().run()
+    assert not at.exception, at.exception
+    assert counter.calls == 0  # every figure below recomputed from the scores already fetched
+    after = rates_shown(at)
+    assert after != before and operating_points(at) != points_before
+    assert after["FMR"] == "0.000%"  # the astronaut folder's Grace Hopper was the only false match
+    assert any(wrong in m.value for m in at.markdown) or any(wrong in t.value for t in at.get("text"))
+    at.button(key="tuning-audit-reset").click().run()
+    assert counter.calls == 0 and rates_shown(at) == before
+
+
+def test_bulk_enrollment_on_the_page_gates_lists_and_keeps_thumbnails(
+    tmp_path: Path, labeled_dir: Path, astronaut_path, grace_hopper_path, monkeypatch
+):
+    from PIL import ImageFilter
+
+    folder = tmp_path / "set"
+    import shutil
+
+    shutil.copytree(labeled_dir, folder)
+    astronaut, hopper = Image.open(astronaut_path).convert("RGB"), Image.open(grace_hopper_path).convert("RGB")
+    astronaut.filter(ImageFilter.GaussianBlur(3)).save(folder / "astronaut" / "blurred.jpg", quality=92)
+    pair = Image.new("RGB", (astronaut.width + hopper.width, max(astronaut.height, hopper.height)))
+    pair.paste(astronaut, (0, 0))
+    pair.paste(hopper, (astronaut.width, 0))
+    pair.save(folder / "astronaut" / "two.jpg", quality=92)
+    at = app_on_local_engine(tmp_path / "data", monkeypatch)
+    at.switch_page("pages/tuning.py").run()
+    assert at.selectbox(key="tuning-enroll-quality").value == "medium"  # the default preset
+    at.text_input(key="tuning-enroll-group").set_value("gated-page").run()
+    at.file_uploader(key="tuning-enroll-zip").set_value(("set.zip", zipped(folder), "application/zip")).run()
+    at.button(key="tuning-enroll").click().run()
+    assert not at.exception, at.exception
+    tables = [d.value for d in at.dataframe]
+    skipped = next(t for t in tables if list(t.columns) == ["file", "reasons"])
+    assert skipped.to_dict("records") == [{"file": "set/astronaut/blurred.jpg", "reasons": "LOW_SHARPNESS"}]
+    assert any("before any register call" in w.value for w in at.warning)
+    assert any("two.jpg: 2 faces, the largest was taken" in i.value for i in at.info)
+    verdicts = next(t for t in tables if "verdict" in t.columns)
+    assert len(verdicts) == 8 and set(verdicts["verdict"]) == {"pass", "fail"}  # every photo's verdict
+    client = at.session_state[CLIENT_KEY]
+    enrolled = {f.external_image_id for f in client.iter_faces("gated-page")}
+    assert "astronaut:blurred.jpg" not in enrolled and "astronaut:two.jpg" in enrolled
+    assert set(at.session_state["tuning-thumbnails"]) >= enrolled  # crops for every enrolled face
+
+
+def test_merging_one_person_under_two_names_recomputes_without_a_call(
+    tmp_path: Path, astronaut_path, grace_hopper_path, monkeypatch
+):
+    folder = tmp_path / "set"
+    astronaut, hopper = Image.open(astronaut_path).convert("RGB"), Image.open(grace_hopper_path).convert("RGB")
+    for identity, image, names in (
+        ("astronaut", astronaut, ("original.jpg", "mirror.jpg")),
+        ("astro", astronaut.rotate(5), ("original.jpg", "mirror.jpg")),  # the same person, a second name
+        ("grace hopper", hopper, ("original.jpg", "mirror.jpg", "bright.jpg")),
+    ):
+        (folder / identity).mkdir(parents=True)
+        for name, variant in variants(image).items():
+            if name in names:
+                variant.save(folder / identity / name, quality=92)
+    at = app_on_local_engine(tmp_path / "data", monkeypatch)
+    client = at.session_state[CLIENT_KEY]
+    client.ensure_group("merge-page")
+    enroll(client, "merge-page", folder)
+    at.switch_page("pages/tuning.py").run()
+    at.selectbox(key="tuning-group").set_value("merge-page").run()
+    at.button(key="tuning-score").click().run()
+    assert not at.exception, at.exception
+    merge = [b for b in at.button if str(b.key).startswith("tuning-audit-same-person")]
+    assert len(merge) == 1 and merge[0].label == "Merge in the scoring"
+    assert any("(no photo kept in this session)" in c.value for c in at.caption)  # enrolled outside the page
+    before = rates_shown(at)
+    recorder = client.transport.inner
+    counter = CountingTransport(recorder.inner)
+    recorder.inner = counter
+    merge[0].click().run()
+    assert not at.exception, at.exception
+    assert counter.calls == 0
+    after = rates_shown(at)
+    assert after != before and after["FMR"] == "0.000%"  # the cross pairs are genuine now
+    assert any("merged: astro + astronaut" in m.value for m in at.markdown)
+    assert not [b for b in at.button if str(b.key).startswith("tuning-audit-same-person")]

@@ -6,9 +6,10 @@ opens offline, on any machine, with the charts drawn. Every text is escaped and 
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -31,6 +32,17 @@ class TuningReport:
     model_version: str
     backend: str
     created: datetime | None = None
+    # hardest pairs: (caption, table rows, per row the two faces' crops as JPEG bytes, None where no photo was kept)
+    hardest: Sequence[HardestTable] = ()
+    identification: Sequence[dict[str, object]] = ()  # 1:N: per face, one photo and all faces per identity
+    left_out: Sequence[str] = field(default_factory=tuple)  # what was excluded or merged from the scoring
+
+
+@dataclass(frozen=True)
+class HardestTable:
+    caption: str
+    rows: Sequence[dict[str, object]]
+    crops: Sequence[tuple[bytes | None, bytes | None]]
 
 
 def _share(count: int, total: int) -> str:
@@ -59,6 +71,40 @@ def _facts(report: TuningReport, created: datetime) -> list[tuple[str, str]]:
     ]
 
 
+def _crop_cell(jpeg: bytes | None) -> str:
+    if not jpeg:
+        return "<td>—</td>"
+    return f"<td><img alt='' src='data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}'></td>"
+
+
+def _hardest_html(table: HardestTable) -> str:
+    """One table of hardest pairs: both faces' crops first, then the page's columns."""
+    headers = [_("face A"), _("face B"), *(str(k) for k in (table.rows[0] if table.rows else {}))]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = ""
+    for row, (a, b) in zip(table.rows, table.crops, strict=False):
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values())
+        body += f"<tr>{_crop_cell(a)}{_crop_cell(b)}{cells}</tr>"
+    return f"<h3>{html.escape(table.caption)}</h3><table class='pairs'><tr>{head}</tr>{body}</table>"
+
+
+def _extra_sections(report: TuningReport) -> str:
+    identification_heading, hardest_heading = _("1:N identification"), _("Hardest pairs")
+    left_out_heading, nothing_left_out = _("Left out of the scoring"), _("Nothing: every labeled face is scored.")
+    parts = []
+    if report.identification:
+        rows = pd.DataFrame(list(report.identification)).to_html(index=False, escape=True, border=0)
+        parts.append(f"<h2>{html.escape(identification_heading)}</h2>{rows}")
+    if report.hardest:
+        parts.append(f"<h2>{html.escape(hardest_heading)}</h2>" + "".join(_hardest_html(t) for t in report.hardest))
+    parts.append(f"<h2>{html.escape(left_out_heading)}</h2>")
+    if report.left_out:
+        parts.append("<ul class='left-out'>" + "".join(f"<li>{html.escape(x)}</li>" for x in report.left_out) + "</ul>")
+    else:
+        parts.append(f"<p>{html.escape(nothing_left_out)}</p>")
+    return "\n".join(parts)
+
+
 def tuning_report_html(report: TuningReport) -> str:
     """The whole report as one HTML document, in the session's language."""
     created = report.created or datetime.now(UTC)
@@ -78,6 +124,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: left; }}
 .chart {{ margin: 1rem 0; }}
+.pairs img {{ height: 72px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <table class="facts">{facts}</table>
@@ -85,5 +132,6 @@ th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: le
 {charts}
 <h2>{html.escape(points_heading)}</h2>
 {points}
+{_extra_sections(report)}
 </body></html>
 """

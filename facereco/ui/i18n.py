@@ -16,9 +16,11 @@ import contextvars
 import functools
 import gettext
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"
@@ -72,7 +74,68 @@ def _(message: str) -> str:
     translations = catalog(language)
     if message not in translations._catalog:  # type: ignore[attr-defined]  # gettext has no public "has"
         _missing.add((language, message))
-    return translations.gettext(message)
+    translated = translations.gettext(message)
+    return Message(translated) if _PARTICLE.search(translated) else translated
+
+
+# Korean particles. A catalog writes both forms after a placeholder, "`{group}`을(를)", and the particle is
+# chosen once the word is known, from its last syllable: a Hangul syllable with a final consonant
+# (jongseong) takes 을/이/은/과/으로, one without takes 를/가/는/와/로; (으)로 also takes 로 after a final ㄹ.
+# A word ending in a digit is read as Sino-Korean (영 일 이 삼 사 오 육 칠 팔 구: 0 1 3 6 7 8 end in a
+# consonant, 1 7 8 in ㄹ); a Latin letter as its English letter name (엘 엠 엔 알 for l m n r end in a
+# consonant, l and r in ㄹ; every other letter in a vowel: "demo를", "staff를", "team을"); "%" and "°" as
+# 퍼센트 and 도. Closing quotes,
+# backticks, brackets and markdown marks after the word are skipped; with no letter or digit the
+# written pair stays as it is.
+_PAIRS = {"을(를)": ("을", "를"), "이(가)": ("이", "가"), "은(는)": ("은", "는"), "과(와)": ("과", "와"),
+          "와(과)": ("과", "와"), "(으)로": ("으로", "로")}  # fmt: skip
+_PARTICLE = re.compile("|".join(re.escape(pair) for pair in _PAIRS))
+_SKIPPED = "`'\"*_)]}>”’」』 "
+_DIGIT_FINAL = {"0": "ng", "1": "l", "3": "m", "6": "k", "7": "l", "8": "l"}
+_LETTER_FINAL = {"l": "l", "m": "m", "n": "n", "r": "l"}
+
+
+def final_consonant(word: str) -> str | None:
+    """The final consonant of ``word``'s last syllable as Korean reads it: ``""`` for none, ``"l"`` for ㄹ,
+    another non-empty string for any other; None when ``word`` ends in no letter or digit."""
+    stripped = word.rstrip(_SKIPPED)
+    if not stripped:
+        return None
+    last = stripped[-1]
+    if "가" <= last <= "힣":
+        index = (ord(last) - ord("가")) % 28
+        return "" if index == 0 else "l" if index == 8 else "c"
+    if last in "%°":  # 퍼센트, 도
+        return ""
+    if last.isdigit():
+        return _DIGIT_FINAL.get(last, "") if last.isascii() else None
+    if last.isascii() and last.isalpha():
+        return _LETTER_FINAL.get(last.lower(), "")
+    return None
+
+
+def particles(text: str) -> str:
+    """``text`` with every "을(를)"-style pair replaced by the particle its preceding word takes."""
+
+    def choose(match: re.Match[str]) -> str:
+        final = final_consonant(text[: match.start()])
+        if final is None:
+            return match.group(0)
+        with_final, without = _PAIRS[match.group(0)]
+        if match.group(0) == "(으)로" and final == "l":
+            return without
+        return with_final if final else without
+
+    return _PARTICLE.sub(choose, text)
+
+
+class Message(str):
+    """A translation whose ``format`` settles its Korean particles once the placeholders are filled."""
+
+    __slots__ = ()
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        return particles(str.format(self, *args, **kwargs))
 
 
 def missing() -> set[tuple[str, str]]:

@@ -19,6 +19,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,44 @@ def current_language() -> str:
     if get_script_run_ctx(suppress_warning=True) is None:  # outside a Streamlit run: no session
         return DEFAULT_LANGUAGE
     return st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
+
+
+def viewer_timezone() -> str | None:
+    """The browser's IANA time zone (``st.context.timezone``, Streamlit >= 1.45) when it names a zone this
+    machine knows; None outside a Streamlit run or when the browser sent nothing usable (a header the
+    browser controls is never trusted beyond a zoneinfo lookup)."""
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return known_timezone(getattr(st.context, "timezone", None))
+
+
+def known_timezone(name: object) -> str | None:
+    """``name`` if it is an IANA zone this machine has, else None."""
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError; "../x" a ValueError
+        return None
+    return name
+
+
+def local_time(moment: datetime, zone: str | None) -> str:
+    """``moment`` as the viewer reads it: ``2026-12-05 22:28 Asia/Tokyo (UTC+09:00)``; ``… UTC`` when the
+    zone is unknown, so a reader is never left guessing."""
+    from zoneinfo import ZoneInfo
+
+    name = known_timezone(zone)
+    if name is None or name in ("UTC", "Etc/UTC"):
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = moment.astimezone(ZoneInfo(name))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {name} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def _(message: str) -> str:

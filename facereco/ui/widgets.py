@@ -45,8 +45,8 @@ class ImageChoice:
 def upload_help() -> str:
     """The uploader's help: what the English words inside Streamlit's drop box mean."""
     return _(
-        'Drop a photo on the box or press its button. The words inside the box ("Drag and drop file here", '
-        '"Limit 3MB per file", "Browse files") are Streamlit\'s own and stay in English; '
+        'Drop a photo on the box or press its button. The words inside the box ("Drag and drop a file here", '
+        '"Upload", "3MB per file") are Streamlit\'s own and stay in English; '
         "the limit that counts is the one above."
     )
 

@@ -108,3 +108,14 @@ def test_korean_catalog_has_no_pair_left_after_format() -> None:
         assert created.format(group="얼굴") == "그룹 `얼굴`을 생성했습니다."
         assert "(" not in created.format(group="staff")
         assert type(created.format(group="x")) is str
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_uploader_help_is_translated(language: str) -> None:
+    from facereco.ui.widgets import upload_help
+
+    english = upload_help()
+    with i18n.using(language):
+        translated = upload_help()
+    assert translated != english and "Drag and drop a file here" in translated  # quotes Streamlit's own words
+    assert (language, english) not in i18n.missing()

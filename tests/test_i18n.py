@@ -83,3 +83,39 @@ def test_every_page_in_each_language_asks_for_no_missing_msgid(language: str, ti
     assert f'<html lang="{language}">' in at.session_state["tuning-report"][2]
     missing = sorted(message for lang, message in i18n.missing() if lang == language)
     assert not missing, f"{language}: asked for untranslated {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("그룹 `demo`을(를) 생성했습니다.", "그룹 `demo`를 생성했습니다."),
+     ("그룹 `team`을(를) 생성했습니다.", "그룹 `team`을 생성했습니다."),
+     ("`사진`을(를)", "`사진`을"), ("`사과`을(를)", "`사과`를"),
+     ("길이(가)", "길이"), ("나이(가)", "나가"),
+     ("책은(는)", "책은"), ("나은(는)", "나는"), ("`staff`과(와)", "`staff`와"), ("`집`과(와)", "`집`과"),
+     ("서울(으)로", "서울로"), ("부산(으)로", "부산으로"), ("학교(으)로", "학교로"),
+     ("FMR 0.1 %을(를)", "FMR 0.1 %를"), ("그룹 10을(를)", "그룹 10을"), ("그룹 2을(를)", "그룹 2를"),
+     ("그룹 7(으)로", "그룹 7로"), ("`girl`(으)로", "`girl`로"), ("`demo-m`을(를)", "`demo-m`을"),
+     ("「あ」을(를)", "「あ」을(를)")],
+)  # fmt: skip
+def test_korean_particles_follow_the_last_syllable(text: str, expected: str) -> None:
+    assert i18n.particles(text) == expected
+
+
+def test_korean_catalog_has_no_pair_left_after_format() -> None:
+    with i18n.using("ko"):
+        created = i18n._("Group `{group}` created.")
+        assert created.format(group="demo") == "그룹 `demo`를 생성했습니다."
+        assert created.format(group="얼굴") == "그룹 `얼굴`을 생성했습니다."
+        assert "(" not in created.format(group="staff")
+        assert type(created.format(group="x")) is str
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_uploader_help_is_translated(language: str) -> None:
+    from facereco.ui.widgets import upload_help
+
+    english = upload_help()
+    with i18n.using(language):
+        translated = upload_help()
+    assert translated != english and "Drag and drop a file here" in translated  # quotes Streamlit's own words
+    assert (language, english) not in i18n.missing()

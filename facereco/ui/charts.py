@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from facereco.contract import DEFAULT_THRESHOLD
+from facereco.ui import numbers
 from facereco.ui.drawing import MATCH_COLOR, NO_MATCH_COLOR
 from facereco.ui.i18n import _
 
@@ -99,7 +100,20 @@ GENUINE_COLOR = "#2563eb"
 IMPOSTOR_COLOR = "#f97316"
 ERROR_COLOR = "#dc2626"
 MAX_CURVE_POINTS = 2000
-RATE_AXIS = {"tickformat": ".4~%"}  # 0.0001% .. 100%: percentages, not plotly's SI "1m"/"1µ", and no "0%" on log ticks
+AXIS_MARGIN = 90  # room for "0.0001 %" and an axis title at 1024 px
+
+
+def rate_axis(log: bool, top: float = 1.0) -> dict[str, object]:
+    """Ticks of a 0-1 rate axis as people read them (``0.01 %``): decades on a log axis (one label per
+    decade, so "0.0001 %0.0002 %" cannot run together, and no "0 %" a log axis cannot hold), fifths on a
+    linear one up to ``top`` (a round step, at most six ticks). Labels come from numbers.percent_tick."""
+    if log:
+        values = [10.0**exponent for exponent in range(-6, 1)]
+    else:
+        base = 10.0 ** math.floor(math.log10(max(top, 1e-6) / 5))
+        step = next(base * k for k in (1, 2, 5, 10) if top / (base * k) <= 5)
+        values = [round(step * i, 12) for i in range(int(top / step + 1e-9) + 1)]
+    return {"tickmode": "array", "tickvals": values, "ticktext": [numbers.percent_tick(v) for v in values]}
 
 
 def binned(scores: np.ndarray, bins: int = 100) -> np.ndarray:
@@ -116,41 +130,53 @@ def score_histograms(
     genuine_share = genuine_counts / max(genuine_counts.sum(), 1)
     impostor_share = impostor_counts / max(impostor_counts.sum(), 1)
     figure = go.Figure()
-    figure.add_trace(
-        go.Bar(
-            x=centres,
-            y=impostor_share,
-            name=_("impostor pairs (shaded: false matches)"),
-            marker_color=[ERROR_COLOR if c >= threshold else IMPOSTOR_COLOR for c in centres],
-            opacity=0.65,
+    impostor_tail = centres >= threshold
+    genuine_tail = centres < threshold
+    # Each set is two traces, its body and its error tail, so the legend key is drawn like the body's bars.
+    for share, tail, name, colour, group in (
+        (impostor_share, impostor_tail, _("impostor pairs (shaded: false matches)"), IMPOSTOR_COLOR, "impostor"),
+        (genuine_share, genuine_tail, _("genuine pairs (shaded: false non-matches)"), GENUINE_COLOR, "genuine"),
+    ):
+        figure.add_trace(
+            go.Bar(x=centres[~tail], y=share[~tail], name=name, marker_color=colour, opacity=0.65, legendgroup=group)
         )
-    )
-    figure.add_trace(
-        go.Bar(
-            x=centres,
-            y=genuine_share,
-            name=_("genuine pairs (shaded: false non-matches)"),
-            marker_color=[ERROR_COLOR if c < threshold else GENUINE_COLOR for c in centres],
-            marker_pattern_shape=["/" if c < threshold else "" for c in centres],
-            opacity=0.65,
+        figure.add_trace(
+            go.Bar(
+                x=centres[tail],
+                y=share[tail],
+                name=name,
+                marker_color=ERROR_COLOR,
+                marker_pattern_shape="/" if group == "genuine" else "",
+                opacity=0.65,
+                legendgroup=group,
+                showlegend=False,
+            )
         )
-    )
     _threshold_line(figure, threshold, horizontal=False)
+    top = float(max(genuine_share.max(initial=0), impostor_share.max(initial=0), 1e-6))
     if threshold != DEFAULT_THRESHOLD:
-        figure.add_vline(
+        figure.add_vline(x=DEFAULT_THRESHOLD, line_dash="dot", line_color="#6b7280")
+        figure.add_annotation(  # above the plot area, never on the bars
             x=DEFAULT_THRESHOLD,
-            line_dash="dot",
-            line_color="#6b7280",
-            annotation_text=_("cloud default {value}").format(value=DEFAULT_THRESHOLD),
-            annotation_position="bottom left",
+            y=1,
+            xref="x",
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            text=_("cloud default {value}").format(value=DEFAULT_THRESHOLD),
+            font={"color": "#6b7280"},
         )
     figure.update_layout(
         barmode="overlay",
         bargap=0,
         xaxis={"range": [0, 100], "title": _("similarity")},
-        yaxis={"title": _("share of pairs"), "type": "log" if log_y else "linear", **RATE_AXIS},
+        yaxis={
+            "title": _("share of pairs"),
+            "type": "log" if log_y else "linear",
+            **rate_axis(log_y, top),
+        },
         height=380,
-        margin={"l": 70, "r": 20, "t": 30, "b": 40},
+        margin={"l": AXIS_MARGIN, "r": 20, "t": 40, "b": 40},
         legend=LEGEND_BELOW,
     )
     return figure
@@ -172,10 +198,10 @@ def _curve_figure(x: np.ndarray, y: np.ndarray, point: tuple[float, float], titl
     )
     figure.update_layout(
         title=title,
-        xaxis={"type": "log", "title": _("FMR (false-match rate)"), **RATE_AXIS},
-        yaxis={**yaxis, **RATE_AXIS},
+        xaxis={"type": "log", "title": _("FMR (false-match rate)"), **rate_axis(True)},
+        yaxis={**yaxis, **rate_axis(yaxis.get("type") == "log")},
         height=340,
-        margin={"l": 70, "r": 20, "t": 40, "b": 40},
+        margin={"l": AXIS_MARGIN, "r": 20, "t": 40, "b": 40},
         showlegend=False,
     )
     return figure

@@ -16,9 +16,12 @@ import contextvars
 import functools
 import gettext
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "messages"
@@ -64,6 +67,44 @@ def current_language() -> str:
     return st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
 
 
+def viewer_timezone() -> str | None:
+    """The browser's IANA time zone (``st.context.timezone``, Streamlit >= 1.45) when it names a zone this
+    machine knows; None outside a Streamlit run or when the browser sent nothing usable (a header the
+    browser controls is never trusted beyond a zoneinfo lookup)."""
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return known_timezone(getattr(st.context, "timezone", None))
+
+
+def known_timezone(name: object) -> str | None:
+    """``name`` if it is an IANA zone this machine has, else None."""
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError; "../x" a ValueError
+        return None
+    return name
+
+
+def local_time(moment: datetime, zone: str | None) -> str:
+    """``moment`` as the viewer reads it: ``2026-12-05 22:28 Asia/Tokyo (UTC+09:00)``; ``… UTC`` when the
+    zone is unknown, so a reader is never left guessing."""
+    from zoneinfo import ZoneInfo
+
+    name = known_timezone(zone)
+    if name is None or name in ("UTC", "Etc/UTC"):
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = moment.astimezone(ZoneInfo(name))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {name} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _(message: str) -> str:
     """``message`` in the session's language."""
     language = current_language()
@@ -72,7 +113,68 @@ def _(message: str) -> str:
     translations = catalog(language)
     if message not in translations._catalog:  # type: ignore[attr-defined]  # gettext has no public "has"
         _missing.add((language, message))
-    return translations.gettext(message)
+    translated = translations.gettext(message)
+    return Message(translated) if _PARTICLE.search(translated) else translated
+
+
+# Korean particles. A catalog writes both forms after a placeholder, "`{group}`을(를)", and the particle is
+# chosen once the word is known, from its last syllable: a Hangul syllable with a final consonant
+# (jongseong) takes 을/이/은/과/으로, one without takes 를/가/는/와/로; (으)로 also takes 로 after a final ㄹ.
+# A word ending in a digit is read as Sino-Korean (영 일 이 삼 사 오 육 칠 팔 구: 0 1 3 6 7 8 end in a
+# consonant, 1 7 8 in ㄹ); a Latin letter as its English letter name (엘 엠 엔 알 for l m n r end in a
+# consonant, l and r in ㄹ; every other letter in a vowel: "demo를", "staff를", "team을"); "%" and "°" as
+# 퍼센트 and 도. Closing quotes,
+# backticks, brackets and markdown marks after the word are skipped; with no letter or digit the
+# written pair stays as it is.
+_PAIRS = {"을(를)": ("을", "를"), "이(가)": ("이", "가"), "은(는)": ("은", "는"), "과(와)": ("과", "와"),
+          "와(과)": ("과", "와"), "(으)로": ("으로", "로")}  # fmt: skip
+_PARTICLE = re.compile("|".join(re.escape(pair) for pair in _PAIRS))
+_SKIPPED = "`'\"*_)]}>”’」』 "
+_DIGIT_FINAL = {"0": "ng", "1": "l", "3": "m", "6": "k", "7": "l", "8": "l"}
+_LETTER_FINAL = {"l": "l", "m": "m", "n": "n", "r": "l"}
+
+
+def final_consonant(word: str) -> str | None:
+    """The final consonant of ``word``'s last syllable as Korean reads it: ``""`` for none, ``"l"`` for ㄹ,
+    another non-empty string for any other; None when ``word`` ends in no letter or digit."""
+    stripped = word.rstrip(_SKIPPED)
+    if not stripped:
+        return None
+    last = stripped[-1]
+    if "가" <= last <= "힣":
+        index = (ord(last) - ord("가")) % 28
+        return "" if index == 0 else "l" if index == 8 else "c"
+    if last in "%°":  # 퍼센트, 도
+        return ""
+    if last.isdigit():
+        return _DIGIT_FINAL.get(last, "") if last.isascii() else None
+    if last.isascii() and last.isalpha():
+        return _LETTER_FINAL.get(last.lower(), "")
+    return None
+
+
+def particles(text: str) -> str:
+    """``text`` with every "을(를)"-style pair replaced by the particle its preceding word takes."""
+
+    def choose(match: re.Match[str]) -> str:
+        final = final_consonant(text[: match.start()])
+        if final is None:
+            return match.group(0)
+        with_final, without = _PAIRS[match.group(0)]
+        if match.group(0) == "(으)로" and final == "l":
+            return without
+        return with_final if final else without
+
+    return _PARTICLE.sub(choose, text)
+
+
+class Message(str):
+    """A translation whose ``format`` settles its Korean particles once the placeholders are filled."""
+
+    __slots__ = ()
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        return particles(str.format(self, *args, **kwargs))
 
 
 def missing() -> set[tuple[str, str]]:

@@ -16,7 +16,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from facereco.metrics import Rates, wilson_interval
-from facereco.ui.i18n import _, current_language
+from facereco.ui import numbers
+from facereco.ui.i18n import _, current_language, local_time, viewer_timezone
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class TuningReport:
     hardest: Sequence[HardestTable] = ()
     identification: Sequence[dict[str, object]] = ()  # 1:N: per face, one photo and all faces per identity
     left_out: Sequence[str] = field(default_factory=tuple)  # what was excluded or merged from the scoring
+    timezone: str | None = None  # IANA name for the date line; None: the viewer's browser zone, else UTC
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ def _share(count: int, total: int) -> str:
     low, high = wilson_interval(count, total)
     rate = count / total if total else 0.0
     return _("{count:,}/{total:,} = {rate} (95 % CI {low}–{high})").format(
-        count=count, total=total, rate=f"{rate:.3%}", low=f"{low:.3%}", high=f"{high:.3%}"
+        count=count,
+        total=total,
+        rate=numbers.percent(rate, total),
+        low=numbers.percent(low, total),
+        high=numbers.percent(high, total),
     )
 
 
@@ -60,7 +66,7 @@ def _facts(report: TuningReport, created: datetime) -> list[tuple[str, str]]:
         (_("Group"), report.group),
         (_("Backend"), report.backend),
         (_("Model"), report.model_version),
-        (_("Date"), created.strftime("%Y-%m-%d %H:%M UTC")),
+        (_("Date"), local_time(created, report.timezone or viewer_timezone())),
         (_("Labeled faces"), f"{report.faces:,}"),
         (_("Identities"), f"{report.identities:,}"),
         (_("Genuine pairs"), f"{r.genuines:,}"),

@@ -42,11 +42,20 @@ class ImageChoice:
         return self.data if self.data is not None else ImageUrl(self.url or "")
 
 
+def upload_help() -> str:
+    """The uploader's help: what the English words inside Streamlit's drop box mean."""
+    return _(
+        'Drop a photo on the box or press its button. The words inside the box ("Drag and drop a file here", '
+        '"Upload", "3MB per file") are Streamlit\'s own and stay in English; '
+        "the limit that counts is the one above."
+    )
+
+
 def _uploaded(key: str) -> ImageChoice | None:
     """The uploaded file, or None with one sentence when it is over the contract's limit: a refused
     file never leaves an earlier one silently selected."""
     limit = _("PNG or JPEG, up to {limit:,} bytes").format(limit=MAX_IMAGE_BYTES)
-    upload = st.file_uploader(limit, type=["png", "jpg", "jpeg"], key=f"{key}-upload")
+    upload = st.file_uploader(limit, type=["png", "jpg", "jpeg"], key=f"{key}-upload", help=upload_help())
     if upload is None:
         return None
     if upload.size > MAX_IMAGE_BYTES:

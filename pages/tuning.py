@@ -164,8 +164,13 @@ recommendations = [score_set.for_fmr(t) for t in FMR_TARGETS]
 eer_point = score_set.eer_point()
 
 
-def set_threshold(value: int) -> None:
+def set_threshold(value: int, group: str, scores: GroupScores, aim: str, target: float | None = None) -> None:
+    """The slider's value, and the group's operating threshold on this backend (every page, every session).
+    ``aim``: "fmr", "eer" or "default" (facereco.ui.operating's FMR, EER, DEFAULT)."""
+    from facereco.ui import operating  # here: the rest of this page is another concern's
+
     st.session_state[THRESHOLD_KEY] = value
+    operating.adopt(group, scores, value, aim, target)
 
 
 def unsupported_reason(target: FmrTarget) -> str:
@@ -185,7 +190,7 @@ for column, target in zip(buttons, recommendations, strict=False):
             _("FMR {rate}: threshold {value}").format(rate=f"{target.target:.2%}", value=value),
             key=f"tuning-fmr-{target.target}",
             on_click=set_threshold,
-            args=(value,),
+            args=(value, group, scores, "fmr", target.target),
             help=_("The smallest threshold whose measured FMR is at most the target."),
         )
     elif column.button(  # says why, and sets nothing
@@ -198,13 +203,13 @@ buttons[-2].button(
     _("EER: threshold {value:.0f}").format(value=eer_point.threshold),
     key="tuning-eer",
     on_click=set_threshold,
-    args=(int(eer_point.threshold),),
+    args=(int(eer_point.threshold), group, scores, "eer"),
 )
 buttons[-1].button(
     _("Cloud default {value}").format(value=DEFAULT_THRESHOLD),
     key="tuning-default",
     on_click=set_threshold,
-    args=(DEFAULT_THRESHOLD,),
+    args=(DEFAULT_THRESHOLD, group, scores, "default"),
 )
 
 

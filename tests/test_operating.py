@@ -32,8 +32,11 @@ def folders(tmp_path_factory):
 def session(backend: Backend | None = None) -> AppTest:
     """A fresh browser session (its own session state), on ``backend`` or the local engine."""
     at = AppTest.from_file(APP, default_timeout=300)
-    if backend is not None:
+    if backend is not None:  # as if typed in the sidebar
         at.session_state[BACKEND_KEY] = backend
+        at.session_state["backend-kind"] = backend.kind
+        at.session_state["backend-base-url"] = backend.base_url
+        at.session_state[f"backend-appkey-{backend.kind}"] = backend.appkey
     at.run()
     assert not at.exception, at.exception
     return at

@@ -146,7 +146,8 @@ def test_the_caption_says_in_words_when_the_interval_reaches_above_the_target():
 
 def test_records_that_are_not_sound_are_refused():
     good = {"threshold": 80, "faces": 10, "identities": 2, "false_matches": 1, "impostors": 20,
-            "false_non_matches": 0, "genuines": 5, "aim": "eer", "target": None, "tuned_at": "2026-12-05T12:00:00"}  # fmt: skip
+            "false_non_matches": 0, "genuines": 5, "aim": "eer", "target": None,
+            "tuned_at": "2026-12-05T12:00:00"}  # fmt: skip
     assert OperatingThreshold.from_json("g", good) is not None
     for bad in ({"threshold": 0}, {"threshold": True}, {"false_matches": 21}, {"aim": "x"}, {"target": 2},
                 {"tuned_at": 5}, {"faces": -1}):  # fmt: skip

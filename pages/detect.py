@@ -14,7 +14,7 @@ from facereco.ui.drawing import (
     png_bytes,
 )
 from facereco.ui.i18n import _
-from facereco.ui.quality_view import detect_table, quality_legend
+from facereco.ui.quality_view import detect_column_config, detect_table, quality_legend
 from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_result, show_preview, stored_result
 
 session.require_router(__file__)
@@ -53,8 +53,8 @@ with output:
             crops = face_crops(image, result.face_details)
             for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
                 column.image(crop, caption=_("face {number}").format(number=i + 1), width=120)
-        if result.face_detail_count and image is not None:
-            rows = detect_table(result, shown_choice.data, image, orientation=asked_orientation, mask=asked_mask)
-            st.dataframe(rows, hide_index=True, width="stretch", key="detect-table")
-            st.markdown(quality_legend())
-    exchange_panel()
+if stored is not None and image is not None:  # the whole width, below both columns: every column shows
+    rows = detect_table(result, shown_choice.data, image, orientation=asked_orientation, mask=asked_mask)
+    st.dataframe(rows, hide_index=True, width="stretch", key="detect-table", column_config=detect_column_config(rows))
+    st.markdown(quality_legend())
+exchange_panel()

@@ -104,9 +104,6 @@ def detect_rows(
                 "y0": round(f.bbox.y0 * height),
                 "x1": round(f.bbox.x1 * width),
                 "y1": round(f.bbox.y1 * height),
-                _("face px"): NOT_ASKED if quality is None else round(quality.size_px),
-                _("sharpness"): NOT_ASKED if quality is None else round(quality.sharpness, 1),
-                _("brightness"): NOT_ASKED if quality is None else round(quality.brightness, 1),
                 _("yaw"): _degrees(pose.x if pose else None),
                 _("pitch"): _degrees(pose.y if pose else None),
                 _("roll"): _degrees(pose.z if pose else None),
@@ -149,3 +146,13 @@ def enrolled_verdicts(data: bytes, details: Sequence[FaceDetail]) -> str:
     if len(qualities) == 1:
         return verdict(qualities[0])
     return "; ".join(f"{i + 1}: {verdict(q)}" for i, q in enumerate(qualities))
+
+
+def detect_column_config(table: pd.DataFrame) -> dict[str, object]:
+    """One decimal in the table's decimal columns, whatever the grid's own float format would show."""
+    decimals = (_("confidence %"),)
+    return {
+        name: st.column_config.NumberColumn(format="%.1f")
+        for name in decimals
+        if name in table.columns and pd.api.types.is_float_dtype(table[name])
+    }

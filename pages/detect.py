@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from facereco.ui import session
-from facereco.ui.drawing import LANDMARK_COLORS, annotate, detail_label, face_crops, landmark_labels, png_bytes
+from facereco.ui.drawing import (
+    LANDMARK_COLORS,
+    annotate,
+    detail_label,
+    face_crops,
+    landmark_labels,
+    png_bytes,
+)
 from facereco.ui.i18n import _
+from facereco.ui.quality_view import detect_column_config, detect_table, quality_legend
 from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_result, show_preview, stored_result
 
 session.require_router(__file__)
@@ -23,33 +30,15 @@ with controls:
 
 if run and choice is not None:
     detect = session.client().detect
-    remember_result("detect-result", lambda: (choice, detect(choice.payload, orientation=orientation, mask=mask)))
-
-
-def face_rows(faces: list) -> pd.DataFrame:
-    yes, no = _("yes"), _("no")
-    rows = [
-        {
-            _("face"): i + 1,
-            _("confidence %"): round(f.confidence_percent, 2),
-            "x0": f.bbox.x0,
-            "y0": f.bbox.y0,
-            "x1": f.bbox.x1,
-            "y1": f.bbox.y1,
-            _("yaw"): f.orientation.x if f.orientation else None,
-            _("pitch"): f.orientation.y if f.orientation else None,
-            _("roll"): f.orientation.z if f.orientation else None,
-            _("mask"): None if f.mask is None else (yes if f.mask else no),
-        }
-        for i, f in enumerate(faces)
-    ]
-    return pd.DataFrame(rows)
+    remember_result(
+        "detect-result", lambda: (choice, detect(choice.payload, orientation=orientation, mask=mask), orientation, mask)
+    )
 
 
 with output:
     stored = stored_result("detect-result", _("Pick an image and press **Detect faces**."))
     if stored is not None:
-        shown_choice, result = stored
+        shown_choice, result, asked_orientation, asked_mask = stored
         st.subheader(_("{count} face(s) in {name}").format(count=result.face_detail_count, name=shown_choice.name))
         image = drawable(shown_choice) if result.face_detail_count else None
         if image is not None:
@@ -64,6 +53,8 @@ with output:
             crops = face_crops(image, result.face_details)
             for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
                 column.image(crop, caption=_("face {number}").format(number=i + 1), width=120)
-        if result.face_detail_count:
-            st.dataframe(face_rows(result.face_details), hide_index=True, width="stretch", key="detect-table")
-    exchange_panel()
+if stored is not None and image is not None:  # the whole width, below both columns: every column shows
+    rows = detect_table(result, shown_choice.data, image, orientation=asked_orientation, mask=asked_mask)
+    st.dataframe(rows, hide_index=True, width="stretch", key="detect-table", column_config=detect_column_config(rows))
+    st.markdown(quality_legend())
+exchange_panel()

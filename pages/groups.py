@@ -10,6 +10,7 @@ from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.i18n import _
 from facereco.ui.messages import explain
+from facereco.ui.quality_view import enrolled_verdicts
 from facereco.ui.widgets import exchange_panel, face_label, show_error
 from facereco.validation import external_image_id_from
 
@@ -67,7 +68,8 @@ def show_register_rows(rows: list[dict]) -> None:
                 count=len(failed), total=len(rows), names=", ".join(f"{r['file']} ({r['note']})" for r in failed)
             )
         )
-    columns = {"file": _("file"), "added": _("added"), "not added": _("not added"), "note": _("note")}
+    columns = {"file": _("file"), "added": _("added"), "not added": _("not added"), "quality": _("quality"),
+               "note": _("note")}  # fmt: skip
     st.dataframe(pd.DataFrame(rows).rename(columns=columns), hide_index=True, width="stretch", column_config=ID_COLUMNS)
 
 
@@ -148,12 +150,15 @@ with register_tab:
         rows = []
         for i, upload in enumerate(uploads):
             external_id = external_image_id_from(upload.name)
-            row = {"file": upload.name, "externalImageId": external_id, "added": 0, "not added": 0, "note": ""}
+            row = {"file": upload.name, "externalImageId": external_id, "added": 0, "not added": 0, "quality": "—",
+                   "note": ""}  # fmt: skip
             try:
                 result = client.register_faces(
                     group, upload.getvalue(), external_image_id=external_id, limit=int(limit)
                 )
                 row.update({"added": result.added_face_count, "not added": result.not_added_face_count})
+                if result.added_face_details:
+                    row["quality"] = enrolled_verdicts(upload.getvalue(), result.added_face_details)
                 if result.is_partial:
                     row["note"] = _("group full: only part was added")
                 elif result.added_face_count == 0:

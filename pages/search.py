@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from facereco.errors import FaceRecoError
 from facereco.ui import session
 from facereco.ui.charts import similarity_histogram
 from facereco.ui.drawing import annotate
 from facereco.ui.i18n import _
+from facereco.ui.search_view import matches_sentence
 from facereco.ui.threshold import threshold_slider
 from facereco.ui.widgets import (
     drawable,
@@ -44,12 +46,21 @@ with controls:
 
 def search() -> tuple:
     if query_image is not None:
-        return group, query_image, client.search_by_image(group, query_image.payload, limit=int(limit), threshold=1)
-    return group, None, client.search_by_face_id(group, query_face.face_id, limit=int(limit), threshold=1)
+        found = client.search_by_image(group, query_image.payload, limit=int(limit), threshold=1)
+        return group, query_image, found, int(limit)
+    return group, None, client.search_by_face_id(group, query_face.face_id, limit=int(limit), threshold=1), int(limit)
 
 
 if run and ready:
     remember_result("search-result", search)
+
+
+def group_faces(name: str) -> int | None:
+    """The group's face count (the session's cached read: no call on a slider move)."""
+    try:
+        return client.get_group(name).group.face_count
+    except FaceRecoError:
+        return None
 
 
 @st.fragment
@@ -58,13 +69,13 @@ def results() -> None:
     threshold = threshold_slider("search-threshold", group)
     stored = stored_result("search-result", _("Pick a group and a query, then press **Search**."))
     if stored is not None:
-        searched_group, shown_image, result = stored
+        searched_group, shown_image, result, searched_limit = stored
         similarities = [m.similarity for m in result.match_faces]
         hits = [m for m in result.match_faces if m.similarity >= threshold]
-        st.metric(
-            _("Matches at this threshold"),
-            _("{hits:,} of {scored:,} faces scored").format(hits=len(hits), scored=len(similarities)),
-        )
+        value, note = matches_sentence(len(hits), len(similarities), searched_limit, group_faces(searched_group))
+        st.metric(_("Matches at this threshold"), value)
+        if note:
+            st.caption(note)
         title = _("Similarity distribution in {group}").format(group=searched_group)
         st.plotly_chart(similarity_histogram(similarities, threshold, title), key="search-chart")
         rows = [

@@ -242,8 +242,13 @@ def short_rate(rate: float) -> str:
     return f"{rate * 100:g} %"
 
 
-def set_threshold(value: int) -> None:
+def set_threshold(value: int, group: str, scores: GroupScores, aim: str, target: float | None = None) -> None:
+    """The slider's value, and the group's operating threshold on this backend (every page, every session).
+    ``aim``: "fmr", "eer" or "default" (facereco.ui.operating's FMR, EER, DEFAULT)."""
+    from facereco.ui import operating  # here: the rest of this page is another concern's
+
     st.session_state[THRESHOLD_KEY] = value
+    operating.adopt(group, scores, value, aim, target)
 
 
 def unsupported_reason(target: FmrTarget) -> str:
@@ -265,7 +270,7 @@ for target in recommendations:
             _("FMR {rate} → {value}").format(rate=short_rate(target.target), value=value),
             key=f"tuning-fmr-{target.target}",
             on_click=set_threshold,
-            args=(value,),
+            args=(value, group, scores, "fmr", target.target),
             help=_("The smallest threshold whose measured FMR is at most the target."),
         )
     elif buttons.button(  # says why, and sets nothing
@@ -278,13 +283,13 @@ buttons.button(
     _("EER → {value}").format(value=EER_VALUE),
     key="tuning-eer",
     on_click=set_threshold,
-    args=(EER_VALUE,),
+    args=(EER_VALUE, group, scores, "eer"),
 )
 buttons.button(
     _("Default → {value}").format(value=DEFAULT_THRESHOLD),
     key="tuning-default",
     on_click=set_threshold,
-    args=(DEFAULT_THRESHOLD,),
+    args=(DEFAULT_THRESHOLD, group, scores, "default"),
 )
 if refused is not None:
     st.info(_("Not supported: {reason}. The threshold is unchanged.").format(reason=unsupported_reason(refused)))

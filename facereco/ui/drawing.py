@@ -92,14 +92,26 @@ def annotate(
     return canvas
 
 
-def face_crops(image: Image.Image, faces: Sequence[FaceDetail], margin: float = 0.15) -> list[Image.Image]:
-    """Each face's box with a margin, for thumbnails."""
+CROP_SIDE = 160  # every face thumbnail is this many pixels square, whatever the face's size or shape
+
+
+def face_crops(
+    image: Image.Image, faces: Sequence[FaceDetail], margin: float = 0.15, side: int = CROP_SIDE
+) -> list[Image.Image]:
+    """Each face's box with a margin, as a square centred on the box (padded grey past the image's
+    edge), all ``side`` x ``side`` px: thumbnails in a row line up."""
     width, height = image.size
     crops = []
     for face in faces:
         x0, y0, x1, y1 = _pixels(face.bbox, width, height)
-        dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
-        crops.append(image.crop((max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy))))
+        half = max(x1 - x0, y1 - y0, 1.0) * (1 + 2 * margin) / 2
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        square = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+        inside = (max(square[0], 0), max(square[1], 0), min(square[2], width), min(square[3], height))
+        canvas = Image.new("RGB", (square[2] - square[0], square[3] - square[1]), (128, 128, 128))
+        if inside[2] > inside[0] and inside[3] > inside[1]:
+            canvas.paste(image.convert("RGB").crop(inside), (inside[0] - square[0], inside[1] - square[1]))
+        crops.append(canvas.resize((side, side), Image.Resampling.LANCZOS))
     return crops
 
 

@@ -1,5 +1,8 @@
 """The threshold slider with what it means beside it: false-match and missed-match rates.
 
+It starts from the group's operating threshold on this backend (set on the Tuning page, kept on disk:
+facereco/ui/operating.py) and says where that came from; else from the cloud's default.
+
 From the session's last tuning of the group in use (Tuning page), else from the local engine's
 calibration on LFW for the group's descriptor version (the newest without a group), else "unknown"
 (the cloud, nothing tuned): an audience seeing two different people "match" at 50 reads why.
@@ -14,15 +17,31 @@ from facereco.engine import CALIBRATIONS, calibration_for
 from facereco.errors import FaceRecoError
 from facereco.tuning import GroupScores
 from facereco.ui.i18n import _
+from facereco.ui.operating import backend_key, cautions, operating_threshold, provenance
 from facereco.ui.session import client, current_backend, tuned_scores_by_state
 
 
 def threshold_slider(key: str, group: str | None = None) -> int:
-    """A 1-100 slider (default the cloud's 90) with the rates at its value in a caption below."""
+    """A 1-100 slider with the rates at its value in a caption below. It starts from the operating
+    threshold of ``group`` on this backend (without a group: the one adopted last on it), else the
+    cloud's default, and starts there again when the group or its operating threshold changes."""
+    operating, problem = operating_threshold(group)
+    start = operating.threshold if operating else DEFAULT_THRESHOLD
+    origin_key, origin = f"{key}-origin", (backend_key(current_backend()), group, start)
+    if key not in st.session_state or st.session_state.get(origin_key) != origin:
+        st.session_state[key] = start  # set before the widget is drawn: no value= beside it
+        st.session_state[origin_key] = origin
     threshold = st.slider(
-        _("Threshold"), THRESHOLD.low, THRESHOLD.high, DEFAULT_THRESHOLD, key=key, help=_("The cloud's default is 90.")
-    )
+        _("Threshold"), THRESHOLD.low, THRESHOLD.high, key=key,
+        help=_("The cloud's default is {value}.").format(value=DEFAULT_THRESHOLD),
+    )  # fmt: skip
     st.caption(threshold_meaning(threshold, group))
+    if operating is not None:
+        st.caption(provenance(operating))
+        for caution in cautions(operating):
+            st.caption(f":material/warning: {caution}")
+    if problem:
+        st.caption(f":material/error: {problem}")
     return threshold
 
 

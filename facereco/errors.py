@@ -197,7 +197,6 @@ class BadResponse(TransportError):
         self.status = status
 
 
-
 class RateLimited(BadResponse):
     """HTTP 429: the server was reached and asks to slow down (too many calls for this appkey).
 

@@ -86,7 +86,7 @@ def test_a_tuned_threshold_starts_every_slider_in_a_new_session(folders):
 def test_a_corrupt_file_is_ignored_with_a_sentence_and_replaced_on_the_next_adoption(folders):
     engine_dir, _settings = folders
     saved = engine_dir / FILE_NAME
-    for garbage in ('{"version": 1, "backends": {"local": {"demo": {"threshold": 500', '[1, 2]', "\xff\xfe"):
+    for garbage in ('{"version": 1, "backends": {"local": {"demo": {"threshold": 500', "[1, 2]", "\xff\xfe"):
         saved.write_bytes(garbage.encode("utf-8", "surrogateescape") if garbage != "\xff\xfe" else b"\xff\xfe\x00")
         at = session()
         at.switch_page("pages/verify.py").run()

@@ -257,8 +257,10 @@ def cautions(entry: OperatingThreshold) -> list[str]:
                 "The tuning set is small ({faces:,} faces, {impostors:,} impostor pairs; at least {needed:,} "
                 "pairs vouch for FMR {target}): take this threshold as a first guess."
             ).format(
-                faces=entry.faces, impostors=entry.impostors,
-                needed=min_impostors_for(entry.target or USUAL_TARGET), target=percent(entry.target or USUAL_TARGET),
+                faces=entry.faces,
+                impostors=entry.impostors,
+                needed=min_impostors_for(entry.target or USUAL_TARGET),
+                target=percent(entry.target or USUAL_TARGET),
             )  # fmt: skip
         )
     return said

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from facereco.audit import Audit, Suspect, audit, identity_identification
+from facereco.audit import KINDS, Audit, Suspect, audit, identity_identification
 from facereco.contract import DEFAULT_THRESHOLD
 from facereco.errors import FaceRecoError
 from facereco.labeled_sets import enroll, labeled_external_id, labeled_images
@@ -536,8 +536,8 @@ with st.expander(
             "not the group: every figure below recomputes at once."
         )
     )
-    for kind in ("mislabeled", "same-person", "duplicate"):
-        of_kind = found_audit.of_kind(kind)  # type: ignore[arg-type]
+    for kind in KINDS:
+        of_kind = found_audit.of_kind(kind)
         st.markdown(f"**{audit_view.kind_label(kind)}** ({len(of_kind):,})")
         for number, suspect in enumerate(of_kind[:AUDIT_ROWS]):
             suspect_row(suspect, found_audit, number)

@@ -36,11 +36,15 @@ def percent_decimals(trials: int | None) -> int:
     return max(0, math.ceil(math.log10(trials) - 2 - 1e-12))
 
 
-def percent(rate: float | None, trials: int | None = None) -> str:
-    """A 0-1 rate as a percentage with the precision ``trials`` supports (``0.1 %``)."""
+def percent(rate: float | None, trials: int | None = None, most: int | None = None) -> str:
+    """A 0-1 rate as a percentage with the precision ``trials`` supports (``0.1 %``), and at most ``most``
+    decimals (presentation mode: 2); a rate above 0 that would round to 0 there reads ``< 0.01 %``."""
     if rate is None:
         return NOT_ASKED
-    return f"{rate * 100:.{percent_decimals(trials)}f} %"
+    decimals = percent_decimals(trials) if most is None else min(percent_decimals(trials), most)
+    if most is not None and 0 < rate * 100 < 0.5 * 10**-decimals:
+        return f"< {10**-decimals:.{decimals}f} %"
+    return f"{rate * 100:.{decimals}f} %"
 
 
 def percent_tick(rate: float) -> str:

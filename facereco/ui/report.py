@@ -77,10 +77,26 @@ def _facts(report: TuningReport, created: datetime) -> list[tuple[str, str]]:
     ]
 
 
+PAGE_STYLE = """body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #111827; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: left; }
+.chart { margin: 1rem 0; }"""  # the tuning report's and the presentation handout's
+
+
+def data_uri(jpeg: bytes) -> str:
+    """A JPEG as a ``data:`` URI: the file carries its images (it opens offline)."""
+    return f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}"
+
+
+def chart_html(figure: go.Figure, *, include_script: bool) -> str:
+    """A plotly figure drawn in place; plotly's JavaScript embedded with the first chart of a file only."""
+    return f"<div class='chart'>{figure.to_html(full_html=False, include_plotlyjs=include_script)}</div>"
+
+
 def _crop_cell(jpeg: bytes | None) -> str:
     if not jpeg:
         return "<td>—</td>"
-    return f"<td><img alt='' src='data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}'></td>"
+    return f"<td><img alt='' src='{data_uri(jpeg)}'></td>"
 
 
 def _hardest_html(table: HardestTable) -> str:
@@ -115,10 +131,7 @@ def tuning_report_html(report: TuningReport) -> str:
     """The whole report as one HTML document, in the session's language."""
     created = report.created or datetime.now(UTC)
     facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _facts(report, created))
-    charts = "".join(
-        f"<div class='chart'>{figure.to_html(full_html=False, include_plotlyjs=index == 0)}</div>"
-        for index, figure in enumerate(report.figures)
-    )
+    charts = "".join(chart_html(figure, include_script=index == 0) for index, figure in enumerate(report.figures))
     points = pd.DataFrame(list(report.operating_points)).to_html(index=False, escape=True, border=0)
     title = _("Threshold tuning report: {group}").format(group=report.group)
     charts_heading, points_heading = _("Score distributions, DET and ROC"), _("Operating points")
@@ -126,10 +139,7 @@ def tuning_report_html(report: TuningReport) -> str:
 <html lang="{current_language()}"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #111827; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #e5e7eb; text-align: left; }}
-.chart {{ margin: 1rem 0; }}
+{PAGE_STYLE}
 .pairs img {{ height: 72px; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

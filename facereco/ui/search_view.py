@@ -14,8 +14,7 @@ def matches_sentence(hits: int, returned: int, limit: int, group_faces: int | No
     """(the metric's value, a caption or None). ``group_faces``: None when the group could not be read."""
     if group_faces is None or group_faces < returned:
         return _("{hits:,} of {scored:,} faces scored").format(hits=hits, scored=returned), None
-    cut = returned >= limit and group_faces > returned
-    if cut and hits == returned:
+    if limit_hid_matches(hits, returned, limit, group_faces):
         return (
             _("at least {hits:,} of {faces:,} faces").format(hits=hits, faces=group_faces),
             _("All {returned:,} faces returned (the limit) match: raise the limit to count the rest.").format(
@@ -28,3 +27,8 @@ def matches_sentence(hits: int, returned: int, limit: int, group_faces: int | No
             "The {returned:,} most similar faces were returned (limit {limit:,}); the other {rest:,} score lower."
         ).format(returned=returned, limit=limit, rest=group_faces - returned)
     return value, None
+
+
+def limit_hid_matches(hits: int, returned: int, limit: int, group_faces: int | None) -> bool:
+    """Every returned face matched and the limit cut the list: more of the group may match."""
+    return group_faces is not None and returned >= limit and group_faces > returned and hits == returned

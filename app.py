@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facereco.ui import session
+from facereco.ui import presentation, session
 from facereco.ui.i18n import LANGUAGE_KEY, LANGUAGES, _, language_from_locale
 from facereco.ui.messages import explain
 
@@ -80,6 +80,7 @@ def backend_switch() -> None:
 def sidebar() -> bool:
     """Language, backend, its state (checked once, not on every rerun), Refresh. True when connected."""
     language_switch()
+    presentation.switch()
     backend_switch()
     backend = session.current_backend()
     with st.sidebar:
@@ -97,6 +98,7 @@ def sidebar() -> bool:
         if st.button(_("Refresh"), icon=":material/refresh:", key="refresh", help=_("Read lists and counts again")):
             session.refresh()
             st.rerun()
+    presentation.handout_panel(backend)
     return ok
 
 
@@ -105,6 +107,7 @@ def _is_streamlit_control_flow(error: BaseException) -> bool:
 
 
 default_language()
+presentation.start_from_url()
 PAGES = {
     name: st.Page(f"pages/{name}", title=title, icon=icon, default=name == "home.py", url_path=name[:-3])
     for name, (title, icon) in page_titles().items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facereco.ui import session
+from facereco.ui import guided, presentation, session
 from facereco.ui.drawing import (
     LANDMARK_COLORS,
     annotate,
@@ -13,18 +13,22 @@ from facereco.ui.drawing import (
     landmark_labels,
     png_bytes,
 )
+from facereco.ui.handout import Shown
+from facereco.ui.headlines import detect_headline
 from facereco.ui.i18n import _
 from facereco.ui.quality_view import detect_column_config, detect_table, quality_legend
 from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_result, show_preview, stored_result
 
 session.require_router(__file__)
 st.title(_("Detect"))
+guided.step_bar("detect")
 controls, output = st.columns([1, 2])
 with controls:
     choice = image_input("detect")
     orientation = st.checkbox(_("Head pose (orientation)"), value=True, key="detect-orientation")
     mask = st.checkbox(_("Mask worn"), value=False, key="detect-mask")
-    run = st.button(_("Detect faces"), type="primary", key="detect-run", disabled=choice is None)
+    pressed = st.button(_("Detect faces"), type="primary", key="detect-run", disabled=choice is None)
+    run = pressed or guided.autorun("detect")
     if choice is not None:
         show_preview(choice)
 
@@ -39,8 +43,12 @@ with output:
     stored = stored_result("detect-result", _("Pick an image and press **Detect faces**."))
     if stored is not None:
         shown_choice, result, asked_orientation, asked_mask = stored
-        st.subheader(_("{count} face(s) in {name}").format(count=result.face_detail_count, name=shown_choice.name))
+        line = detect_headline(result.face_detail_count)
+        presentation.headline(line)
+        if not presentation.is_on():
+            st.subheader(_("{count} face(s) in {name}").format(count=result.face_detail_count, name=shown_choice.name))
         image = drawable(shown_choice) if result.face_detail_count else None
+        annotated = None
         if image is not None:
             annotated = annotate(image, result.face_details, [detail_label(f) for f in result.face_details])
             st.image(annotated, width="stretch")
@@ -53,8 +61,11 @@ with output:
             crops = face_crops(image, result.face_details)
             for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
                 column.image(crop, caption=_("face {number}").format(number=i + 1), width=120)
+        presentation.record(Shown("detect", _("Detect"), line, annotated, file_names=(shown_choice.name,)))
 if stored is not None and image is not None:  # the whole width, below both columns: every column shows
     rows = detect_table(result, shown_choice.data, image, orientation=asked_orientation, mask=asked_mask)
+    if presentation.is_on():  # the box in pixels is the engineer's: the raw panel and the CSV keep it
+        rows = rows.drop(columns=["x0", "y0", "x1", "y1"])
     st.dataframe(rows, hide_index=True, width="stretch", key="detect-table", column_config=detect_column_config(rows))
     st.markdown(quality_legend())
 exchange_panel()

@@ -7,11 +7,13 @@ import streamlit as st
 
 from facereco.contract import GROUP_ID_PATTERN, MAX_IMAGE_BYTES, Face
 from facereco.errors import FaceRecoError
-from facereco.ui import session
+from facereco.ui import presentation, session
+from facereco.ui.handout import Shown
+from facereco.ui.headlines import groups_headline
 from facereco.ui.i18n import _
 from facereco.ui.messages import explain
 from facereco.ui.quality_view import enrolled_verdicts
-from facereco.ui.widgets import exchange_panel, face_label, show_error
+from facereco.ui.widgets import exchange_panel, face_label, show_error, upload_help
 from facereco.validation import external_image_id_from
 
 session.require_router(__file__)
@@ -128,6 +130,9 @@ try:
 except FaceRecoError as error:
     show_error(error)
     st.stop()
+line = groups_headline(group, detail.face_count or 0, None)
+presentation.headline(line)
+presentation.record(Shown("groups", _("Groups"), line))
 faces_metric, created_metric, model_metric = st.columns(3)
 faces_metric.metric(_("Faces"), f"{detail.face_count or 0:,}")
 created_metric.metric(_("Created"), (detail.create_time or "").replace("T", " "))
@@ -143,6 +148,7 @@ with register_tab:
         type=["png", "jpg", "jpeg"],
         accept_multiple_files=True,
         key="groups-register-files",
+        help=upload_help(),
     )
     limit = st.number_input(_("Faces per photo (largest first)"), 1, 20, 3, key="groups-register-limit")
     if st.button(_("Register"), type="primary", key="groups-register", disabled=not uploads):
@@ -189,9 +195,15 @@ with faces_tab:
         listing = None
     if listing is not None:
         table = pd.DataFrame([face_row(f) for f in listing.faces], columns=FACE_COLUMNS)
+        if presentation.is_on():  # the IDs and the box (fractions of a photo not shown) are the engineer's
+            table = table[["externalImageId", "confidence"]]
+        # the box as fractions of the photo (a stored face has no photo to count pixels in): 2 decimals here,
+        # every digit in the CSV
+        boxes = {name: st.column_config.NumberColumn(format="%.2f") for name in ("x0", "y0", "x1", "y1")}
         st.dataframe(
-            table, hide_index=True, width="stretch", key=f"faces-table-{group}-{page}", column_config=ID_COLUMNS
-        )
+            table, hide_index=True, width="stretch", key=f"faces-table-{group}-{page}",
+            column_config=ID_COLUMNS | boxes,
+        )  # fmt: skip
         pager_buttons(pager_key, listing.next_token)
         labels = {f.face_id: face_label(f) for f in listing.faces}
         chosen = st.multiselect(

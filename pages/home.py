@@ -5,17 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from facereco.errors import FaceRecoError
-from facereco.ui import session
+from facereco.ui import guided, presentation, session
 from facereco.ui.gallery import GALLERY_GROUP, GalleryUnavailable, build_gallery, choose_people, lfw_folder
+from facereco.ui.handout import Shown
+from facereco.ui.headlines import home_headline
 from facereco.ui.i18n import _
 from facereco.ui.messages import explain
 from facereco.ui.widgets import exchange_panel, show_error
 
-DEMO_GROUP = "demo"
+DEMO_GROUP = session.DEMO_GROUP
 DEMO_OUTCOME_KEY = "home-demo-outcome"
 GALLERY_OUTCOME_KEY = "home-gallery-outcome"
 
 session.require_router(__file__)
+guided.follow()  # the guided demo's start button asked for its first step
 st.title(_("Face Recognition dashboard"))
 st.write(
     _(
@@ -42,16 +45,11 @@ client = session.client()
 def build_demo_group() -> None:
     """A button callback: it runs before the page is drawn, so the counters below already include it."""
     try:
-        client.ensure_group(DEMO_GROUP)
-        existing = {f.external_image_id for f in client.iter_faces(DEMO_GROUP)}
-        added = 0
-        for name, data in session.demo_images():
-            if name not in existing:
-                added += client.register_faces(DEMO_GROUP, data, external_image_id=name).added_face_count
+        added, existing = session.ensure_demo_group(client)
         st.session_state[DEMO_OUTCOME_KEY] = (
             True,
             _("Group `{group}` is ready: {added} face(s) added, {existing} already there.").format(
-                group=DEMO_GROUP, added=added, existing=len(existing)
+                group=DEMO_GROUP, added=added, existing=existing
             ),
         )
     except FaceRecoError as error:
@@ -65,10 +63,31 @@ except FaceRecoError as error:
     show_error(error)
     groups, face_total = [], 0
 
-left, middle, right = st.columns(3)
-left.metric(_("Backend"), session.current_backend().label)
+backend_name = session.current_backend().full_name()
+line = home_headline(backend_name, len(groups), face_total)
+presentation.headline(line)
+presentation.record(Shown("home", _("Home"), line))
+# The backend's name in full, wrapping: a metric would cut it ("Local engine (offli…") at 1024 px.
+left, middle, right = st.columns([2, 1, 1])
+with left.container(border=True):
+    st.caption(_("Backend"))
+    st.markdown(f"**{backend_name}**")
 middle.metric(_("Groups"), f"{len(groups):,}")
 right.metric(_("Faces"), f"{face_total:,}")
+
+st.subheader(_("Guided demo"))
+st.write(
+    _(
+        "Five steps with no data of your own, in presentation mode: Detect → Compare → Search → Verify → "
+        "Tuning's summary. Each step opens with the demo group and the package photos and runs by itself; "
+        "press **Next** to go on."
+    )
+)
+st.button(_("Start the guided demo"), type="primary", key="guided-start", on_click=guided.start,
+          icon=":material/play_arrow:")  # fmt: skip
+failed = guided.problem()
+if failed:
+    st.error(failed, icon=":material/error:")
 
 
 def show_outcome(key: str) -> bool:
@@ -94,7 +113,7 @@ section(
     ),
     DEMO_GROUP,
 )
-st.button(_("Build the demo group"), type="primary", key="build-demo", on_click=build_demo_group)
+st.button(_("Build the demo group"), key="build-demo", on_click=build_demo_group)
 if show_outcome(DEMO_OUTCOME_KEY):
     exchange_panel()
 

@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from facereco.contract import DEFAULT_THRESHOLD
-from facereco.ui import session
+from facereco.ui import presentation, session
+from facereco.ui.headlines import live_headline
 from facereco.ui.i18n import _
 from facereco.ui.live import (
     LiveProcessor,
@@ -110,6 +111,7 @@ with controls:
     browser_ice = typed_ice_servers()
 
 with output:
+    presentation.headline(live_headline(group))
     if not stream_possible():
         st.info(_("The camera stream needs a browser connected to this app."))
         st.stop()

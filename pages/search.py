@@ -6,12 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from facereco.errors import FaceRecoError
-from facereco.ui import session
+from facereco.ui import guided, presentation, session
 from facereco.ui.charts import similarity_histogram
 from facereco.ui.drawing import annotate
+from facereco.ui.handout import Shown
+from facereco.ui.headlines import search_headline
 from facereco.ui.i18n import _
-from facereco.ui.search_view import matches_sentence
-from facereco.ui.threshold import threshold_slider
+from facereco.ui.search_view import limit_hid_matches, matches_sentence
+from facereco.ui.threshold import threshold_in_plain_words, threshold_slider
 from facereco.ui.widgets import (
     drawable,
     exchange_panel,
@@ -25,6 +27,7 @@ from facereco.ui.widgets import (
 
 session.require_router(__file__)
 st.title(_("Search"))
+guided.step_bar("search")
 client = session.client()
 BY_IMAGE, BY_FACE = "image", "face"
 controls, output = st.columns([1, 2])
@@ -41,7 +44,7 @@ with controls:
     elif group:
         query_face = face_picker(client, group, "search-face")
     ready = group is not None and (query_image is not None or query_face is not None)
-    run = st.button(_("Search"), type="primary", key="search-run", disabled=not ready)
+    run = st.button(_("Search"), type="primary", key="search-run", disabled=not ready) or guided.autorun("search")
 
 
 def search() -> tuple:
@@ -66,37 +69,53 @@ def group_faces(name: str) -> int | None:
 @st.fragment
 def results() -> None:
     """A fragment: moving the slider reruns only this part, so it calls no API."""
+    top = st.container()  # the headline above the slider it depends on
     threshold = threshold_slider("search-threshold", group)
     stored = stored_result("search-result", _("Pick a group and a query, then press **Search**."))
     if stored is not None:
         searched_group, shown_image, result, searched_limit = stored
         similarities = [m.similarity for m in result.match_faces]
         hits = [m for m in result.match_faces if m.similarity >= threshold]
-        value, note = matches_sentence(len(hits), len(similarities), searched_limit, group_faces(searched_group))
+        faces = group_faces(searched_group)
+        faces = faces if faces is not None and faces >= len(similarities) else None
+        cut = limit_hid_matches(len(hits), len(similarities), searched_limit, faces)
+        line = search_headline(len(hits), searched_group, faces, cut=cut)
+        with top:
+            presentation.headline(line)
+        value, note = matches_sentence(len(hits), len(similarities), searched_limit, faces)
         st.metric(_("Matches at this threshold"), value)
         if note:
             st.caption(note)
         title = _("Similarity distribution in {group}").format(group=searched_group)
-        st.plotly_chart(similarity_histogram(similarities, threshold, title), key="search-chart")
-        rows = [
-            {
-                _("similarity"): round(m.similarity, 2),
-                _("match"): m.similarity >= threshold,
-                "externalImageId": m.face.external_image_id,
-                "faceId": m.face.face_id,
-                "imageId": m.face.image_id,
-            }
-            for m in result.match_faces
-        ]
+        chart = similarity_histogram(similarities, threshold, title)
+        st.plotly_chart(chart, key="search-chart")
         st.dataframe(
-            pd.DataFrame(rows), hide_index=True, width="stretch", key="search-table",
-            column_config={"faceId": st.column_config.TextColumn(width="large"),
+            match_table(result.match_faces, threshold), hide_index=True, width="stretch", key="search-table",
+            column_config={_("similarity"): st.column_config.NumberColumn(format="%.1f"),
+                           "faceId": st.column_config.TextColumn(width="large"),
                            "imageId": st.column_config.TextColumn(width="large")},
         )  # fmt: skip
         image = drawable(shown_image) if shown_image is not None and result.source_face is not None else None
-        if image is not None:
-            st.image(annotate(image, [result.source_face]), caption=_("the query face"), width=360)
+        drawn = annotate(image, [result.source_face]) if image is not None else None
+        if drawn is not None:
+            st.image(drawn, caption=_("the query face"), width=360)
+        presentation.record(
+            Shown("search", _("Search"), line, drawn, chart, threshold, threshold_in_plain_words(threshold, group),
+                  (shown_image.name,) if shown_image is not None else ())
+        )  # fmt: skip
     exchange_panel()
+
+
+def match_table(matches: list, threshold: int) -> pd.DataFrame:
+    """One row per returned face; the IDs (an engineer's) not in presentation mode."""
+    rows = []
+    for m in matches:
+        row = {_("similarity"): m.similarity, _("match"): m.similarity >= threshold,
+               "externalImageId": m.face.external_image_id}  # fmt: skip
+        if not presentation.is_on():
+            row |= {"faceId": m.face.face_id, "imageId": m.face.image_id}
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 with output:

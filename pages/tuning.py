@@ -30,15 +30,19 @@ from facereco.tuning import (
     default_workers,
     score_group,
 )
-from facereco.ui import audit_view, session
+from facereco.ui import audit_view, guided, numbers, presentation, session
 from facereco.ui.audit_view import ScoringEdits, VerdictRecorder
 from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
+from facereco.ui.handout import Shown
+from facereco.ui.headlines import tuning_headline
 from facereco.ui.i18n import _
 from facereco.ui.report import TuningReport, tuning_report_html
-from facereco.ui.widgets import group_picker, show_error
+from facereco.ui.threshold import threshold_in_plain_words
+from facereco.ui.widgets import group_picker, show_error, zip_upload_help
 
 session.require_router(__file__)
 st.title(_("Threshold tuning"))
+guided.step_bar("tuning")
 st.caption(
     _(
         "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
@@ -52,7 +56,9 @@ EDITS_KEY = "tuning-edits"  # group state -> ScoringEdits
 
 with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded=False):
     target = st.text_input(_("Group"), value="labeled", key="tuning-enroll-group")
-    archive = st.file_uploader(_("ZIP file"), type=["zip"], key="tuning-enroll-zip", max_upload_size=200)
+    archive = st.file_uploader(
+        _("ZIP file"), type=["zip"], key="tuning-enroll-zip", max_upload_size=200, help=zip_upload_help()
+    )
     preset_names = list(PRESETS)
     preset_labels = [audit_view.preset_label(name) for name in preset_names]  # shown translated, chosen by name
     preset = preset_names[
@@ -181,7 +187,8 @@ workers = st.number_input(
 )
 resume = _(" (resume: {done:,} faces done)").format(done=len(checkpoint.answers)) if checkpoint.answers else ""
 score_label = _("Score again") if scored else _("Score this group") + resume
-if st.button(score_label, type="secondary" if scored else "primary", key="tuning-score"):
+pressed = st.button(score_label, type="secondary" if scored else "primary", key="tuning-score")
+if pressed or (guided.autorun("tuning") and not scored):
     cache.pop(state, None)
     cancel.clear()
     st.button(_("Cancel"), key="tuning-cancel", on_click=cancel.set)
@@ -295,13 +302,18 @@ if refused is not None:
     st.info(_("Not supported: {reason}. The threshold is unchanged.").format(reason=unsupported_reason(refused)))
 
 
+def pct(rate: float, trials: int) -> str:
+    """A rate with the digits its sample supports; at most two decimals in presentation mode."""
+    return numbers.percent(rate, trials, most=2 if presentation.is_on() else None)
+
+
 def point_row(name: str, r: Rates) -> dict[str, object]:
     return {
         _("point"): name,
         _("threshold"): f"{int(round(r.threshold))}",
-        _("FMR"): f"{r.fmr:.3%} ({r.false_matches:,}/{r.impostors:,})",
-        _("FNMR"): f"{r.fnmr:.2%} ({r.false_non_matches:,}/{r.genuines:,})",
-        _("TMR"): f"{1 - r.fnmr:.2%}",
+        _("FMR"): f"{pct(r.fmr, r.impostors)} ({r.false_matches:,}/{r.impostors:,})",
+        _("FNMR"): f"{pct(r.fnmr, r.genuines)} ({r.false_non_matches:,}/{r.genuines:,})",
+        _("TMR"): pct(1 - r.fnmr, r.genuines),
         _("note"): "",
     }
 
@@ -356,7 +368,15 @@ def hardest_tables(genuine: bool) -> list[dict[str, object]]:
 @st.fragment
 def results() -> None:
     """A fragment: a slider move reruns only this part: no API call, one binary search per figure."""
+    top = st.container()  # the headline above the slider it depends on
     threshold = st.slider(_("Threshold"), 1, 100, key=THRESHOLD_KEY)
+    rates = score_set.rates(threshold)
+    line = tuning_headline(threshold, rates.fmr, rates.impostors, rates.fnmr, rates.genuines)
+    meaning = threshold_in_plain_words(threshold, group)
+    with top:
+        presentation.headline(line)
+    if presentation.is_on():
+        presentation.in_words(meaning)
     unsupported = next((t for t in recommendations if not t.supported), None)
     if unsupported:
         st.warning(
@@ -366,23 +386,24 @@ def results() -> None:
             icon=":material/warning:",
         )
 
-    rates = score_set.rates(threshold)
     share = _("{count:,} / {total:,} · 95 % CI {low}–{high}")
     fmr_low, fmr_high = wilson_interval(rates.false_matches, rates.impostors)
     fnmr_low, fnmr_high = wilson_interval(rates.false_non_matches, rates.genuines)
+    impostors, genuines = rates.impostors, rates.genuines
     columns = st.columns(4)
-    columns[0].metric(_("FMR"), f"{rates.fmr:.3%}", help=_("impostor pairs matched"))
+    columns[0].metric(_("FMR"), pct(rates.fmr, impostors), help=_("impostor pairs matched"))
     columns[0].caption(
-        share.format(count=rates.false_matches, total=rates.impostors, low=f"{fmr_low:.3%}", high=f"{fmr_high:.3%}")
-    )
-    columns[1].metric(_("FNMR"), f"{rates.fnmr:.2%}", help=_("genuine pairs missed"))
+        share.format(count=rates.false_matches, total=impostors, low=pct(fmr_low, impostors),
+                     high=pct(fmr_high, impostors))
+    )  # fmt: skip
+    columns[1].metric(_("FNMR"), pct(rates.fnmr, genuines), help=_("genuine pairs missed"))
     columns[1].caption(
-        share.format(
-            count=rates.false_non_matches, total=rates.genuines, low=f"{fnmr_low:.2%}", high=f"{fnmr_high:.2%}"
-        )
-    )
-    columns[2].metric(_("TMR"), f"{1 - rates.fnmr:.2%}", help=_("genuine pairs matched"))
-    columns[3].metric(_("EER"), f"{eer_point.mean_error:.2%}", help=_("where FMR and FNMR cross"))
+        share.format(count=rates.false_non_matches, total=genuines, low=pct(fnmr_low, genuines),
+                     high=pct(fnmr_high, genuines))
+    )  # fmt: skip
+    columns[2].metric(_("TMR"), pct(1 - rates.fnmr, genuines), help=_("genuine pairs matched"))
+    eer_trials = min(eer_point.impostors, eer_point.genuines)  # the mean of two rates: the smaller sample's digits
+    columns[3].metric(_("EER"), pct(eer_point.mean_error, eer_trials), help=_("where FMR and FNMR cross"))
     columns[3].caption(
         _("at threshold {value}: FMR {fm:,}/{impostors:,}, FNMR {fnm:,}/{genuines:,}").format(
             value=EER_VALUE,
@@ -401,6 +422,7 @@ def results() -> None:
         roc_curve(fmr_curve, fnmr_curve, point),
     )
     st.plotly_chart(figures[0], key="tuning-histogram")
+    presentation.record(Shown("tuning", _("Tuning"), line, None, figures[0], threshold, meaning))
     det_column, roc_column = st.columns(2)
     det_column.plotly_chart(figures[1], key="tuning-det")
     roc_column.plotly_chart(figures[2], key="tuning-roc")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facereco.ui import session
+from facereco.ui import guided, presentation, session
 from facereco.ui.drawing import annotate
+from facereco.ui.handout import Shown
+from facereco.ui.headlines import pair_headline
 from facereco.ui.i18n import _
-from facereco.ui.threshold import threshold_slider
+from facereco.ui.threshold import threshold_in_plain_words, threshold_slider
 from facereco.ui.widgets import (
     drawable,
     exchange_panel,
@@ -22,6 +24,7 @@ from facereco.ui.widgets import (
 
 session.require_router(__file__)
 st.title(_("Verify"))
+guided.step_bar("verify")
 client = session.client()
 controls, output = st.columns([1, 2])
 with controls:
@@ -31,7 +34,7 @@ with controls:
     if choice is not None:
         show_preview(choice)
     ready = face is not None and choice is not None
-    run = st.button(_("Verify"), type="primary", key="verify-run", disabled=not ready)
+    run = st.button(_("Verify"), type="primary", key="verify-run", disabled=not ready) or guided.autorun("verify")
 
 if run and ready:
     remember_result("verify-result", lambda: (choice, client.verify(group, face.face_id, choice.payload)))
@@ -40,12 +43,18 @@ if run and ready:
 @st.fragment
 def results() -> None:
     """A fragment: moving the slider reruns only this part, so it calls no API."""
+    top = st.container()  # the headline above the slider it depends on
     threshold = threshold_slider("verify-threshold", group)
     stored = stored_result("verify-result", _("Pick a stored face and a photo, then press **Verify**."))
     if stored is not None:
         shown, result = stored
         similarity = result.similarity
-        if similarity >= threshold:
+        line = pair_headline(similarity, threshold)
+        with top:
+            presentation.headline(line)
+        if presentation.is_on():
+            pass  # the headline says it
+        elif similarity >= threshold:
             st.success(
                 _("Same person — similarity {similarity:.1f} ≥ threshold {threshold}").format(
                     similarity=similarity, threshold=threshold
@@ -65,8 +74,13 @@ def results() -> None:
         )
         st.caption(_("Stored face: {face}").format(face=face_label(result.face)))
         image = drawable(shown)
-        if image is not None:
-            st.image(annotate(image, [result.source_face]), caption=_("the compared face"), width=360)
+        drawn = annotate(image, [result.source_face]) if image is not None else None
+        if drawn is not None:
+            st.image(drawn, caption=_("the compared face"), width="stretch" if presentation.is_on() else 360)
+        presentation.record(
+            Shown("verify", _("Verify"), line, drawn, None, threshold, threshold_in_plain_words(threshold, group),
+                  (shown.name,))
+        )  # fmt: skip
     exchange_panel()
 
 

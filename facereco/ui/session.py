@@ -63,6 +63,16 @@ class Backend:
             return _("Local engine (offline)")
         return "NHN Cloud" if self.kind == CLOUD else _("Server {url}").format(url=self.base_url)
 
+    def full_name(self, *, with_address: bool = True) -> str:
+        """The backend named in full for an audience; a private server's address only ``with_address``."""
+        if self.is_local:
+            return _("facereco local engine (offline, on this computer)")
+        if self.kind == CLOUD:
+            return _("NHN Cloud Face Recognition API v1.0")
+        if with_address:
+            return _("Face Recognition server at {url}").format(url=self.base_url)
+        return _("another Face Recognition server (its address left out)")
+
     @property
     def masked_appkey(self) -> str:
         """The appkey as shown on screen: never whole."""
@@ -282,6 +292,20 @@ def demo_images() -> list[tuple[str, bytes]]:
             image.save(buffer, format="JPEG", quality=92)
             out.append((labeled_external_id(stem, f"{stem}_{suffix}.jpg"), buffer.getvalue()))
     return out
+
+
+DEMO_GROUP = "demo"
+
+
+def ensure_demo_group(client: FaceRecoClient) -> tuple[int, int]:
+    """The demo group, built from ``demo_images`` where a photo is not in it yet: (added, already there)."""
+    client.ensure_group(DEMO_GROUP)
+    existing = {f.external_image_id for f in client.iter_faces(DEMO_GROUP)}
+    added = 0
+    for name, data in demo_images():
+        if name not in existing:
+            added += client.register_faces(DEMO_GROUP, data, external_image_id=name).added_face_count
+    return added, len(existing)
 
 
 # ---------------------------------------------------------------- router guard

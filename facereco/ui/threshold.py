@@ -16,6 +16,7 @@ from facereco.contract import DEFAULT_THRESHOLD, THRESHOLD
 from facereco.engine import CALIBRATIONS, calibration_for
 from facereco.errors import FaceRecoError
 from facereco.tuning import GroupScores
+from facereco.ui import headlines, presentation
 from facereco.ui.i18n import _
 from facereco.ui.operating import backend_key, cautions, operating_threshold, provenance
 from facereco.ui.session import client, current_backend, tuned_scores_by_state
@@ -35,9 +36,13 @@ def threshold_slider(key: str, group: str | None = None) -> int:
         _("Threshold"), THRESHOLD.low, THRESHOLD.high, key=key,
         help=_("The cloud's default is {value}.").format(value=DEFAULT_THRESHOLD),
     )  # fmt: skip
-    st.caption(threshold_meaning(threshold, group))
+    if presentation.is_on():  # for an audience: how often two different people would pass, in words
+        presentation.in_words(threshold_in_plain_words(threshold, group))
+    else:
+        st.caption(threshold_meaning(threshold, group))
     if operating is not None:
-        st.caption(provenance(operating))
+        if not presentation.is_on():  # where it came from is the tuner's business; its cautions are everyone's
+            st.caption(provenance(operating))
         for caution in cautions(operating):
             st.caption(f":material/warning: {caution}")
     if problem:
@@ -98,9 +103,7 @@ def calibration_meaning(threshold: int, model_version: str | None = None) -> str
         return _("At {threshold}, local engine {pairs}: false matches {fmr}, missed matches {fnmr}.").format(
             threshold=threshold, pairs=pairs, fmr=_percent(fmr), fnmr=_percent(fnmr)
         )
-    measured = sorted(rates)
-    lower = max((t for t in measured if t < threshold), default=None)
-    upper = min((t for t in measured if t > threshold), default=None)
+    lower, upper = _neighbours(rates, threshold)
     if lower is None:  # below the lowest measured point: more false matches than there
         assert upper is not None, "the calibration has measured points"
         fmr, _fnmr = rates[upper]
@@ -120,3 +123,33 @@ def calibration_meaning(threshold: int, model_version: str | None = None) -> str
         fmr_high=_percent(rates[lower][0]), fmr_low=_percent(rates[upper][0]),
         fnmr_low=_percent(rates[lower][1]), fnmr_high=_percent(rates[upper][1]),
     )  # fmt: skip
+
+
+def _neighbours(rates: dict[int, tuple[float, float]], threshold: int) -> tuple[int | None, int | None]:
+    """The measured thresholds just below and just above ``threshold`` (None where there is none)."""
+    lower = max((t for t in rates if t < threshold), default=None)
+    upper = min((t for t in rates if t > threshold), default=None)
+    return lower, upper
+
+
+def threshold_in_plain_words(threshold: int, group: str | None = None) -> str:
+    """ "At 90, about 1 in 1,000 pairs of different people would be taken for each other on LFW": from the
+    session's tuning of ``group``, else the local engine's calibration, else "not known"."""
+    scores = tuned_scores(group)
+    if scores is not None and group:
+        rates = scores.score_set.rates(threshold)
+        if rates.impostors:
+            return headlines.threshold_in_words(threshold, rates.fmr, rates.impostors, headlines.on_group(group))
+    if not current_backend().is_local:
+        return headlines.threshold_unknown_in_words(threshold)
+    calibration = CALIBRATIONS.get(group_version(group) or "") or calibration_for()
+    rates_at, impostors, where = calibration.rates, calibration.pairs["impostor"], headlines.on_lfw()
+    if threshold in rates_at:
+        return headlines.threshold_in_words(threshold, rates_at[threshold][0], impostors, where)
+    lower, upper = _neighbours(rates_at, threshold)
+    if lower is None:
+        assert upper is not None, "the calibration has measured points"
+        return headlines.threshold_beyond_in_words(threshold, rates_at[upper][0], upper, above=False, where=where)
+    if upper is None:
+        return headlines.threshold_beyond_in_words(threshold, rates_at[lower][0], lower, above=True, where=where)
+    return headlines.threshold_between_in_words(threshold, rates_at[lower][0], rates_at[upper][0], where)

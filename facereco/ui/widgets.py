@@ -15,6 +15,7 @@ from facereco.client import FaceRecoClient, ImageUrl
 from facereco.contract import MAX_IMAGE_BYTES, Face
 from facereco.engine import UrlPolicy, fetch_image_url
 from facereco.errors import FaceRecoError, InvalidImageURL
+from facereco.ui import presentation
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
 from facereco.ui.messages import explain
@@ -48,6 +49,14 @@ def upload_help() -> str:
         'Drop a photo on the box or press its button. The words inside the box ("Drag and drop a file here", '
         '"Upload", "3MB per file") are Streamlit\'s own and stay in English; '
         "the limit that counts is the one above."
+    )
+
+
+def zip_upload_help() -> str:
+    """The ZIP uploader's help (its box says "200MB per file": the one limit that box has)."""
+    return _(
+        'Drop the ZIP file on the box or press its button. The words inside the box ("Drag and drop a file '
+        'here", "Upload", "200MB per file") are Streamlit\'s own and stay in English.'
     )
 
 
@@ -169,9 +178,10 @@ def stored_result(key: str, hint: str) -> Any:
 
 
 def exchange_panel(count: int = 1) -> None:
-    """The last call(s) of this session: request and raw response, base64 shortened, appkey redacted."""
+    """The last call(s) of this session: request and raw response, base64 shortened, appkey redacted.
+    Not in presentation mode (an audience reads the headline; the calls are still recorded)."""
     exchanges = recorder().last(count)
-    if not exchanges:
+    if not exchanges or presentation.is_on():
         return
     with st.expander(_("Request and raw response"), expanded=False):
         for exchange in exchanges:

@@ -42,8 +42,8 @@ bench: install-dev
 	$(PY) benchmarks/vision.py
 	$(PY) benchmarks/service.py
 
-browser:                ## Debian's Chromium for the end-to-end test (root only; skipped elsewhere)
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+browser:                ## Debian's Chromium and CJK fonts (ja/ko pages render, not boxes) for the browser tests (root only)
+	command -v chromium >/dev/null && fc-list :lang=ja | grep -q . || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -117,7 +117,7 @@ connected = sidebar()  # after st.navigation: elements drawn before it are lost 
 session.mark_router_started()
 wanted = st.session_state.pop(session.WANTED_PAGE_KEY, None)
 if wanted:  # a deep link that arrived before the router was up (see session.require_router)
-    st.switch_page(PAGES[wanted])
+    st.switch_page(PAGES[wanted], query_params=st.query_params.to_dict())
 if not connected:  # one sentence where the page would be, not a page of failing calls
     st.error(session.connection_check()[1], icon=":material/error:")
     st.stop()

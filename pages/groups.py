@@ -135,7 +135,9 @@ presentation.headline(line)
 presentation.record(Shown("groups", _("Groups"), line))
 faces_metric, created_metric, model_metric = st.columns(3)
 faces_metric.metric(_("Faces"), f"{detail.face_count or 0:,}")
-created_metric.metric(_("Created"), (detail.create_time or "").replace("T", " "))
+created = (detail.create_time or "").replace("T", " ")
+# the day as the value (the whole timestamp is cut at 1024 px), the time in its help
+created_metric.metric(_("Created"), created[:10] or "—", help=created or None)
 model_metric.metric(_("Model"), detail.model_version)
 
 register_tab, faces_tab, delete_tab = st.tabs([_("Register faces"), _("Faces"), _("Delete group")])

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from facereco.errors import FaceRecoError
-from facereco.ui import guided, presentation, session
+from facereco.ui import guided, numbers, presentation, session
 from facereco.ui.charts import similarity_histogram
 from facereco.ui.drawing import annotate
 from facereco.ui.handout import Shown
@@ -110,7 +110,8 @@ def match_table(matches: list, threshold: int) -> pd.DataFrame:
     """One row per returned face; the IDs (an engineer's) not in presentation mode."""
     rows = []
     for m in matches:
-        row = {_("similarity"): m.similarity, _("match"): m.similarity >= threshold,
+        # one decimal in the data itself: the table's accessible copy (what a screen reader says) shows the raw value
+        row = {_("similarity"): numbers.similarity_value(m.similarity), _("match"): m.similarity >= threshold,
                "externalImageId": m.face.external_image_id}  # fmt: skip
         if not presentation.is_on():
             row |= {"faceId": m.face.face_id, "imageId": m.face.image_id}

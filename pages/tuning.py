@@ -43,12 +43,13 @@ from facereco.ui.widgets import group_picker, show_error, zip_upload_help
 session.require_router(__file__)
 st.title(_("Threshold tuning"))
 guided.step_bar("tuning")
-st.caption(
-    _(
-        "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
-        "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+if not presentation.is_on():  # how pairs are labeled is the tuner's business
+    st.caption(
+        _(
+            "Faces are labeled by their externalImageId: `<identity>:<file>` (what enrollment writes). "
+            "Genuine pairs share an identity, impostor pairs do not; each pair is counted once."
+        )
     )
-)
 client = session.client()
 THRESHOLD_KEY = "tuning-threshold"
 THUMBNAILS_KEY = "tuning-thumbnails"  # externalImageId -> a small JPEG of its photo, kept at enrollment
@@ -177,14 +178,16 @@ def show_progress(bar, step: ScoringProgress, shown: dict[str, float]) -> None:
 scored = state in cache
 # the Score button stays once scored, as "Score again"
 checkpoint = checkpoints.setdefault(group, ScoringCheckpoint())
-workers = st.number_input(
-    _("Searches at once"),
-    min_value=1,
-    max_value=MAX_WORKERS,
-    value=default_workers(session.current_backend().is_local),
-    key="tuning-workers",
-    help=_("Parallel searches against the backend; lower it if the cloud throttles."),
-)
+workers = default_workers(session.current_backend().is_local)
+if not presentation.is_on():  # an audience needs no knob for parallel searches
+    workers = st.number_input(
+        _("Searches at once"),
+        min_value=1,
+        max_value=MAX_WORKERS,
+        value=workers,
+        key="tuning-workers",
+        help=_("Parallel searches against the backend; lower it if the cloud throttles."),
+    )
 resume = _(" (resume: {done:,} faces done)").format(done=len(checkpoint.answers)) if checkpoint.answers else ""
 score_label = _("Score again") if scored else _("Score this group") + resume
 pressed = st.button(score_label, type="secondary" if scored else "primary", key="tuning-score")
@@ -423,9 +426,10 @@ def results() -> None:
     )
     st.plotly_chart(figures[0], key="tuning-histogram")
     presentation.record(Shown("tuning", _("Tuning"), line, None, figures[0], threshold, meaning))
-    det_column, roc_column = st.columns(2)
-    det_column.plotly_chart(figures[1], key="tuning-det")
-    roc_column.plotly_chart(figures[2], key="tuning-roc")
+    if not presentation.is_on():  # DET and ROC (log axes of tiny rates) are the tuner's; the audience has the words
+        det_column, roc_column = st.columns(2)
+        det_column.plotly_chart(figures[1], key="tuning-det")
+        roc_column.plotly_chart(figures[2], key="tuning-roc")
 
     st.subheader(_("Operating points"))
     rows = [target_row(t) for t in recommendations]
@@ -438,6 +442,8 @@ def results() -> None:
         )
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="tuning-points")
+    if presentation.is_on():  # the summary ends here: 1:N, the report, the hardest pairs and the CSV are the tuner's
+        return
 
     st.subheader(_("1:N identification (each face against the rest of the group)"))
     ident = identification_rates(scores.top_score, scores.top_is_mate, scores.has_mate, threshold)
@@ -550,7 +556,8 @@ if not kept_audit or kept_audit[0] != (state, edits):
     st.session_state[AUDIT_KEY] = kept_audit
 found_audit: Audit = kept_audit[1]
 with st.expander(
-    _("Label audit: {count:,} suspect(s)").format(count=len(found_audit.suspects)), expanded=bool(found_audit.suspects)
+    _("Label audit: {count:,} suspect(s)").format(count=len(found_audit.suspects)),
+    expanded=bool(found_audit.suspects) and not presentation.is_on(),
 ):
     st.caption(
         _(

@@ -30,6 +30,15 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def artifacts_dir(name: str) -> Path:
+    """Where a browser test keeps its screenshots for people to look at after the run:
+    ``$FACERECO_SCREENSHOT_DIR/<name>``, else ``out/test-artifacts/<name>`` in the checkout (ignored by git)."""
+    root = Path(os.environ.get("FACERECO_SCREENSHOT_DIR") or ROOT / "out" / "test-artifacts")
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def browser_missing_reason() -> str | None:
     """Why the browser test cannot run here, or None."""
     if not Path(CHROMIUM).exists():

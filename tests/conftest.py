@@ -50,3 +50,19 @@ def shared_faces() -> Path:
     if not SHARED_FACES.is_dir():
         pytest.skip(f"labeled photos not found at {SHARED_FACES} (the shared/ folder beside the checkout)")
     return SHARED_FACES
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (tests/browser.py); skipped with the reason when absent."""
+    from .browser import CHROMIUM, CHROMIUM_FLAGS, browser_missing_reason
+
+    reason = browser_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()

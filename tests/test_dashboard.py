@@ -63,7 +63,9 @@ def jpeg(image: Image.Image) -> bytes:
 def test_home_shows_backend_and_builds_the_demo_group():
     at = open_page()
     assert at.title[0].value == "Face Recognition dashboard"
-    assert any("Local engine (offline" in m.value for m in at.markdown)  # in full, not a cut metric
+    # named in full as a wrapping text, not a metric that cuts it ("Local engine (offli…" at 1024 px)
+    assert "**facereco local engine (offline, on this computer)**" in [m.value for m in at.markdown]
+    assert "Backend" not in [m.label for m in at.metric]
     assert any("answering" in s.value for s in at.sidebar.success)
     at.button(key="build-demo").click().run()
     assert not at.exception

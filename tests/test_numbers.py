@@ -11,6 +11,7 @@ def test_similarity_one_decimal_and_not_asked() -> None:
     assert numbers.similarity(94.338) == "94.3"
     assert numbers.similarity(1.7754) == "1.8"
     assert numbers.similarity(None) == "—"
+    assert numbers.similarity_value(99.9957) == 100.0 and numbers.similarity_value(63.5773) == 63.6
 
 
 def test_degrees_whole() -> None:

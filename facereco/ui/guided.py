@@ -98,7 +98,7 @@ def follow() -> None:
     """Go where a callback of this run asked to (call before drawing anything)."""
     pending = st.session_state.pop(PENDING_KEY, None)
     if pending:
-        st.switch_page(f"pages/{pending}.py")
+        st.switch_page(f"pages/{pending}.py", query_params=st.query_params.to_dict())
 
 
 def autorun(page: str) -> bool:

@@ -84,12 +84,12 @@ def groups_headline(group: str, faces: int, identities: int | None) -> Headline:
                 group=group, faces=faces, people=identities
             )
         )
-    return Headline(_("Group “{group}”: {faces:,} faces").format(group=group, faces=faces))
+    return Headline(_("Group “{group}” — faces: {faces:,}").format(group=group, faces=faces))
 
 
 def home_headline(backend: str, groups: int, faces: int) -> Headline:
     return Headline(
-        _("{backend}: {groups:,} groups, {faces:,} faces").format(backend=backend, groups=groups, faces=faces)
+        _("{backend} — groups: {groups:,}, faces: {faces:,}").format(backend=backend, groups=groups, faces=faces)
     )
 
 

@@ -21,6 +21,12 @@ def similarity(value: float | None) -> str:
     return NOT_ASKED if value is None else f"{value:.1f}"
 
 
+def similarity_value(value: float) -> float:
+    """A similarity rounded to one decimal for a table cell: a table's accessible copy shows the raw number,
+    whatever display format its column has."""
+    return round(value, 1)
+
+
 def degrees(value: float | None) -> str:
     """An angle in whole degrees (``-0`` shows as ``0``)."""
     if value is None:

@@ -325,4 +325,4 @@ def require_router(page_file: str) -> None:
     """Call first in every page: route a bare (legacy) run through app.py."""
     if not _router_started:
         st.session_state[WANTED_PAGE_KEY] = Path(page_file).name
-        st.switch_page("app.py")
+        st.switch_page("app.py", query_params=st.query_params.to_dict())  # ?present=1 survives the detour

@@ -6,7 +6,7 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 from PIL import Image
@@ -115,7 +115,9 @@ def show_preview(choice: ImageChoice) -> None:
         try:
             # Never the raw bytes: st.image would decode any upload at full size (a 13000x13000 PNG of
             # 0.5 MB is 788 MB); the engine's bounded decoder refuses such a file from its header.
-            st.image(open_image(choice.data), caption=choice.name, width="stretch")
+            # for an audience the annotated result is the large picture; the input stays a thumbnail
+            width: int | Literal["stretch"] = 200 if presentation.is_on() else "stretch"
+            st.image(open_image(choice.data), caption=choice.name, width=width)
         except Exception:  # not an image that can be shown: the API call will say why  # noqa: BLE001
             st.caption(_("{name} ({size:,} bytes)").format(name=choice.name, size=len(choice.data)))
     else:

@@ -198,10 +198,13 @@ with faces_tab:
     if listing is not None:
         table = pd.DataFrame([face_row(f) for f in listing.faces], columns=FACE_COLUMNS)
         if presentation.is_on():  # the IDs and the box (fractions of a photo not shown) are the engineer's
-            table = table[["externalImageId", "confidence"]]
+            table = table[["externalImageId", "confidence"]].copy()
         # the box as fractions of the photo (a stored face has no photo to count pixels in): 2 decimals here,
-        # every digit in the CSV
-        boxes = {name: st.column_config.NumberColumn(format="%.2f") for name in ("x0", "y0", "x1", "y1")}
+        # in the data too (the table's accessible copy shows the raw value); every digit in the CSV
+        box_columns = [name for name in ("x0", "y0", "x1", "y1") if name in table.columns]
+        if box_columns:
+            table[box_columns] = table[box_columns].round(2)
+        boxes = {name: st.column_config.NumberColumn(format="%.2f") for name in box_columns}
         st.dataframe(
             table, hide_index=True, width="stretch", key=f"faces-table-{group}-{page}",
             column_config=ID_COLUMNS | boxes,

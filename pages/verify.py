@@ -72,7 +72,10 @@ def results() -> None:
             min(max(similarity / 100.0, 0.0), 1.0),
             text=_("similarity {similarity:.1f} / 100").format(similarity=similarity),
         )
-        st.caption(_("Stored face: {face}").format(face=face_label(result.face)))
+        stored_face = face_label(result.face)  # its externalImageId and the start of its faceId
+        if presentation.is_on():  # an audience is told whose face, not its ID
+            stored_face = result.face.external_image_id or stored_face
+        st.caption(_("Stored face: {face}").format(face=stored_face))
         image = drawable(shown)
         drawn = annotate(image, [result.source_face]) if image is not None else None
         if drawn is not None:

@@ -2,11 +2,14 @@
 
     .venv/bin/python scripts/readme_screenshots.py      (needs Debian's chromium: make browser)
 
-Writes docs/screenshots/<page>.png, shrunk to stay small in the repository.
+Writes docs/screenshots/<page>.png (the engineer's view), docs/screenshots/present-<page>.png (the same
+story in presentation mode, along the guided demo) and a few pages in Japanese and Korean, shrunk to stay
+small in the repository.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -64,6 +67,10 @@ def main() -> None:
             else:
                 shots.translated_tour()
             page.close()
+            # presentation mode: a new session, the guided demo from Home (it builds the demo group itself)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale=locale)
+            Shots(page, base, language).presentation_tour()
+            page.close()
         browser.close()
 
 
@@ -84,6 +91,8 @@ class Shots:
         wait_until_idle(self.page)
 
     def shoot(self, name: str, full_page: bool = False) -> None:
+        if self.language != "en" and name.startswith("present-") and name != "present-compare":
+            return  # one presentation page per translation is enough for the README
         suffix = "" if self.language == "en" else f".{self.language}"
         path = OUT / f"{name}{suffix}.png"
         if full_page:  # Streamlit scrolls inside its main area, so "full page" is a tall viewport
@@ -116,6 +125,18 @@ class Shots:
         self.visit("tuning")
         self.click("Score this group")
         self.shoot("tuning", full_page=True)
+
+    def presentation_tour(self) -> None:
+        """Home's "Start the guided demo", then each step as the audience sees it, Next to the following."""
+        self.visit("?present=1")
+        self.page.locator(".st-key-guided-start button").click()
+        for step in ("detect", "compare", "search", "verify", "tuning"):
+            self.page.wait_for_url(re.compile(rf"/{step}(\?|$)"), timeout=120_000)
+            self.page.locator(".st-key-facereco-headline").wait_for(timeout=120_000)
+            wait_until_idle(self.page)
+            self.shoot(f"present-{step}", full_page=step in ("compare", "search", "tuning"))
+            self.page.locator(".st-key-guided-next button, .st-key-guided-finish button").first.click()
+        wait_until_idle(self.page)
 
     def translated_tour(self) -> None:
         for name in TRANSLATED_SHOTS:

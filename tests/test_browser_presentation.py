@@ -151,6 +151,7 @@ def test_the_guided_demo_end_to_end(browser, tmp_path: Path):
         page.locator(".st-key-guided-start button").click()
         lines = []
         for number, step in enumerate(("detect", "compare", "search", "verify", "tuning"), start=1):
+            page.wait_for_url(re.compile(rf"/{step}(\?|$)"), timeout=120_000)  # Next has taken us there
             page.locator(".st-key-guided-next, .st-key-guided-finish").first.wait_for(timeout=120_000)
             page.locator(HEADLINE).wait_for(timeout=120_000)
             wait_until_idle(page)

@@ -91,6 +91,14 @@ def running_dashboard(data_dir: Path, backend: dict[str, str] | None = None) -> 
         log.close()
 
 
+def upload_photo(page, path: Path) -> None:
+    """The first image input on the page set to *Upload*, and ``path`` given to its file field."""
+    page.get_by_text("Upload", exact=True).first.click()
+    wait_until_idle(page)
+    page.locator('input[type="file"]').first.set_input_files(str(path))
+    wait_until_idle(page)
+
+
 def wait_until_idle(page, timeout_ms: int = 120_000) -> None:
     """The app is drawn over a websocket after load: wait for the container, then until no run is in
     progress and the main area has stopped changing for half a second."""

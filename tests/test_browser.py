@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import running_dashboard, wait_until_idle
+from .browser import running_dashboard, upload_photo, wait_until_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -19,10 +19,7 @@ def test_detect_page_in_a_real_browser(browser, tmp_path: Path, astronaut_path: 
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{base}/detect")
         wait_until_idle(page)
-        page.get_by_text("Upload", exact=True).first.click()
-        wait_until_idle(page)
-        page.locator('input[type="file"]').first.set_input_files(str(astronaut_path))
-        wait_until_idle(page)
+        upload_photo(page, astronaut_path)
         page.get_by_role("button", name="Detect faces").click()
         page.get_by_text("1 face(s) in astronaut.png").wait_for(timeout=120_000)
         wait_until_idle(page)

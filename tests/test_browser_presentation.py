@@ -1,7 +1,8 @@
 """Presentation mode as an audience sees it, in a real headless Chromium on the local engine.
 
 - Every page in English, Japanese and Korean, at 1400 and at 1024 px: a headline, no request/response
-  panel, no visible number with more than two decimals, no metric cut off, no exception.
+  panel, no visible number with more than two decimals, no metric cut off, no exception; then the
+  switch off and every page again: the panels back with the results kept, nothing cut.
 - The guided demo from Home to Tuning's summary on a fresh engine, under two minutes, with a screenshot
   of each step kept as a test artifact (tests/browser.py: ``artifacts_dir``).
 - The handout downloaded from the sidebar and opened with the network off: every image and chart renders;
@@ -19,7 +20,7 @@ import pytest
 
 from facereco.ui.i18n import _, using
 
-from .browser import artifacts_dir, running_dashboard, wait_until_idle
+from .browser import artifacts_dir, running_dashboard, upload_photo, wait_until_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -95,7 +96,9 @@ def check_audience_view(page, language: str, name: str, shots: Path, width: int)
 
 
 @pytest.mark.parametrize("language", list(LOCALES))
-def test_every_page_in_presentation_mode(browser, demo_dashboard: str, language: str):
+def test_every_page_for_an_audience_then_for_the_engineer(browser, demo_dashboard: str, language: str):
+    """Every page in presentation mode at both widths; then the switch off, and every page again at both
+    widths from the results already kept (no button pressed): panels back, nothing cut, nothing lost."""
     shots = artifacts_dir(f"presentation-{language}")
     context = browser.new_context(locale=LOCALES[language], viewport={"width": WIDTHS[0], "height": 1000})
     page = context.new_page()
@@ -116,27 +119,29 @@ def test_every_page_in_presentation_mode(browser, demo_dashboard: str, language:
             seen[name] = check_audience_view(page, language, name, shots, width)
         page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
     assert "present=1" in page.url  # the URL follows the mode: a presenter can copy it
-    context.close()
     if language != "en":  # the headlines are in the audience's language: no English sentence left
         assert not [line for line in seen.values() if re.fullmatch(r"[\x00-\x7f“”—–…]+", line)], seen
     with using(language):
         assert seen["detect"] == _("One face found")
+        panel = _("Request and raw response")
 
-
-def test_switching_it_off_restores_the_panels(browser, demo_dashboard: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{demo_dashboard}/detect?present=1")
-    wait_until_idle(page)
-    page.locator(".st-key-detect-run button").click()
-    page.locator(HEADLINE).wait_for(timeout=120_000)
-    wait_until_idle(page)
-    assert page.get_by_text("Request and raw response", exact=True).count() == 0
     page.locator(".st-key-present-choice label").click()
     wait_until_idle(page)
-    assert page.locator(HEADLINE).count() == 0
-    assert page.get_by_text("Request and raw response", exact=True).count() == 1  # the call was kept
     assert "present=1" not in page.url
-    page.close()
+    for name in PAGES:
+        go_to(page, name)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 1000})
+            wait_until_idle(page)
+            assert page.locator('[data-testid="stException"]').count() == 0, name
+            assert page.locator(HEADLINE).count() == 0, name
+            if name in ("detect", "compare", "search", "verify"):  # the result kept, its call's panel back
+                assert page.get_by_text(panel, exact=True).count() == 1, name
+                assert page.locator('[data-testid="stMain"] [data-testid="stImage"]').count() >= 2, name
+            assert not cut_texts(page), f"{name} at {width} px: cut {cut_texts(page)}"
+            page.screenshot(path=str(shots / f"{language}-{name}-{width}-engineer.png"))
+        page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
+    context.close()
 
 
 def test_the_guided_demo_end_to_end(browser, tmp_path: Path):
@@ -193,10 +198,7 @@ def test_the_handout_leaves_out_the_appkey_the_address_and_file_names(browser, t
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
             page.goto(f"{base}/detect?present=1")
             wait_until_idle(page)
-            page.get_by_text("Upload", exact=True).first.click()
-            wait_until_idle(page)
-            page.locator('input[type="file"]').first.set_input_files(str(upload))
-            wait_until_idle(page)
+            upload_photo(page, upload)
             page.locator(".st-key-detect-run button").click()
             page.locator(HEADLINE).wait_for(timeout=120_000)
             wait_until_idle(page)

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from facereco.contract import BoundingBox, FaceDetail
 from facereco.ui.drawing import CROP_SIDE, face_crops
-from facereco.ui.session import local_transport
+
+from .app_engine import local_engine_at
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 MORE_THAN_TWO_DECIMALS = re.compile(r"\d\.\d{3,}")
@@ -20,12 +21,8 @@ MORE_THAN_TWO_DECIMALS = re.compile(r"\d\.\d{3,}")
 
 @pytest.fixture(scope="module", autouse=True)
 def engine_dir(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACERECO_DATA_DIR", str(tmp_path_factory.mktemp("detect-quality-engine")))
-        patch.delenv("FACERECO_APPKEY", raising=False)
-        local_transport.clear()
+    with local_engine_at(tmp_path_factory.mktemp("detect-quality-engine")):
         yield
-    local_transport.clear()
 
 
 def detect_table(data: bytes | None, *, mask: bool = False):

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from facereco.ui.gallery import GalleryUnavailable, choose_people, lfw_folder
 from facereco.ui.session import local_transport
 
+from .app_engine import local_engine_at
+
 pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SEEDED_PEOPLE = 4
@@ -52,11 +54,7 @@ def test_without_the_cache_and_no_download_it_says_so(tmp_path: Path):
 
 
 def test_home_builds_the_gallery_with_progress_and_resumes(seeded_cache: Path, tmp_path: Path):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SCIKIT_LEARN_DATA", str(seeded_cache))
-        patch.setenv("FACERECO_DATA_DIR", str(tmp_path / "engine"))
-        patch.delenv("FACERECO_APPKEY", raising=False)
-        local_transport.clear()
+    with local_engine_at(tmp_path / "engine", SCIKIT_LEARN_DATA=str(seeded_cache)):
         at = AppTest.from_file(APP, default_timeout=300)
         at.run()
         faces_before = int({m.label: m.value for m in at.metric}["Faces"].replace(",", ""))

@@ -12,7 +12,8 @@ from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from facereco.ui import i18n
-from facereco.ui.session import local_transport
+
+from .app_engine import local_engine_at
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -47,10 +48,7 @@ def test_every_msgid_in_the_code_is_translated(language: str):
 
 @pytest.fixture(scope="module", autouse=True)
 def local_engine(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACERECO_DATA_DIR", str(tmp_path_factory.mktemp("i18n-engine")))
-        patch.delenv("FACERECO_APPKEY", raising=False)
-        local_transport.clear()  # the app's engine is per process: this module's data directory
+    with local_engine_at(tmp_path_factory.mktemp("i18n-engine")):
         yield
 
 

@@ -11,7 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from facereco.ui.operating import FILE_NAME, FMR, SETTINGS_ENV, OperatingThreshold, cautions, percent, provenance
-from facereco.ui.session import BACKEND_KEY, SERVER, Backend, local_transport
+from facereco.ui.session import BACKEND_KEY, SERVER, Backend
+
+from .app_engine import local_engine_at
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -20,13 +22,8 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 def folders(tmp_path_factory):
     """This module's engine data folder and settings folder (the app's engine is cached per process)."""
     engine_dir, settings = tmp_path_factory.mktemp("operating-engine"), tmp_path_factory.mktemp("operating-settings")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACERECO_DATA_DIR", str(engine_dir))
-        patch.setenv(SETTINGS_ENV, str(settings))
-        patch.delenv("FACERECO_APPKEY", raising=False)
-        local_transport.clear()
+    with local_engine_at(engine_dir, **{SETTINGS_ENV: str(settings)}):
         yield engine_dir, settings
-    local_transport.clear()
 
 
 def session(backend: Backend | None = None) -> AppTest:

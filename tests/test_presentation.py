@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from facereco.ui import i18n
 from facereco.ui.presentation import PRESENT_KEY, SHOWN_KEY
-from facereco.ui.session import local_transport
 
+from .app_engine import local_engine_at
 from .test_dashboard import APP
 
 pytestmark = pytest.mark.slow
@@ -24,12 +24,8 @@ PANEL = "Request and raw response"
 @pytest.fixture(scope="module", autouse=True)
 def engine_data_dir(tmp_path_factory):
     """One data directory for the module: the app's engine is cached per process."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACERECO_DATA_DIR", str(tmp_path_factory.mktemp("presentation-engine")))
-        patch.delenv("FACERECO_APPKEY", raising=False)
-        local_transport.clear()
+    with local_engine_at(tmp_path_factory.mktemp("presentation-engine")):
         yield
-    local_transport.clear()
 
 
 def app(present: str | None = None) -> AppTest:

@@ -70,8 +70,14 @@ def backend_switch() -> None:
         ).strip()
     # A preset appkey (environment, secrets.toml) is the operator's: it is used, never sent to a browser.
     preset_key = session.preset_appkey_for(kind, base_url)
+    field = f"backend-appkey-{kind}"
+    typed_before = current.appkey if (current.kind, current.base_url) == (kind, base_url) else None
+    if field not in st.session_state and typed_before and typed_before != preset_key:
+        # st.switch_page (the guided demo's Next) drops every widget's state: the appkey this browser typed
+        # is given back to its field, or the next page would find the session disconnected
+        st.session_state[field] = typed_before
     typed = st.sidebar.text_input(
-        _("Appkey"), type="password", key=f"backend-appkey-{kind}",
+        _("Appkey"), type="password", key=field,
         placeholder=_("preset by the server's configuration") if preset_key else "",
     ).strip()  # fmt: skip
     session.choose_backend(session.Backend(kind, typed or preset_key, base_url))

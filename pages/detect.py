@@ -16,6 +16,7 @@ from facereco.ui.drawing import (
 from facereco.ui.handout import Shown
 from facereco.ui.headlines import detect_headline
 from facereco.ui.i18n import _
+from facereco.ui.messages import literal
 from facereco.ui.quality_view import detect_column_config, detect_table, quality_legend
 from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_result, show_preview, stored_result
 
@@ -46,7 +47,9 @@ with output:
         line = detect_headline(result.face_detail_count)
         presentation.headline(line)
         if not presentation.is_on():
-            st.subheader(_("{count} face(s) in {name}").format(count=result.face_detail_count, name=shown_choice.name))
+            st.subheader(
+                _("{count} face(s) in {name}").format(count=result.face_detail_count, name=literal(shown_choice.name))
+            )
         image = drawable(shown_choice) if result.face_detail_count else None
         annotated = None
         if image is not None:

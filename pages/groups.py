@@ -11,7 +11,7 @@ from facereco.ui import presentation, session
 from facereco.ui.handout import Shown
 from facereco.ui.headlines import groups_headline
 from facereco.ui.i18n import _
-from facereco.ui.messages import explain
+from facereco.ui.messages import explain, literal
 from facereco.ui.quality_view import enrolled_verdicts
 from facereco.ui.widgets import exchange_panel, face_label, show_error, upload_help
 from facereco.validation import external_image_id_from
@@ -67,7 +67,9 @@ def show_register_rows(rows: list[dict]) -> None:
     if failed:
         st.warning(
             _("{count:,} of {total:,} file(s) added no face: {names}").format(
-                count=len(failed), total=len(rows), names=", ".join(f"{r['file']} ({r['note']})" for r in failed)
+                count=len(failed),
+                total=len(rows),
+                names=", ".join(f"{literal(r['file'])} ({r['note']})" for r in failed),
             )
         )
     columns = {"file": _("file"), "added": _("added"), "not added": _("not added"), "quality": _("quality"),

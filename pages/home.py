@@ -63,10 +63,13 @@ except FaceRecoError as error:
     show_error(error)
     groups, face_total = [], 0
 
-backend_name = session.current_backend().full_name()
+backend = session.current_backend()
+backend_name = backend.full_name()
 line = home_headline(backend_name, len(groups), face_total)
 presentation.headline(line)
-presentation.record(Shown("home", _("Home"), line))
+# the handout names a private server's address only where the presenter ticks it in (its facts table)
+private = home_headline(backend.full_name(with_address=False), len(groups), face_total)
+presentation.record(Shown("home", _("Home"), private))
 # The backend's name in full, wrapping: a metric would cut it ("Local engine (offli…") at 1024 px.
 left, middle, right = st.columns([2, 1, 1])
 with left.container(border=True):

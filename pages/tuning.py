@@ -36,6 +36,7 @@ from facereco.ui.charts import binned, det_curve, roc_curve, score_histograms
 from facereco.ui.handout import Shown
 from facereco.ui.headlines import tuning_headline
 from facereco.ui.i18n import _
+from facereco.ui.messages import literal
 from facereco.ui.report import TuningReport, tuning_report_html
 from facereco.ui.threshold import threshold_in_plain_words
 from facereco.ui.widgets import group_picker, show_error, zip_upload_help
@@ -101,7 +102,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
                 ).format(added=report.added, skipped=report.skipped, no_face=report.no_face, failed=len(report.failed))
             )
             if report.failed:
-                failed = "; ".join(f"{name}: {reason}" for name, reason in report.failed)
+                failed = "; ".join(f"{literal(name)}: {reason}" for name, reason in report.failed)
                 st.error(_("Not enrolled: {files}").format(files=failed))
             if report.low_quality:
                 st.warning(
@@ -122,7 +123,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
                     key="tuning-enroll-skipped-csv",
                 )
             for name, count in report.several_faces:
-                st.info(_("{file}: {count} faces, the largest was taken.").format(file=name, count=count))
+                st.info(_("{file}: {count} faces, the largest was taken.").format(file=literal(name), count=count))
             if recorder and recorder.verdicts:
                 st.dataframe(
                     pd.DataFrame(audit_view.verdict_rows(recorder.verdicts)),
@@ -178,7 +179,8 @@ def show_progress(bar, step: ScoringProgress, shown: dict[str, float]) -> None:
 scored = state in cache
 # the Score button stays once scored, as "Score again"
 checkpoint = checkpoints.setdefault(group, ScoringCheckpoint())
-workers = default_workers(session.current_backend().is_local)
+# a plain key keeps the choice while presentation mode hides the field (a widget not drawn loses its state)
+workers = st.session_state.get("tuning-workers-kept", default_workers(session.current_backend().is_local))
 if not presentation.is_on():  # an audience needs no knob for parallel searches
     workers = st.number_input(
         _("Searches at once"),
@@ -188,6 +190,7 @@ if not presentation.is_on():  # an audience needs no knob for parallel searches
         key="tuning-workers",
         help=_("Parallel searches against the backend; lower it if the cloud throttles."),
     )
+    st.session_state["tuning-workers-kept"] = workers
 resume = _(" (resume: {done:,} faces done)").format(done=len(checkpoint.answers)) if checkpoint.answers else ""
 score_label = _("Score again") if scored else _("Score this group") + resume
 pressed = st.button(score_label, type="secondary" if scored else "primary", key="tuning-score")
@@ -519,9 +522,9 @@ def show_faces(column, faces: tuple[int, ...]) -> None:
     for cell, index, crop in zip(cells, faces, audit_view.crops_of(scores, thumbnails, faces), strict=False):
         name = scores.faces[index].external_image_id or ""
         if crop is None:
-            cell.caption(_("{name} (no photo kept in this session)").format(name=name))
+            cell.caption(_("{name} (no photo kept in this session)").format(name=literal(name)))
         else:
-            cell.image(audit_view.jpeg_bytes(crop), caption=name)
+            cell.image(audit_view.jpeg_bytes(crop), caption=literal(name))
 
 
 def suspect_row(suspect: Suspect, found: Audit, number: int) -> None:
@@ -530,7 +533,7 @@ def suspect_row(suspect: Suspect, found: Audit, number: int) -> None:
         faces = tuple(first_face_of(name) for name in suspect.external_image_ids)
     pictures, text, action = st.columns([3, 4, 2])
     show_faces(pictures, faces)
-    text.markdown(f"**{' · '.join(suspect.external_image_ids)}**")
+    text.markdown(f"**{literal(' · '.join(suspect.external_image_ids))}**")
     text.caption(audit_view.suspect_sentence(suspect, found))
     key = f"tuning-audit-{suspect.kind}-{number}"
     if suspect.kind == "same-person":
@@ -573,7 +576,7 @@ with st.expander(
     if not edits.empty:
         st.markdown("**" + _("Left out of the scoring") + "**")
         for line in audit_view.edits_lines(base_scores, edits):
-            st.write(line)
+            st.markdown(literal(line))
         st.button(
             _("Score every face again as labeled"), key="tuning-audit-reset", on_click=set_edits, args=(ScoringEdits(),)
         )

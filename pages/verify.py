@@ -9,6 +9,7 @@ from facereco.ui.drawing import annotate
 from facereco.ui.handout import Shown
 from facereco.ui.headlines import pair_headline
 from facereco.ui.i18n import _
+from facereco.ui.messages import literal
 from facereco.ui.threshold import threshold_in_plain_words, threshold_slider
 from facereco.ui.widgets import (
     drawable,
@@ -75,7 +76,7 @@ def results() -> None:
         stored_face = face_label(result.face)  # its externalImageId and the start of its faceId
         if presentation.is_on():  # an audience is told whose face, not its ID
             stored_face = result.face.external_image_id or stored_face
-        st.caption(_("Stored face: {face}").format(face=stored_face))
+        st.caption(_("Stored face: {face}").format(face=literal(stored_face)))
         image = drawable(shown)
         drawn = annotate(image, [result.source_face]) if image is not None else None
         if drawn is not None:

@@ -91,6 +91,18 @@ def running_dashboard(data_dir: Path, backend: dict[str, str] | None = None) -> 
         log.close()
 
 
+def use_server(page, base_url: str, appkey: str) -> None:
+    """The sidebar's *Another server*, its base URL and an appkey typed in, as a visitor does."""
+    page.locator('[data-testid="stSidebar"]').get_by_text("Another server", exact=True).click()
+    wait_until_idle(page)
+    page.get_by_label("Base URL").fill(base_url)
+    page.get_by_label("Base URL").press("Enter")
+    wait_until_idle(page)
+    page.get_by_label("Appkey").fill(appkey)
+    page.get_by_label("Appkey").press("Enter")
+    wait_until_idle(page)
+
+
 def upload_photo(page, path: Path) -> None:
     """The first image input on the page set to *Upload*, and ``path`` given to its file field."""
     page.get_by_text("Upload", exact=True).first.click()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import running_dashboard, upload_photo, wait_until_idle
+from .browser import running_dashboard, upload_photo, use_server, wait_until_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -93,17 +93,6 @@ def _sidebar_nav(page, title: str) -> None:
     wait_until_idle(page)
 
 
-def _use_server(page, base_url: str, appkey: str) -> None:
-    page.locator('[data-testid="stSidebar"]').get_by_text("Another server", exact=True).click()
-    wait_until_idle(page)
-    page.get_by_label("Base URL").fill(base_url)
-    page.get_by_label("Base URL").press("Enter")
-    wait_until_idle(page)
-    page.get_by_label("Appkey").fill(appkey)
-    page.get_by_label("Appkey").press("Enter")
-    wait_until_idle(page)
-
-
 def test_backend_switch_to_a_server_and_a_bad_appkey(browser, tmp_path: Path):
     """Local engine first, then `serve` chosen in the sidebar: its groups appear; a bad appkey is one sentence."""
     from facereco import FaceRecoClient
@@ -119,11 +108,11 @@ def test_backend_switch_to_a_server_and_a_bad_appkey(browser, tmp_path: Path):
             wait_until_idle(page)
             assert page.get_by_text("from-the-server").count() == 0
             # an address the operator did not allow: one sentence, no connection (the server's log stays empty)
-            _use_server(page, "http://169.254.169.254", "good-key")
+            use_server(page, "http://169.254.169.254", "good-key")
             refused = page.locator('[data-testid="stAlertContentError"]').first.locator("p").inner_text()
             assert "servers its operator allowed" in refused and server.base_url in refused, refused
             page.get_by_label("Appkey").fill("")
-            _use_server(page, server.base_url, "wrong-key")
+            use_server(page, server.base_url, "wrong-key")
             settled_calls(server)
             # one call told the dashboard the appkey is refused; nothing else was sent with it
             assert server.log().count("-> -41000") == 1, server.log()

@@ -20,7 +20,7 @@ import pytest
 
 from facereco.ui.i18n import _, using
 
-from .browser import artifacts_dir, running_dashboard, upload_photo, wait_until_idle
+from .browser import artifacts_dir, running_dashboard, upload_photo, use_server, wait_until_idle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -144,6 +144,25 @@ def test_every_page_for_an_audience_then_for_the_engineer(browser, demo_dashboar
     context.close()
 
 
+def test_a_setting_hidden_for_an_audience_is_kept_for_the_tuner(browser, demo_dashboard: str):
+    """Tuning's "Searches at once" is not drawn in presentation mode (a widget not drawn loses its state in
+    Streamlit); switching the mode off shows the tuner's value again."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{demo_dashboard}/tuning")
+    wait_until_idle(page)
+    field = page.locator(".st-key-tuning-workers input")
+    field.fill("3")
+    field.press("Enter")
+    wait_until_idle(page)
+    for turn in ("on", "off"):
+        page.locator(".st-key-present-choice label").click()
+        wait_until_idle(page)
+        if turn == "on":
+            assert field.count() == 0
+    assert field.input_value() == "3"
+    page.close()
+
+
 def test_the_guided_demo_end_to_end(browser, tmp_path: Path):
     """A fresh local engine, no data of one's own: Start, Next ×4, Finish, then the handout offline."""
     shots = artifacts_dir("guided-demo")
@@ -182,13 +201,36 @@ def test_the_guided_demo_end_to_end(browser, tmp_path: Path):
     (shots / "elapsed.txt").write_text(f"{elapsed:.1f} s from Start to the end of Finish\n")
 
 
+def test_the_guided_demo_keeps_an_appkey_typed_in_the_sidebar(browser, tmp_path: Path):
+    """Each Next is a page switch, which drops every widget's state: the typed appkey must survive it."""
+    from .servers import running_server
+
+    with running_server(tmp_path / "server", ["typed-appkey"]) as server:
+        allowed = {"FACERECO_ALLOWED_SERVERS": server.base_url}
+        with running_dashboard(tmp_path / "dashboard", allowed) as base:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base)
+            wait_until_idle(page)
+            use_server(page, server.base_url, "typed-appkey")
+            page.locator(".st-key-guided-start button").click()
+            for step in ("detect", "compare", "search"):
+                page.wait_for_url(re.compile(rf"/{step}(\?|$)"), timeout=120_000)
+                page.locator(HEADLINE).wait_for(timeout=120_000)
+                wait_until_idle(page)
+                assert page.get_by_text("Enter the appkey to connect.").count() == 0, step
+                assert page.locator('[data-testid="stException"]').count() == 0, step
+                page.locator(".st-key-guided-next button").click()
+            assert "typed-appkey" not in page.url
+            page.close()
+
+
 def test_the_handout_leaves_out_the_appkey_the_address_and_file_names(browser, tmp_path: Path, astronaut_path: Path):
     """Against `serve` with a preset appkey: what the handout may name is what the presenter ticked in."""
     from facereco import FaceRecoClient
 
     from .servers import running_server
 
-    appkey, private_name = "handout-secret-appkey-7f3a", "visitor-kim-private.png"
+    appkey, private_name = "handout-secret-appkey-7f3a", "visitor **kim** [private](x) $y$ www.x.png"
     upload = tmp_path / private_name
     shutil.copy(astronaut_path, upload)
     with running_server(tmp_path / "server", [appkey]) as server:
@@ -196,9 +238,15 @@ def test_the_handout_leaves_out_the_appkey_the_address_and_file_names(browser, t
         backend = {"FACERECO_APPKEY": appkey, "FACERECO_BASE_URL": server.base_url}
         with running_dashboard(tmp_path / "dashboard", backend) as base:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-            page.goto(f"{base}/detect?present=1")
-            wait_until_idle(page)
+            page.goto(f"{base}/?present=1")  # Home's headline names the backend: the handout keeps it
+            page.locator(HEADLINE).wait_for(timeout=120_000)
+            go_to(page, "detect")
             upload_photo(page, upload)
+            # a file name is shown as typed, never as bold, a link or a formula
+            main = page.locator('[data-testid="stMain"]')
+            assert main.get_by_text("visitor **kim** [private](x) $y$ www").count() >= 1
+            assert main.locator("strong, a").filter(has_text=re.compile("kim|private|www")).count() == 0
+            assert main.locator(".katex").count() == 0
             page.locator(".st-key-detect-run button").click()
             page.locator(HEADLINE).wait_for(timeout=120_000)
             wait_until_idle(page)

@@ -37,7 +37,8 @@ def test_images_embedded_charts_drawn_pages_in_the_demos_order(astronaut_path: P
     assert page.count("plotly.js v") == 1  # plotly's script once, with the first chart
     assert page.index(">Detect<") < page.index(">Compare<") < page.index(">Verify<")
     assert "2026-12-05 22:30 Asia/Tokyo (UTC+09:00)" in page
-    assert "Same person: 97.3 % similar — threshold 90" in page and "At 90, about 1 in 1,000" in page
+    # the sign stays with its number (a no-break space) in large text
+    assert "Same person: 97.3\u00a0% similar — threshold 90" in page and "At 90, about 1 in 1,000" in page
     assert not re.search(r"src=['\"]https?:", page)  # nothing fetched from a network
 
 

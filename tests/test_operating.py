@@ -70,7 +70,7 @@ def test_a_tuned_threshold_starts_every_slider_in_a_new_session(folders):
         fresh.selectbox(key=key.replace("threshold", "group")).set_value("demo").run()
         assert fresh.slider(key=key).value == tuned, page
         shown = captions(fresh)
-        assert f"Starts at the operating threshold {tuned}: tuned on *demo*, 4 faces, FMR 0.000 %" in " ".join(shown)
+        assert f"Starts at the operating threshold {tuned}: tuned on *demo*, 4 faces, FMR 0 %" in " ".join(shown)
         assert any("The tuning set is small (4 faces, 4 impostor pairs" in c for c in shown), shown
         assert fresh.slider(key=key).help == "The cloud's default is 90."
     fresh.switch_page("pages/compare.py").run()  # no group: the backend's last adopted threshold
@@ -134,11 +134,15 @@ def test_the_caption_says_in_words_when_the_interval_reaches_above_the_target():
         "Starts at the operating threshold 88: tuned on *gate-trial*, 173 faces, FMR 0.089 % (95 % CI 0.052-0.152 %)."
     )
     said = cautions(entry)
-    assert any("upper bound (0.152 %) is above the FMR target of 0.100 %" in s for s in said), said
+    assert any("upper bound (0.152 %) is above the FMR target of 0.1 %" in s for s in said), said
+    for_an_audience = cautions(entry, most=2)  # presentation mode: at most two decimals
+    assert any("upper bound (0.15 %) is above the FMR target of 0.1 %" in s for s in for_an_audience), for_an_audience
     assert not any("small" in s for s in said)  # 173 faces, 14,620 impostor pairs: enough for 0.1 %
     roomy = OperatingThreshold(**{**entry.__dict__, "false_matches": 2})
     assert cautions(roomy) == []
-    assert percent(0.02908) == "2.91 %" and percent(0.00089) == "0.089 %"
+    # a measured rate to the digits of its sample, a target in its own shortest form
+    assert percent(0.02908, 14_620) == "2.908 %" and percent(0.00089, 14_620) == "0.089 %"
+    assert percent(0.02908, 3_000) == "2.91 %" and percent(0.001) == "0.1 %" and percent(0.0001) == "0.01 %"
 
 
 def test_records_that_are_not_sound_are_refused():

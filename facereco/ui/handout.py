@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import plotly.graph_objects as go
 from PIL import Image
 
+from facereco.ui import numbers
 from facereco.ui.headlines import Headline
 from facereco.ui.i18n import _, current_language, local_time
 from facereco.ui.report import PAGE_STYLE, chart_html, data_uri
@@ -66,12 +67,13 @@ def jpeg(image: Image.Image) -> bytes:
 def _section(item: Shown, facts: HandoutFacts, *, first_chart: bool) -> str:
     """``first_chart``: no chart came before, so plotly's script goes with this one."""
     tone = {"good": "good", "bad": "bad"}.get(item.headline.tone, "neutral")
-    parts = [f"<h2>{html.escape(item.title)}</h2>", f"<p class='headline {tone}'>{html.escape(item.headline.text)}</p>"]
+    headline = numbers.unbroken(html.escape(item.headline.text))
+    parts = [f"<h2>{html.escape(item.title)}</h2>", f"<p class='headline {tone}'>{headline}</p>"]
     if item.threshold is not None:
         threshold = _("Threshold: {threshold}").format(threshold=item.threshold)
         parts.append(f"<p class='threshold'>{html.escape(threshold)}</p>")
     if item.meaning:
-        parts.append(f"<p class='meaning'>{html.escape(item.meaning)}</p>")
+        parts.append(f"<p class='meaning'>{numbers.unbroken(html.escape(item.meaning))}</p>")
     if item.image is not None:
         parts.append(f"<img class='shown' alt='{html.escape(item.title)}' src='{data_uri(jpeg(item.image))}'>")
     if item.figure is not None:

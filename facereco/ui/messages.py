@@ -1,4 +1,6 @@
-"""Readable sentences for failures: what a result code means, and one sentence for any failed call.
+"""Readable sentences for failures: what a result code means, and one sentence for any failed call;
+and ``literal``, for text a user chose (a file name, an externalImageId) inside a sentence Streamlit
+renders as markdown.
 
 Apart from the widgets so that the session (the sidebar's connection check) and every page can use
 them without importing each other.
@@ -6,9 +8,23 @@ them without importing each other.
 
 from __future__ import annotations
 
+import re
+
 from facereco.contract import ResultCode
 from facereco.errors import ApiError, FaceRecoError, RateLimited, TransportError
 from facereco.ui.i18n import _
+
+_AUTOLINK = re.compile(r"://|www\.", re.IGNORECASE)  # what GitHub-flavoured markdown turns into a link
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#!|$~])")
+
+
+def literal(text: str) -> str:
+    """``text`` as itself inside markdown: a file named ``**x** [link](http://…) $x^2$.jpg`` shows those
+    characters, not bold, a link or a formula; nor is a bare ``http://`` or ``www.`` address made a link.
+    (Emoji short codes such as ``:smile:`` still render: harmless, and not escapable in Streamlit.)"""
+    escaped = _MARKDOWN.sub(r"\\\1", text)
+    # a backslash does not stop GFM's bare-address links; an invisible word joiner inside the marker does
+    return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\u2060" + m.group(0)[-1], escaped)
 
 
 def result_code_explanation(code: int) -> str:

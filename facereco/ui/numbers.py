@@ -53,6 +53,12 @@ def percent(rate: float | None, trials: int | None = None, most: int | None = No
     return f"{rate * 100:.{decimals}f} %"
 
 
+def unbroken(text: str) -> str:
+    """A sentence whose numbers keep their ``%`` on their line at any width ("100.0 %" never wraps before
+    the sign): for large text, where a line break is likely."""
+    return text.replace(" %", "\u00a0%")
+
+
 def percent_tick(rate: float) -> str:
     """A log-axis tick: the shortest exact form of the rate in percent (``0.0001`` -> ``0.01 %``)."""
     value = float(f"{rate * 100:.12g}")  # drop float noise (1e-6*100 = 9.999999999999999e-05)

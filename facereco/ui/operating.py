@@ -30,6 +30,7 @@ import streamlit as st
 
 from facereco.contract import THRESHOLD
 from facereco.metrics import min_impostors_for, wilson_interval
+from facereco.ui import numbers
 from facereco.ui.i18n import _
 from facereco.ui.session import Backend, _normal_url, current_backend, local_engine
 
@@ -221,11 +222,14 @@ def adopt(group: str, scores: GroupScores, threshold: int, aim: str, target: flo
 
 
 # ---------------------------------------------------------------- what the pages say
-def percent(rate: float) -> str:
-    """A rate as people read it: 3 decimals under 1 %, else 2 (``0.089 %``, ``2.91 %``)."""
+def percent(rate: float, trials: int | None = None, most: int | None = None) -> str:
+    """A measured rate with the digits its ``trials`` support (facereco/ui/numbers.py; at most ``most``
+    decimals for an audience); a target, which has no trials, in its shortest exact form (``0.1 %``)."""
     if math.isnan(rate):
-        return "—"
-    return f"{rate * 100:.3f} %" if rate < 0.01 else f"{rate * 100:.2f} %"
+        return numbers.NOT_ASKED
+    if trials is None:
+        return numbers.percent_tick(rate)
+    return numbers.percent(rate, trials, most)
 
 
 def provenance(entry: OperatingThreshold) -> str:
@@ -236,20 +240,21 @@ def provenance(entry: OperatingThreshold) -> str:
         "Starts at the operating threshold {threshold}: tuned on *{group}*, {faces:,} faces, FMR {fmr} "
         "(95 % CI {low}-{high})."
     ).format(
-        threshold=entry.threshold, group=entry.group, faces=entry.faces, fmr=percent(entry.fmr),
-        low=percent(low).removesuffix(" %"), high=percent(high),
+        threshold=entry.threshold, group=entry.group, faces=entry.faces, fmr=percent(entry.fmr, entry.impostors),
+        low=percent(low, entry.impostors).removesuffix(" %"), high=percent(high, entry.impostors),
     )  # fmt: skip
 
 
-def cautions(entry: OperatingThreshold) -> list[str]:
-    """In words: the interval reaches above the target, or the set is too small to vouch for it."""
+def cautions(entry: OperatingThreshold, most: int | None = None) -> list[str]:
+    """In words: the interval reaches above the target, or the set is too small to vouch for it (rates to at
+    most ``most`` decimals)."""
     said = []
     if entry.above_target and entry.target is not None:
         said.append(
             _(
                 "The interval's upper bound ({high}) is above the FMR target of {target}: on more photos the "
                 "false-match rate may well be higher than the target."
-            ).format(high=percent(entry.fmr_interval[1]), target=percent(entry.target))
+            ).format(high=percent(entry.fmr_interval[1], entry.impostors, most), target=percent(entry.target))
         )
     if entry.small:
         said.append(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from facereco.ui import numbers
 from facereco.ui.handout import HandoutFacts, Shown, handout_html, shrunk
 from facereco.ui.headlines import BAD, GOOD, Headline
 from facereco.ui.i18n import _, current_language, using, viewer_timezone
@@ -68,14 +69,14 @@ def headline(line: Headline) -> None:
     with st.container(key="facereco-headline"):
         st.markdown(
             f"<div style='font-size:2.3rem;font-weight:700;line-height:1.25;color:{color};margin:.3rem 0 .6rem'>"
-            f"{html.escape(line.text)}</div>",
+            f"{numbers.unbroken(html.escape(line.text))}</div>",
             unsafe_allow_html=True,
         )
 
 
 def in_words(sentence: str) -> None:
     """The threshold's meaning in plain words, large enough to read from the back of a room."""
-    text = html.escape(sentence)
+    text = numbers.unbroken(html.escape(sentence))
     st.markdown(f"<div style='font-size:1.25rem;margin:.2rem 0 .8rem'>{text}</div>", unsafe_allow_html=True)
 
 

@@ -43,7 +43,7 @@ def threshold_slider(key: str, group: str | None = None) -> int:
     if operating is not None:
         if not presentation.is_on():  # where it came from is the tuner's business; its cautions are everyone's
             st.caption(provenance(operating))
-        for caution in cautions(operating):
+        for caution in cautions(operating, most=2 if presentation.is_on() else None):
             st.caption(f":material/warning: {caution}")
     if problem:
         st.caption(f":material/error: {problem}")

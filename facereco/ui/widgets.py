@@ -18,7 +18,7 @@ from facereco.errors import FaceRecoError, InvalidImageURL
 from facereco.ui import presentation
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
-from facereco.ui.messages import explain
+from facereco.ui.messages import explain, literal
 from facereco.ui.session import current_backend, local_engine, recorder, sample_photos
 from facereco.validation import check_image_url
 
@@ -70,7 +70,7 @@ def _uploaded(key: str) -> ImageChoice | None:
     if upload.size > MAX_IMAGE_BYTES:
         st.error(
             _("{name} is {size:,} bytes; the API takes at most {limit:,} bytes. Choose a smaller file.").format(
-                name=upload.name, size=upload.size, limit=MAX_IMAGE_BYTES
+                name=literal(upload.name), size=upload.size, limit=MAX_IMAGE_BYTES
             ),
             icon=":material/error:",
         )
@@ -117,11 +117,11 @@ def show_preview(choice: ImageChoice) -> None:
             # 0.5 MB is 788 MB); the engine's bounded decoder refuses such a file from its header.
             # for an audience the annotated result is the large picture; the input stays a thumbnail
             width: int | Literal["stretch"] = 200 if presentation.is_on() else "stretch"
-            st.image(open_image(choice.data), caption=choice.name, width=width)
+            st.image(open_image(choice.data), caption=literal(choice.name), width=width)
         except Exception:  # not an image that can be shown: the API call will say why  # noqa: BLE001
-            st.caption(_("{name} ({size:,} bytes)").format(name=choice.name, size=len(choice.data)))
+            st.caption(_("{name} ({size:,} bytes)").format(name=literal(choice.name), size=len(choice.data)))
     else:
-        st.caption(_("URL: {url}").format(url=choice.url))
+        st.caption(_("URL: {url}").format(url=literal(choice.url or "")))
 
 
 def _url_policy() -> UrlPolicy:

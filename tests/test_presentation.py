@@ -136,4 +136,3 @@ def test_the_handout_button_is_in_the_sidebar_only_in_presentation_mode():
 
     assert "Download what was shown" not in labels(app())
     assert "Download what was shown" in labels(app(present="1"))
-

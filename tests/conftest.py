@@ -53,16 +53,25 @@ def shared_faces() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's headless Chromium driven by Playwright (tests/browser.py); skipped with the reason when absent."""
-    from .browser import CHROMIUM, CHROMIUM_FLAGS, browser_missing_reason
+def playwright():
+    """One Playwright driver for the whole run (its sync API allows one at a time); skipped with the reason
+    when Debian's Chromium or the package is absent (tests/browser.py)."""
+    from .browser import browser_missing_reason
 
     reason = browser_missing_reason()
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield browser
-        browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Debian's headless Chromium, shared by the browser tests (each opens its own pages or contexts)."""
+    from .browser import CHROMIUM, CHROMIUM_FLAGS
+
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    yield browser
+    browser.close()

@@ -113,17 +113,11 @@ def test_groups_register_results_show_each_face_quality(astronaut_path: Path):
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1400, 1024])
-def test_the_detect_table_reads_as_people_read_it_in_a_real_browser(tmp_path: Path, width: int):
+def test_the_detect_table_reads_as_people_read_it_in_a_real_browser(browser, tmp_path: Path, width: int):
     """What a user sees in the grid (headless Chromium): the verdict, pixels, a dash, at most 2 decimals."""
-    from .browser import CHROMIUM, CHROMIUM_FLAGS, browser_missing_reason, running_dashboard, wait_until_idle
+    from .browser import running_dashboard, wait_until_idle
 
-    reason = browser_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright, running_dashboard(tmp_path / "data") as base:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+    with running_dashboard(tmp_path / "data") as base:
         page = browser.new_page(viewport={"width": width, "height": 1000})
         page.goto(f"{base}/detect")
         wait_until_idle(page)
@@ -131,7 +125,7 @@ def test_the_detect_table_reads_as_people_read_it_in_a_real_browser(tmp_path: Pa
         page.get_by_text("1 face(s) in").wait_for(timeout=120_000)
         wait_until_idle(page)
         cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_inner_texts()
-        browser.close()
+        page.close()
     assert "pass" in cells and cells[-1] == "—", " | ".join(cells)  # the verdict; the last column (mask) not asked
     assert not [c for c in cells if MORE_THAN_TWO_DECIMALS.search(c)], cells
     box = [c for c in cells if c.isdigit()]

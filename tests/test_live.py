@@ -383,21 +383,15 @@ ACCESS_LINE = re.compile(r"^(\S+ \S+) INFO facereco\.access: POST \S+/groups/dem
 
 
 @pytest.fixture
-def camera_browser(tmp_path: Path):
+def camera_browser(playwright, tmp_path: Path):
     """Chromium whose camera plays a clip of the astronaut (only this test's browser gets the fake camera)."""
-    from .browser import CHROMIUM, CHROMIUM_FLAGS, browser_missing_reason
-
-    reason = browser_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from .browser import CHROMIUM, CHROMIUM_FLAGS
 
     clip = write_y4m(tmp_path / "clip.y4m", astronaut_frame())
     flags = [*CHROMIUM_FLAGS, *FAKE_CAMERA_FLAGS, f"--use-file-for-fake-video-capture={clip}"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+    yield browser
+    browser.close()
 
 
 def start_live(page, base: str, calls_per_second: float | None = None) -> float:

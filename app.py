@@ -52,6 +52,9 @@ def language_switch() -> None:
     )
 
 
+TYPED_APPKEY_KEY = "backend-appkey-typed"
+
+
 def backend_switch() -> None:
     """Local engine, NHN Cloud (appkey) or another server (base URL + appkey): this session only."""
     current = session.current_backend()
@@ -71,15 +74,19 @@ def backend_switch() -> None:
     # A preset appkey (environment, secrets.toml) is the operator's: it is used, never sent to a browser.
     preset_key = session.preset_appkey_for(kind, base_url)
     field = f"backend-appkey-{kind}"
-    typed_before = current.appkey if (current.kind, current.base_url) == (kind, base_url) else None
-    if field not in st.session_state and typed_before and typed_before != preset_key:
+    typed_before = st.session_state.get(TYPED_APPKEY_KEY)  # (kind, base URL, appkey) as this browser typed it
+    if field not in st.session_state and typed_before and typed_before[:2] == (kind, base_url):
         # st.switch_page (the guided demo's Next) drops every widget's state: the appkey this browser typed
-        # is given back to its field, or the next page would find the session disconnected
-        st.session_state[field] = typed_before
+        # is given back to its own field (never a preset one), or the next page would find no appkey
+        st.session_state[field] = typed_before[2]
     typed = st.sidebar.text_input(
         _("Appkey"), type="password", key=field,
         placeholder=_("preset by the server's configuration") if preset_key else "",
     ).strip()  # fmt: skip
+    if typed:
+        st.session_state[TYPED_APPKEY_KEY] = (kind, base_url, typed)
+    else:  # cleared on purpose (the field was drawn): nothing to give back
+        st.session_state.pop(TYPED_APPKEY_KEY, None)
     session.choose_backend(session.Backend(kind, typed or preset_key, base_url))
 
 

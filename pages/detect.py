@@ -23,7 +23,7 @@ from facereco.ui.widgets import drawable, exchange_panel, image_input, remember_
 session.require_router(__file__)
 st.title(_("Detect"))
 guided.step_bar("detect")
-controls, output = st.columns([1, 2])
+controls, output = st.columns([2, 3])  # 2:3, the translated check boxes fit at 1024 px
 with controls:
     choice = image_input("detect")
     orientation = st.checkbox(_("Head pose (orientation)"), value=True, key="detect-orientation")

@@ -176,7 +176,7 @@ with register_tab:
                 elif result.not_added_face_count:
                     row["note"] = _("other faces over the limit, too small or turned")
             except (FaceRecoError, OSError) as error:
-                row["note"] = explain(error)
+                row["note"] = explain(error, markdown=False)  # a table cell: text as it is
             rows.append(row)
             progress.progress(
                 (i + 1) / len(uploads), text=_("{done:,} of {total:,}").format(done=i + 1, total=len(uploads))

@@ -87,7 +87,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
             def step(done: int, total: int, name: str) -> None:
                 if recorder:
                     recorder.step(name)
-                progress.progress(done / total, text=f"{done}/{total} {name}")
+                progress.progress(done / total, text=f"{done}/{total} {literal(name)}")
 
             report = enroll(client, target, archive, step, gate=recorder)
             thumbnails = st.session_state.setdefault(THUMBNAILS_KEY, {})
@@ -102,7 +102,7 @@ with st.expander(_("Enroll a labeled set (ZIP of <identity>/<image>)"), expanded
                 ).format(added=report.added, skipped=report.skipped, no_face=report.no_face, failed=len(report.failed))
             )
             if report.failed:
-                failed = "; ".join(f"{literal(name)}: {reason}" for name, reason in report.failed)
+                failed = "; ".join(f"{literal(name)}: {literal(reason)}" for name, reason in report.failed)
                 st.error(_("Not enrolled: {files}").format(files=failed))
             if report.low_quality:
                 st.warning(
@@ -179,8 +179,14 @@ def show_progress(bar, step: ScoringProgress, shown: dict[str, float]) -> None:
 scored = state in cache
 # the Score button stays once scored, as "Score again"
 checkpoint = checkpoints.setdefault(group, ScoringCheckpoint())
-# a plain key keeps the choice while presentation mode hides the field (a widget not drawn loses its state)
-workers = st.session_state.get("tuning-workers-kept", default_workers(session.current_backend().is_local))
+WORKERS_KEPT = "tuning-workers-kept"  # the tuner's own choice, kept while presentation mode hides the field
+
+
+def keep_workers() -> None:
+    st.session_state[WORKERS_KEPT] = st.session_state["tuning-workers"]
+
+
+workers = st.session_state.get(WORKERS_KEPT, default_workers(session.current_backend().is_local))
 if not presentation.is_on():  # an audience needs no knob for parallel searches
     workers = st.number_input(
         _("Searches at once"),
@@ -188,9 +194,9 @@ if not presentation.is_on():  # an audience needs no knob for parallel searches
         max_value=MAX_WORKERS,
         value=workers,
         key="tuning-workers",
+        on_change=keep_workers,  # only a choice is kept: untouched, the backend's default applies
         help=_("Parallel searches against the backend; lower it if the cloud throttles."),
     )
-    st.session_state["tuning-workers-kept"] = workers
 resume = _(" (resume: {done:,} faces done)").format(done=len(checkpoint.answers)) if checkpoint.answers else ""
 score_label = _("Score again") if scored else _("Score this group") + resume
 pressed = st.button(score_label, type="secondary" if scored else "primary", key="tuning-score")
@@ -548,7 +554,9 @@ def suspect_row(suspect: Suspect, found: Audit, number: int) -> None:
             key=key,
             on_click=set_edits,
             args=(edits.exclude(face.face_id),),
-            help=_("Leave {name} out of the scoring (the group keeps it).").format(name=face.external_image_id),
+            help=_("Leave {name} out of the scoring (the group keeps it).").format(
+                name=literal(face.external_image_id or "")
+            ),
         )
 
 

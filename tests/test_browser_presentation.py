@@ -71,10 +71,12 @@ def visible_numbers_text(page) -> str:
 
 
 def cut_texts(page) -> list[str]:
-    """The metric labels and values whose text is wider than their box (shown with an ellipsis)."""
+    """Every text on the page that is wider than its box and so ends in an ellipsis: metric values and
+    labels, check box and other widget labels, in the page and the sidebar (not the file field itself)."""
     return page.eval_on_selector_all(
-        '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *',
-        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)",
+        "body *",
+        """els => els.filter(e => e.tagName !== 'INPUT' && getComputedStyle(e).textOverflow === 'ellipsis'
+                              && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""",
     )
 
 

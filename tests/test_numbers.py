@@ -12,6 +12,9 @@ def test_similarity_one_decimal_and_not_asked() -> None:
     assert numbers.similarity(1.7754) == "1.8"
     assert numbers.similarity(None) == "—"
     assert numbers.similarity_value(99.9957) == 100.0 and numbers.similarity_value(63.5773) == 63.6
+    # an upper bound is rounded up: fewer digits never make it look lower (0.0107 % -> 0.02 %), exact ones stay
+    assert numbers.percent(0.000107, 36_000, 2, upper=True) == "0.02 %"
+    assert numbers.percent(0.001, 1000, upper=True) == "0.1 %"
 
 
 def test_degrees_whole() -> None:

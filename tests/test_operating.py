@@ -131,12 +131,15 @@ def test_the_caption_says_in_words_when_the_interval_reaches_above_the_target():
         false_non_matches=20, genuines=258, aim=FMR, target=0.001, tuned_at="2026-12-05T12:00:00+00:00",
     )  # fmt: skip
     assert provenance(entry) == (
-        "Starts at the operating threshold 88: tuned on *gate-trial*, 173 faces, FMR 0.089 % (95 % CI 0.052-0.152 %)."
+        "Starts at the operating threshold 88: tuned on *gate-trial*, 173 faces, FMR 0.089 % (95 % CI 0.052-0.153 %)."
     )
     said = cautions(entry)
-    assert any("upper bound (0.152 %) is above the FMR target of 0.1 %" in s for s in said), said
-    for_an_audience = cautions(entry, most=2)  # presentation mode: at most two decimals
-    assert any("upper bound (0.15 %) is above the FMR target of 0.1 %" in s for s in for_an_audience), for_an_audience
+    assert any("upper bound (0.153 %) is above the FMR target of 0.1 %" in s for s in said), said  # 0.1522 up
+    for_an_audience = cautions(entry, most=2)  # presentation mode: at most two decimals, the bound rounded up
+    assert any("upper bound (0.16 %) is above the FMR target of 0.1 %" in s for s in for_an_audience), for_an_audience
+    # 0 of 36,000 at a 0.01 % target: the bound 0.0107 % must not read as the target itself
+    strict = OperatingThreshold(**{**entry.__dict__, "false_matches": 0, "impostors": 36_000, "target": 0.0001})
+    assert any("upper bound (0.02 %) is above the FMR target of 0.01 %" in s for s in cautions(strict, most=2))
     assert not any("small" in s for s in said)  # 173 faces, 14,620 impostor pairs: enough for 0.1 %
     roomy = OperatingThreshold(**{**entry.__dict__, "false_matches": 2})
     assert cautions(roomy) == []

@@ -50,18 +50,21 @@ def result_code_explanation(code: int) -> str:
     return explanations.get(code, _("Unknown result code."))
 
 
-def explain(error: Exception) -> str:
-    """A readable sentence for any failure of a call."""
+def explain(error: Exception, *, markdown: bool = True) -> str:
+    """A readable sentence for any failure of a call. What the server or the input put in it (a host name,
+    a file name) is made ``literal`` for the markdown most callers show it in; ``markdown=False`` for a
+    table cell or a file, which show text as it is."""
+    shown = literal if markdown else str
     if isinstance(error, ApiError):
         return _("{explanation} (result code {code}: {detail})").format(
-            explanation=result_code_explanation(error.result_code), code=error.result_code, detail=error.message
+            explanation=result_code_explanation(error.result_code), code=error.result_code, detail=shown(error.message)
         )
     if isinstance(error, RateLimited):  # it was reached: it throttles
         return _("The API asks to slow down (HTTP 429): too many calls for this appkey; fewer calls a second help.")
     if isinstance(error, TransportError):
-        return _("The API could not be reached: {reason}").format(reason=error.message)
+        return _("The API could not be reached: {reason}").format(reason=shown(error.message))
     if isinstance(error, FaceRecoError):
-        return error.message
+        return shown(error.message)
     if isinstance(error, OSError):
         return _("The file could not be read: {reason}").format(reason=error.strerror or type(error).__name__)
-    return f"{type(error).__name__}: {error}"
+    return shown(f"{type(error).__name__}: {error}")

@@ -42,15 +42,20 @@ def percent_decimals(trials: int | None) -> int:
     return max(0, math.ceil(math.log10(trials) - 2 - 1e-12))
 
 
-def percent(rate: float | None, trials: int | None = None, most: int | None = None) -> str:
+def percent(rate: float | None, trials: int | None = None, most: int | None = None, *, upper: bool = False) -> str:
     """A 0-1 rate as a percentage with the precision ``trials`` supports (``0.1 %``), and at most ``most``
-    decimals (presentation mode: 2); a rate above 0 that would round to 0 there reads ``< 0.01 %``."""
+    decimals (presentation mode: 2); a rate above 0 that would round to 0 there reads ``< 0.01 %``.
+    ``upper``: an upper bound, rounded up, so that fewer digits never make it look lower than it is."""
     if rate is None:
         return NOT_ASKED
     decimals = percent_decimals(trials) if most is None else min(percent_decimals(trials), most)
-    if most is not None and 0 < rate * 100 < 0.5 * 10**-decimals:
+    value = rate * 100
+    if upper:
+        scale = 10**decimals
+        return f"{math.ceil(round(value * scale, 9)) / scale:.{decimals}f} %"
+    if most is not None and 0 < value < 0.5 * 10**-decimals:
         return f"< {10**-decimals:.{decimals}f} %"
-    return f"{rate * 100:.{decimals}f} %"
+    return f"{value:.{decimals}f} %"
 
 
 def unbroken(text: str) -> str:

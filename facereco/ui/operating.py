@@ -222,14 +222,14 @@ def adopt(group: str, scores: GroupScores, threshold: int, aim: str, target: flo
 
 
 # ---------------------------------------------------------------- what the pages say
-def percent(rate: float, trials: int | None = None, most: int | None = None) -> str:
+def percent(rate: float, trials: int | None = None, most: int | None = None, *, upper: bool = False) -> str:
     """A measured rate with the digits its ``trials`` support (facereco/ui/numbers.py; at most ``most``
     decimals for an audience); a target, which has no trials, in its shortest exact form (``0.1 %``)."""
     if math.isnan(rate):
         return numbers.NOT_ASKED
     if trials is None:
         return numbers.percent_tick(rate)
-    return numbers.percent(rate, trials, most)
+    return numbers.percent(rate, trials, most, upper=upper)
 
 
 def provenance(entry: OperatingThreshold) -> str:
@@ -241,7 +241,7 @@ def provenance(entry: OperatingThreshold) -> str:
         "(95 % CI {low}-{high})."
     ).format(
         threshold=entry.threshold, group=entry.group, faces=entry.faces, fmr=percent(entry.fmr, entry.impostors),
-        low=percent(low, entry.impostors).removesuffix(" %"), high=percent(high, entry.impostors),
+        low=percent(low, entry.impostors).removesuffix(" %"), high=percent(high, entry.impostors, upper=True),
     )  # fmt: skip
 
 
@@ -254,7 +254,9 @@ def cautions(entry: OperatingThreshold, most: int | None = None) -> list[str]:
             _(
                 "The interval's upper bound ({high}) is above the FMR target of {target}: on more photos the "
                 "false-match rate may well be higher than the target."
-            ).format(high=percent(entry.fmr_interval[1], entry.impostors, most), target=percent(entry.target))
+            ).format(
+                high=percent(entry.fmr_interval[1], entry.impostors, most, upper=True), target=percent(entry.target)
+            )
         )
     if entry.small:
         said.append(

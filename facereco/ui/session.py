@@ -269,6 +269,16 @@ def _sample_paths() -> dict[str, Path]:
     }
 
 
+def sample_label(name: str) -> str:
+    """A sample photo's name in the session's language (its key stays English: the code picks by it)."""
+    labels = {
+        "Astronaut (Eileen Collins)": _("Astronaut (Eileen Collins)"),
+        "Grace Hopper": _("Grace Hopper"),
+        "Coffee (no face)": _("Coffee (no face)"),
+    }
+    return labels.get(name, name)
+
+
 @st.cache_data(show_spinner=False)
 def sample_photos() -> dict[str, bytes]:
     """Photos that ship with packages already installed, so a demo needs no files."""

@@ -19,7 +19,7 @@ from facereco.ui import presentation
 from facereco.ui.drawing import open_image
 from facereco.ui.i18n import _
 from facereco.ui.messages import explain, literal
-from facereco.ui.session import current_backend, local_engine, recorder, sample_photos
+from facereco.ui.session import current_backend, local_engine, recorder, sample_label, sample_photos
 from facereco.validation import check_image_url
 
 SAMPLE, UPLOAD, CAMERA, URL = "sample", "upload", "camera", "url"
@@ -91,8 +91,10 @@ def image_input(key: str, label: str | None = None, default_sample: int = 0) -> 
         samples = sample_photos()
         sample_names = list(samples)
         index = min(default_sample, len(sample_names) - 1)
-        name = st.selectbox(_("Sample photo"), sample_names, index=index, key=f"{key}-sample")
-        return ImageChoice(name, data=samples[name]) if name else None
+        labels = [sample_label(n) for n in sample_names]  # shown translated, chosen by position
+        label = st.selectbox(_("Sample photo"), labels, index=index, key=f"{key}-sample")
+        name = sample_names[labels.index(label)] if label in labels else None
+        return ImageChoice(label, data=samples[name]) if label and name else None
     if source == UPLOAD:
         return _uploaded(key)
     if source == CAMERA:
@@ -116,7 +118,7 @@ def show_preview(choice: ImageChoice) -> None:
             # Never the raw bytes: st.image would decode any upload at full size (a 13000x13000 PNG of
             # 0.5 MB is 788 MB); the engine's bounded decoder refuses such a file from its header.
             # for an audience the annotated result is the large picture; the input stays a thumbnail
-            width: int | Literal["stretch"] = 200 if presentation.is_on() else "stretch"
+            width: int | Literal["stretch"] = 160 if presentation.is_on() else "stretch"
             st.image(open_image(choice.data), caption=literal(choice.name), width=width)
         except Exception:  # not an image that can be shown: the API call will say why  # noqa: BLE001
             st.caption(_("{name} ({size:,} bytes)").format(name=literal(choice.name), size=len(choice.data)))

@@ -36,13 +36,13 @@ def pager_buttons(key: str, next_token: str | None) -> None:
     state = st.session_state[key]
     if next_token and len(state["tokens"]) == state["page"] + 1:
         state["tokens"].append(next_token)
-    previous, label, following = st.columns([1, 2, 1])
-    if previous.button(_("◀ Previous"), key=f"{key}-prev", disabled=state["page"] == 0):
+    # one row of buttons as wide as their labels (fixed columns cut "◀ Previous" at 1024 px)
+    row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+    if row.button(_("◀ Previous"), key=f"{key}-prev", disabled=state["page"] == 0):
         state["page"] -= 1
         st.rerun()
-    page_label = _("page {number}").format(number=state["page"] + 1)
-    label.markdown(f"<div style='text-align:center'>{page_label}</div>", unsafe_allow_html=True)
-    if following.button(_("Next ▶"), key=f"{key}-next", disabled=not next_token):
+    row.markdown(_("page {number}").format(number=state["page"] + 1), width="content")
+    if row.button(_("Next ▶"), key=f"{key}-next", disabled=not next_token):
         state["page"] += 1
         st.rerun()
 

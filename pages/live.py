@@ -101,7 +101,7 @@ def stream_possible() -> bool:
         return False
 
 
-controls, output = st.columns([1, 2])
+controls, output = st.columns([2, 3])  # 2:3, the translated labels fit at 1024 px
 with controls:
     named = st.toggle(_("Name faces from a group"), key="live-named")
     group = group_picker(client, "live-group") if named else None

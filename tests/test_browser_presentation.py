@@ -62,6 +62,13 @@ def go_to(page, path: str) -> None:
     wait_until_idle(page)
 
 
+def resize(page, width: int) -> None:
+    """A new window width: no script runs, the page only lays itself out again (a moment, not a run)."""
+    if page.viewport_size["width"] != width:
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(600)
+
+
 def visible_numbers_text(page) -> str:
     """All a viewer can read: the page's text, the tables' cells (canvas-drawn, mirrored in the DOM) and the
     charts' labels (SVG)."""
@@ -116,10 +123,9 @@ def test_every_page_for_an_audience_then_for_the_engineer(browser, demo_dashboar
         page.locator(HEADLINE).wait_for(timeout=120_000)
         wait_until_idle(page)
         for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 1000})
-            wait_until_idle(page)
+            resize(page, width)
             seen[name] = check_audience_view(page, language, name, shots, width)
-        page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
+        resize(page, WIDTHS[0])
     assert "present=1" in page.url  # the URL follows the mode: a presenter can copy it
     if language != "en":  # the headlines are in the audience's language: no English sentence left
         assert not [line for line in seen.values() if re.fullmatch(r"[\x00-\x7f“”—–…]+", line)], seen
@@ -133,8 +139,7 @@ def test_every_page_for_an_audience_then_for_the_engineer(browser, demo_dashboar
     for name in PAGES:
         go_to(page, name)
         for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 1000})
-            wait_until_idle(page)
+            resize(page, width)
             assert page.locator('[data-testid="stException"]').count() == 0, name
             assert page.locator(HEADLINE).count() == 0, name
             if name in ("detect", "compare", "search", "verify"):  # the result kept, its call's panel back
@@ -142,7 +147,7 @@ def test_every_page_for_an_audience_then_for_the_engineer(browser, demo_dashboar
                 assert page.locator('[data-testid="stMain"] [data-testid="stImage"]').count() >= 2, name
             assert not cut_texts(page), f"{name} at {width} px: cut {cut_texts(page)}"
             page.screenshot(path=str(shots / f"{language}-{name}-{width}-engineer.png"))
-        page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
+        resize(page, WIDTHS[0])
     context.close()
 
 

@@ -88,8 +88,8 @@ def results() -> None:
             chart = similarity_bars(names, [m.similarity for m in scored], threshold)
             st.plotly_chart(chart, key="compare-chart")
         presentation.record(
-            Shown("compare", _("Compare"), line, drawn, chart, threshold, threshold_in_plain_words(threshold),
-                  (shown_source.name, shown_target.name))
+            lambda: Shown("compare", _("Compare"), line, drawn, chart, threshold, threshold_in_plain_words(threshold),
+                          (shown_source.name, shown_target.name))
         )  # fmt: skip
     exchange_panel()
 

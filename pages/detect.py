@@ -64,7 +64,7 @@ with output:
             crops = face_crops(image, result.face_details)
             for column, (i, crop) in zip(st.columns(min(len(crops), 8)), enumerate(crops[:8]), strict=False):
                 column.image(crop, caption=_("face {number}").format(number=i + 1), width=120)
-        presentation.record(Shown("detect", _("Detect"), line, annotated, file_names=(shown_choice.name,)))
+        presentation.record(lambda: Shown("detect", _("Detect"), line, annotated, file_names=(shown_choice.name,)))
 if stored is not None and image is not None:  # the whole width, below both columns: every column shows
     rows = detect_table(result, shown_choice.data, image, orientation=asked_orientation, mask=asked_mask)
     if presentation.is_on():  # the box in pixels is the engineer's: the raw panel and the CSV keep it

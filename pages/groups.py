@@ -132,9 +132,9 @@ try:
 except FaceRecoError as error:
     show_error(error)
     st.stop()
-line = groups_headline(group, detail.face_count or 0, None)
+line = groups_headline(group, detail.face_count or 0)
 presentation.headline(line)
-presentation.record(Shown("groups", _("Groups"), line))
+presentation.record(lambda: Shown("groups", _("Groups"), line))
 faces_metric, created_metric, model_metric = st.columns(3)
 faces_metric.metric(_("Faces"), f"{detail.face_count or 0:,}")
 created = (detail.create_time or "").replace("T", " ")

@@ -68,8 +68,8 @@ backend_name = backend.full_name()
 line = home_headline(backend_name, len(groups), face_total)
 presentation.headline(line)
 # the handout names a private server's address only where the presenter ticks it in (its facts table)
-private = home_headline(backend.full_name(with_address=False), len(groups), face_total)
-presentation.record(Shown("home", _("Home"), private))
+private = backend.full_name(with_address=False)
+presentation.record(lambda: Shown("home", _("Home"), home_headline(private, len(groups), face_total)))
 # The backend's name in full, wrapping: a metric would cut it ("Local engine (offli…") at 1024 px.
 left, middle, right = st.columns([2, 1, 1])
 with left.container(border=True):

@@ -100,8 +100,9 @@ def results() -> None:
         if drawn is not None:
             st.image(drawn, caption=_("the query face"), width=360)
         presentation.record(
-            Shown("search", _("Search"), line, drawn, chart, threshold, threshold_in_plain_words(threshold, group),
-                  (shown_image.name,) if shown_image is not None else ())
+            lambda: Shown("search", _("Search"), line, drawn, chart, threshold,
+                          threshold_in_plain_words(threshold, group),
+                          (shown_image.name,) if shown_image is not None else ())
         )  # fmt: skip
     exchange_panel()
 

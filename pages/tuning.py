@@ -316,7 +316,7 @@ if refused is not None:
 
 def pct(rate: float, trials: int) -> str:
     """A rate with the digits its sample supports; at most two decimals in presentation mode."""
-    return numbers.percent(rate, trials, most=2 if presentation.is_on() else None)
+    return numbers.percent(rate, trials, most=presentation.most_decimals())
 
 
 def point_row(name: str, r: Rates) -> dict[str, object]:
@@ -384,10 +384,10 @@ def results() -> None:
     threshold = st.slider(_("Threshold"), 1, 100, key=THRESHOLD_KEY)
     rates = score_set.rates(threshold)
     line = tuning_headline(threshold, rates.fmr, rates.impostors, rates.fnmr, rates.genuines)
-    meaning = threshold_in_plain_words(threshold, group)
     with top:
         presentation.headline(line)
-    if presentation.is_on():
+    meaning = threshold_in_plain_words(threshold, group) if presentation.is_on() else None
+    if meaning:
         presentation.in_words(meaning)
     unsupported = next((t for t in recommendations if not t.supported), None)
     if unsupported:
@@ -434,7 +434,7 @@ def results() -> None:
         roc_curve(fmr_curve, fnmr_curve, point),
     )
     st.plotly_chart(figures[0], key="tuning-histogram")
-    presentation.record(Shown("tuning", _("Tuning"), line, None, figures[0], threshold, meaning))
+    presentation.record(lambda: Shown("tuning", _("Tuning"), line, None, figures[0], threshold, meaning))
     if not presentation.is_on():  # DET and ROC (log axes of tiny rates) are the tuner's; the audience has the words
         det_column, roc_column = st.columns(2)
         det_column.plotly_chart(figures[1], key="tuning-det")

@@ -82,8 +82,8 @@ def results() -> None:
         if drawn is not None:
             st.image(drawn, caption=_("the compared face"), width="stretch" if presentation.is_on() else 360)
         presentation.record(
-            Shown("verify", _("Verify"), line, drawn, None, threshold, threshold_in_plain_words(threshold, group),
-                  (shown.name,))
+            lambda: Shown("verify", _("Verify"), line, drawn, None, threshold,
+                          threshold_in_plain_words(threshold, group), (shown.name,))
         )  # fmt: skip
     exchange_panel()
 

@@ -79,7 +79,7 @@ def test_every_headline_is_translated_and_keeps_its_numbers(language: str) -> No
             headlines.search_headline(2, "staff", 5).text, headlines.search_headline(2, "staff", 5, cut=True).text,
             headlines.search_headline(2, "staff", None).text,
             headlines.tuning_headline(88, 0.001, 4000, 0.05, 100).text,
-            headlines.groups_headline("demo", 4, 2).text, headlines.groups_headline("demo", 4, None).text,
+            headlines.groups_headline("demo", 4).text,
             headlines.home_headline("x", 1, 4).text, headlines.live_headline("demo").text,
             headlines.live_headline(None).text,
             headlines.threshold_in_words(90, 0.001, 5_000_000, headlines.on_lfw()),
@@ -91,5 +91,5 @@ def test_every_headline_is_translated_and_keeps_its_numbers(language: str) -> No
         ]  # fmt: skip
     assert not [m for lang, m in i18n.missing() if lang == language]
     assert all(re.search(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7a3]", line) for line in lines), lines
-    assert "97.3" in lines[3] and "90" in lines[3] and "1,000" in lines[16]
+    assert "97.3" in lines[3] and "90" in lines[3] and "1,000" in lines[15]
     assert all("(를)" not in line and "(가)" not in line for line in lines)

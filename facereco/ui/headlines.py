@@ -71,19 +71,13 @@ def tuning_headline(threshold: int, fmr: float, impostors: int, fnmr: float, gen
     return Headline(
         _("At threshold {threshold}: {fmr} false matches, {fnmr} missed matches").format(
             threshold=threshold,
-            fmr=numbers.percent(fmr, impostors, most=2),
-            fnmr=numbers.percent(fnmr, genuines, most=2),
+            fmr=numbers.percent(fmr, impostors, most=numbers.AUDIENCE_DECIMALS),
+            fnmr=numbers.percent(fnmr, genuines, most=numbers.AUDIENCE_DECIMALS),
         )
     )
 
 
-def groups_headline(group: str, faces: int, identities: int | None) -> Headline:
-    if identities:
-        return Headline(
-            _("Group “{group}”: {faces:,} faces of {people:,} people").format(
-                group=group, faces=faces, people=identities
-            )
-        )
+def groups_headline(group: str, faces: int) -> Headline:
     return Headline(_("Group “{group}” — faces: {faces:,}").format(group=group, faces=faces))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 NOT_ASKED = "—"
+AUDIENCE_DECIMALS = 2  # the most decimals a number shows in presentation mode and its headlines
 
 
 def similarity(value: float | None) -> str:

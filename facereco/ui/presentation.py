@@ -10,6 +10,7 @@ switching it off draws every panel again: results stay in the session, only thei
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -80,11 +81,19 @@ def in_words(sentence: str) -> None:
     st.markdown(f"<div style='font-size:1.25rem;margin:.2rem 0 .8rem'>{text}</div>", unsafe_allow_html=True)
 
 
-def record(item: Shown) -> None:
-    """Keep ``item`` as its page's last result for the handout (presentation mode only; the photo shrunk)."""
+def record(shown: Callable[[], Shown]) -> None:
+    """Keep what ``shown`` builds as its page's last result for the handout (the photo shrunk). Built only in
+    presentation mode: on a slider move with the mode off, nothing of it is computed."""
     if is_on():
+        item = shown()
         image = shrunk(item.image) if item.image is not None else None
         st.session_state.setdefault(SHOWN_KEY, {})[item.page] = replace(item, image=image)
+
+
+def most_decimals() -> int | None:
+    """The decimals a rate may show: at most ``numbers.AUDIENCE_DECIMALS`` for an audience, else as many as
+    its sample supports (None)."""
+    return numbers.AUDIENCE_DECIMALS if is_on() else None
 
 
 def handout_panel(backend: Backend) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from facereco.contract import DEFAULT_THRESHOLD, THRESHOLD
-from facereco.engine import CALIBRATIONS, calibration_for
+from facereco.engine import CALIBRATIONS, Calibration, calibration_for
 from facereco.errors import FaceRecoError
 from facereco.tuning import GroupScores
 from facereco.ui import headlines, presentation
@@ -43,7 +43,7 @@ def threshold_slider(key: str, group: str | None = None) -> int:
     if operating is not None:
         if not presentation.is_on():  # where it came from is the tuner's business; its cautions are everyone's
             st.caption(provenance(operating))
-        for caution in cautions(operating, most=2 if presentation.is_on() else None):
+        for caution in cautions(operating, most=presentation.most_decimals()):
             st.caption(f":material/warning: {caution}")
     if problem:
         st.caption(f":material/error: {problem}")
@@ -93,7 +93,7 @@ def group_version(group: str | None) -> str | None:
 def calibration_meaning(threshold: int, model_version: str | None = None) -> str:
     """The local engine's measured points (LFW) for ``model_version`` (default the newest), the nearest
     ones when the slider sits between them."""
-    calibration = CALIBRATIONS.get(model_version or "") or calibration_for()
+    calibration = _calibration(model_version)
     rates = calibration.rates
     pairs = _("on LFW ({impostors:,} impostor and {genuines:,} genuine pairs)").format(
         impostors=calibration.pairs["impostor"], genuines=calibration.pairs["genuine"]
@@ -125,6 +125,11 @@ def calibration_meaning(threshold: int, model_version: str | None = None) -> str
     )  # fmt: skip
 
 
+def _calibration(model_version: str | None) -> Calibration:
+    """The local engine's calibration for ``model_version``, else for the newest descriptor."""
+    return CALIBRATIONS.get(model_version or "") or calibration_for()
+
+
 def _neighbours(rates: dict[int, tuple[float, float]], threshold: int) -> tuple[int | None, int | None]:
     """The measured thresholds just below and just above ``threshold`` (None where there is none)."""
     lower = max((t for t in rates if t < threshold), default=None)
@@ -142,7 +147,7 @@ def threshold_in_plain_words(threshold: int, group: str | None = None) -> str:
             return headlines.threshold_in_words(threshold, rates.fmr, rates.impostors, headlines.on_group(group))
     if not current_backend().is_local:
         return headlines.threshold_unknown_in_words(threshold)
-    calibration = CALIBRATIONS.get(group_version(group) or "") or calibration_for()
+    calibration = _calibration(group_version(group))
     rates_at, impostors, where = calibration.rates, calibration.pairs["impostor"], headlines.on_lfw()
     if threshold in rates_at:
         return headlines.threshold_in_words(threshold, rates_at[threshold][0], impostors, where)
